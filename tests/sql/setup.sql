@@ -1,0 +1,34 @@
+-- Installed by the test harness (never by a migration) into the database that pg_prove
+-- runs tests/sql/*.sql against: pgTAP, and helpers for acting as the service role.
+CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA public;
+CREATE SCHEMA IF NOT EXISTS abtest;
+
+-- Acts as p_role (default agentbase_app) inside p_tenant for the rest of the transaction,
+-- or until abtest.unbecome(). pgTAP keeps its state in temporary tables owned by the
+-- connecting user; the role we become must be able to write them.
+CREATE OR REPLACE FUNCTION abtest.become(p_tenant uuid, p_role text DEFAULT 'agentbase_app')
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS rel, c.relkind
+               FROM pg_class c
+              WHERE c.relnamespace = pg_my_temp_schema() LOOP
+        IF r.relkind = 'S' THEN
+            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON SEQUENCE %s TO %I', r.rel, p_role);
+        ELSIF r.relkind IN ('r', 'p') THEN
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %I', r.rel, p_role);
+        END IF;
+    END LOOP;
+    PERFORM agentbase.set_request_context(p_tenant, 'system', 'abtest');
+    EXECUTE format('SET LOCAL ROLE %I', p_role);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION abtest.unbecome() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    RESET ROLE;
+    PERFORM agentbase.set_request_context(NULL);
+END
+$$;
+GRANT USAGE ON SCHEMA abtest TO PUBLIC;
