@@ -2,6 +2,11 @@
 -- empty but for what 0001 created. The roles are dropped unless another database on the
 -- same server still uses them.
 
+-- The migrator runs every migration as agentbase_owner where that role exists; this one
+-- creates (or drops) the roles, the schema and database settings, so it runs as the
+-- connecting user.
+RESET ROLE;
+
 DROP FUNCTION agentbase.attach_audit(regclass, text, text, text[]);
 DROP FUNCTION agentbase.audit_trigger();
 DROP FUNCTION agentbase.ensure_monthly_partitions(regclass, int, date);

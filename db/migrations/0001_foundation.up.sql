@@ -12,6 +12,11 @@
 --   agentbase.user_agent, agentbase.request_id, agentbase.platform_admin
 -- RLS policies and audit triggers read them through the functions below.
 
+-- The migrator runs every migration as agentbase_owner where that role exists; this one
+-- creates (or drops) the roles, the schema and database settings, so it runs as the
+-- connecting user.
+RESET ROLE;
+
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'agentbase_owner') THEN

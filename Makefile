@@ -1,0 +1,99 @@
+# agentbase: plain GNU make + pkg-config.
+#   make            build build/agentbase
+#   make run        install what is missing, build, start the embedded cluster, migrate, seed
+#   make test       install what is missing, build, run every test suite
+#   make SAN=1 ...  the same with AddressSanitizer + UndefinedBehaviorSanitizer (build/san/)
+#   make format / format-check, make bench, make install PREFIX=/usr/local, make clean
+
+SAN ?= 0
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+
+ifeq ($(SAN),1)
+BUILD := build/san
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD := build
+OPT := -O2 -g
+endif
+
+PKGS := libpq libsodium
+CC ?= cc
+# Messages are cut to fit fixed error buffers on purpose, hence -Wno-format-truncation.
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Isrc -I$(BUILD)/gen \
+	-DAB_VERSION='"$(VERSION)"'
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(OPT) $(LDFLAGS)
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/pg/*.c src/migrate/*.c src/auth/*.c src/cli/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded.o
+BIN := $(BUILD)/agentbase
+EMBED_FILES := $(sort $(wildcard db/migrations/*.sql)) $(sort $(wildcard db/seed/base/*.sql)) \
+	$(sort $(wildcard db/seed/dev/*.sql))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FORMAT_SRC = $(shell find src tests/unit tools -name '*.[ch]' 2>/dev/null)
+
+.PHONY: all deps run test unit format format-check bench install clean
+all: $(BIN)
+
+deps:
+	@scripts/install-deps
+
+# The list of embedded files is itself a dependency: adding or removing a migration
+# must regenerate the table even when no listed file changed.
+$(shell mkdir -p $(BUILD)/gen && echo '$(EMBED_FILES)' | cmp -s - $(BUILD)/gen/embedded.list || \
+	echo '$(EMBED_FILES)' > $(BUILD)/gen/embedded.list)
+
+build/tools/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/gen/embedded.c: build/tools/embed $(EMBED_FILES) $(BUILD)/gen/embedded.list
+	build/tools/embed $@ $(EMBED_FILES)
+
+$(BUILD)/obj/gen/embedded.o: $(BUILD)/gen/embedded.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BIN): $(LIB_OBJ) $(BUILD)/obj/src/main.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+run: deps $(BIN)
+	$(BIN) up --dev
+
+# Every suite: unit (cmocka), SQL (pgTAP via pg_prove), database concurrency scripts and
+# CLI end-to-end scripts, each against throwaway clusters that are always removed.
+test: deps $(BIN) $(UNIT_BIN)
+	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run
+
+bench: deps $(BIN)
+	@scripts/install-deps --bench
+	@AB_BIN=$(abspath $(BIN)) bench/run
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRC)
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/agentbase
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

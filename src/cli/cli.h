@@ -1,0 +1,36 @@
+/*
+ * cli: one function per command of the `agentbase` binary. Each receives the command's own
+ * arguments (argv[0] is the command name), parses them with getopt_long, prints results to
+ * stdout and errors to stderr, and returns the process exit status: 0 success, 1 failure,
+ * 2 bad usage. Only main() exits.
+ */
+#ifndef AB_CLI_H
+#define AB_CLI_H
+
+#include "core/core.h"
+
+int ab_cli_up(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_pg(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_migrate(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_seed(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_version(const struct ab_config *cfg, int argc, char **argv);
+
+/* ---- shared by the commands ----------------------------------------------------------- */
+
+#define AB_EXIT_OK    0
+#define AB_EXIT_FAIL  1
+#define AB_EXIT_USAGE 2
+
+/* Prints err and returns AB_EXIT_FAIL. */
+int ab_cli_fail(const struct ab_error *err);
+/* Prints "agentbase <cmd>: <message>" and a pointer to --help; returns AB_EXIT_USAGE. */
+int ab_cli_usage_error(const char *cmd, const char *fmt, ...) AB_PRINTF(2, 3);
+/* The database to use; for the embedded cluster, hints at `agentbase pg start` on failure. */
+int ab_cli_connect_hint(const struct ab_config *cfg, struct ab_error *err);
+/* Parses a whole non-negative number; false when s is not one or exceeds max. */
+bool ab_cli_parse_int(const char *s, long max, long *out);
+/* Seeds the database: base data, and the demo tenant when dev. */
+int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
+                    struct ab_error *err) AB_MUSTCHECK;
+
+#endif

@@ -1,0 +1,69 @@
+# Shared by the test scripts (bash): throwaway PostgreSQL clusters that are always removed,
+# and a few TAP helpers. Source it; it needs AB_BIN (the agentbase binary under test).
+#
+#   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit
+#   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql
+#   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
+#
+# Cleanup runs on exit, on failure and on SIGINT/SIGTERM: every cluster started here is
+# stopped (immediately, it holds nothing of value) and its directory deleted.
+
+: "${AB_BIN:?AB_BIN must name the agentbase binary}"
+AB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+AB_HOMES=()
+_ab_test_no=0
+_ab_failed=0
+
+ab_cleanup() {
+    local h pid
+    for h in "${AB_HOMES[@]}"; do
+        if [ -f "$h/pg/data/postmaster.pid" ]; then
+            pid=$(head -n 1 "$h/pg/data/postmaster.pid")
+            kill -QUIT "$pid" 2>/dev/null
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null
+        fi
+        rm -rf "$h"
+    done
+}
+trap ab_cleanup EXIT
+trap 'exit 130' INT TERM
+
+ab_home() {
+    local h
+    h=$(mktemp -d /tmp/abtest.XXXXXX)
+    chmod 755 "$h" # the cluster may run as the postgres user, which must reach it
+    AB_HOMES+=("$h")
+    export AGENTBASE_HOME="$h"
+    unset DATABASE_URL
+}
+
+ab_pg_start() {
+    "$AB_BIN" pg start >/dev/null || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
+    export DATABASE_URL; DATABASE_URL=$("$AB_BIN" pg url)
+    export PGHOST="$AGENTBASE_HOME/pg/run" PGPORT=5432 PGUSER=postgres PGDATABASE=agentbase
+}
+
+# Runs psql quietly, unaligned, stopping at the first error.
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+plan() { echo "1..$1"; }
+diag() { printf '# %s\n' "$@"; }
+ok() {
+    _ab_test_no=$((_ab_test_no + 1))
+    if [ "$1" = 0 ] || [ "$1" = true ]; then
+        echo "ok $_ab_test_no - $2"
+    else
+        echo "not ok $_ab_test_no - $2"
+        _ab_failed=$((_ab_failed + 1))
+    fi
+}
+is() {
+    if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got:  '$1'" "want: '$2'"; fi
+}
+like() {
+    if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else
+        ok 1 "$3"; diag "no match for /$2/ in:" "$(printf '%s' "$1" | head -n 20)"; fi
+}
+# Exit status for the end of a script.
+ab_done() { [ "$_ab_failed" -eq 0 ]; }
