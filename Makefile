@@ -4,8 +4,11 @@
 #   make test       install what is missing, build, run every test suite
 #   make SAN=1 ...  the same with AddressSanitizer + UndefinedBehaviorSanitizer (build/san/)
 #   make format / format-check, make bench, make install PREFIX=/usr/local, make clean
+#   V=1 shows the compiler commands
 
 SAN ?= 0
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 PREFIX ?= /usr/local
 VERSION := 0.1.0
 
@@ -50,25 +53,25 @@ $(shell mkdir -p $(BUILD)/gen && echo '$(EMBED_FILES)' | cmp -s - $(BUILD)/gen/e
 
 build/tools/embed: tools/embed.c
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
 
 $(BUILD)/gen/embedded.c: build/tools/embed $(EMBED_FILES) $(BUILD)/gen/embedded.list
-	build/tools/embed $@ $(EMBED_FILES)
+	$(Q)build/tools/embed $@ $(EMBED_FILES)
 
 $(BUILD)/obj/gen/embedded.o: $(BUILD)/gen/embedded.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BIN): $(LIB_OBJ) $(BUILD)/obj/src/main.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 
@@ -77,8 +80,9 @@ run: deps $(BIN)
 
 # Every suite: unit (cmocka), SQL (pgTAP via pg_prove), database concurrency scripts and
 # CLI end-to-end scripts, each against throwaway clusters that are always removed.
+TEST_SUITES ?=
 test: deps $(BIN) $(UNIT_BIN)
-	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run
+	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run $(TEST_SUITES)
 
 bench: deps $(BIN)
 	@scripts/install-deps --bench

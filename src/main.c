@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"pg", ab_cli_pg, "manage the embedded PostgreSQL: start, stop, status, url, psql"},
     {"migrate", ab_cli_migrate, "apply, revert, inspect and verify schema migrations"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
+    {"docs", ab_cli_docs, "write the data dictionary and ER diagram into docs/schema/"},
     {"version", ab_cli_version, "print the version"},
 };
 

@@ -1,0 +1,43 @@
+# agentbase up: first run starts the cluster, migrates and seeds (with the demo tenant);
+# later runs change nothing. agentbase seed is idempotent and refuses an unmigrated database.
+source "$(dirname "$0")/../lib.sh"
+plan 12
+
+ab_home
+counts() {
+    q -c "SELECT (SELECT count(*) FROM agentbase.subscription_plans) || ' ' ||
+                 (SELECT count(*) FROM agentbase.ai_model_prices) || ' ' ||
+                 (SELECT count(*) FROM agentbase.mcp_servers) || ' ' ||
+                 (SELECT count(*) FROM agentbase.project_templates) || ' ' ||
+                 (SELECT count(*) FROM agentbase.tenants) || ' ' ||
+                 (SELECT count(*) FROM agentbase.users) || ' ' ||
+                 (SELECT count(*) FROM agentbase.agents)"
+}
+
+out=$("$AB_BIN" up --dev 2>&1); rc=$?
+is "$rc" 0 "first up exits 0"
+ab_pg_start # already running: exports the connection settings
+like "$out" "password in $AGENTBASE_HOME/admin-password" "it says where the admin password is"
+is "$(stat -c %a "$AGENTBASE_HOME/admin-password")" 600 "the password file is private (0600)"
+is "$("$AB_BIN" migrate verify >/dev/null 2>&1; echo $?)" 0 "the database is at the newest version"
+is "$(q -c "SELECT count(*) FROM agentbase.subscription_plans WHERE level IN
+             ('free','basic','starter','pro','premium','enterprise')")" 6 "the six plans are seeded"
+hash=$(q -c "SELECT password_hash FROM agentbase.users WHERE email = 'admin@demo.local'")
+like "$hash" '^\$argon2id\$' "the admin's password is stored as an argon2id hash"
+is "$(q -c "SELECT must_change_password FROM agentbase.users WHERE email = 'admin@demo.local'")" t \
+    "and must be changed at first login"
+before=$(counts)
+pw=$(cat "$AGENTBASE_HOME/admin-password")
+
+out=$("$AB_BIN" up --dev 2>&1); rc=$?
+is "$rc" 0 "a second up exits 0"
+"$AB_BIN" seed --dev >/dev/null
+"$AB_BIN" seed >/dev/null
+is "$(counts)" "$before" "seeding again changes no row counts"
+is "$(cat "$AGENTBASE_HOME/admin-password")" "$pw" "nor the admin password"
+
+q -d postgres -c "CREATE DATABASE bare"
+out=$(DATABASE_URL=$(echo "$DATABASE_URL" | sed 's#/agentbase?#/bare?#') "$AB_BIN" seed 2>&1); rc=$?
+is "$rc" 1 "seed refuses a database that is not migrated"
+like "$out" "the database is at version 0000, this agentbase needs" "and says to migrate first"
+ab_done
