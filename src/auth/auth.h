@@ -1,6 +1,12 @@
 /*
- * auth: passwords (argon2id through libsodium). API keys and sessions join this module
- * with the REST service. Needs sodium_init() first; every function is thread-safe.
+ * auth: passwords (argon2id through libsodium) and API keys. Needs sodium_init() first;
+ * every function is thread-safe and keeps no state.
+ *
+ * An API key reads `ab_` + 8 characters of key id + 22 of secret (131 random bits) + 6 of
+ * checksum, all base62: 39 characters, e.g. ab_Xk3f9QaLm0Zp7rT2vW8yB4nC6dE1gH5jKs9uVo.
+ * The checksum (CRC-32 of what precedes it) lets the service refuse a mistyped or made-up
+ * key without touching the database. Only the SHA-256 of the whole key is stored, with
+ * `ab_` + key id as the display prefix; with 131 random bits a fast hash is enough.
  */
 #ifndef AB_AUTH_H
 #define AB_AUTH_H
@@ -21,5 +27,15 @@ int ab_auth_password_hash(const char *password, char out[AB_AUTH_HASH_MAX],
 bool ab_auth_password_verify(const char *hash, const char *password);
 /* Fills out with a random password of len - 1 url-safe characters. */
 void ab_auth_random_password(char *out, size_t len);
+
+#define AB_KEY_LEN        39 /* characters, without the NUL */
+#define AB_KEY_PREFIX_LEN 11 /* "ab_" + key id */
+
+/* Makes a new key: the key itself (shown once), its display prefix and its SHA-256 hex. */
+void ab_auth_key_new(char key[AB_KEY_LEN + 1], char prefix[AB_KEY_PREFIX_LEN + 1], char hash[65]);
+/* True when s has the shape and checksum of a key (says nothing about whether it exists). */
+bool ab_auth_key_wellformed(const char *s, size_t len);
+/* SHA-256 hex of a key, as stored. */
+void ab_auth_key_hash(const char *key, size_t len, char hash[65]);
 
 #endif
