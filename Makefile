@@ -21,6 +21,7 @@ OPT := -O2 -g
 endif
 
 PKGS := libpq libsodium
+LIBS_EXTRA := -lpthread
 CC ?= cc
 # Messages are cut to fit fixed error buffers on purpose, hence -Wno-format-truncation.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -38,6 +39,9 @@ EMBED_FILES := $(sort $(wildcard db/migrations/*.sql)) $(sort $(wildcard db/seed
 	$(sort $(wildcard db/seed/dev/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# C tests that need a server: run by the db suite against its throwaway cluster.
+DBTEST_SRC := $(sort $(wildcard tests/db/test_*.c))
+DBTEST_BIN := $(DBTEST_SRC:tests/db/test_%.c=$(BUILD)/tests/db_test_%)
 FORMAT_SRC = $(shell find src tests/unit tools -name '*.[ch]' 2>/dev/null)
 
 .PHONY: all deps run test unit format format-check bench install clean
@@ -67,13 +71,17 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BIN): $(LIB_OBJ) $(BUILD)/obj/src/main.o
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA) -lcmocka
 
-unit: $(UNIT_BIN)
+$(BUILD)/tests/db_test_%: tests/db/test_%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA) -lcmocka
+
+unit: $(UNIT_BIN) $(DBTEST_BIN)
 
 run: deps $(BIN)
 	$(BIN) up --dev
@@ -81,7 +89,7 @@ run: deps $(BIN)
 # Every suite: unit (cmocka), SQL (pgTAP via pg_prove), database concurrency scripts and
 # CLI end-to-end scripts, each against throwaway clusters that are always removed.
 TEST_SUITES ?=
-test: deps $(BIN) $(UNIT_BIN)
+test: deps $(BIN) $(UNIT_BIN) $(DBTEST_BIN)
 	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run $(TEST_SUITES)
 
 bench: deps $(BIN)

@@ -36,6 +36,39 @@ int ab_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *p
 /* Fills err from a failed result (or from the connection when res is NULL). */
 int ab_pg_error(PGconn *conn, const PGresult *res, struct ab_error *err);
 
+/* ---- the connection pool (pool.c: see its header comment) ---------------------------- */
+
+/* A statement every pooled connection prepares as soon as it connects. */
+struct ab_pg_stmt {
+    const char *name;
+    const char *sql;
+};
+
+struct ab_pg_pool;
+
+struct ab_pg_pool_stats {
+    int size;               /* slots */
+    int open;               /* slots with a live connection */
+    int busy;               /* connections handed out */
+    int waiting;            /* threads waiting for one */
+    unsigned long connects; /* connections opened since start */
+};
+
+/* Creates a pool of size slots; connects lazily. stmts must outlive the pool. */
+int ab_pg_pool_create(const char *conninfo, const char *appname, int size,
+                      const struct ab_pg_stmt *stmts, size_t nstmts, struct ab_pg_pool **out,
+                      struct ab_error *err) AB_MUSTCHECK;
+/*
+ * Hands out a live connection, waiting up to timeout_ms for a free slot. AB_ETIMEOUT when
+ * none frees up, AB_EDB when the database cannot be reached (the caller answers 503).
+ */
+int ab_pg_pool_acquire(struct ab_pg_pool *p, int timeout_ms, PGconn **out,
+                       struct ab_error *err) AB_MUSTCHECK;
+/* Returns a connection; one left in a transaction is rolled back, a broken one closed. */
+void ab_pg_pool_release(struct ab_pg_pool *p, PGconn *conn);
+void ab_pg_pool_stats(struct ab_pg_pool *p, struct ab_pg_pool_stats *st);
+void ab_pg_pool_destroy(struct ab_pg_pool *p);
+
 /* ---- the embedded cluster ------------------------------------------------------------ */
 
 struct ab_cluster {

@@ -1,0 +1,215 @@
+/*
+ * A fixed-size pool of PostgreSQL connections for the service's worker threads.
+ *
+ * Each slot holds one connection, opened lazily and reopened after PostgreSQL goes away.
+ * A slot whose connection failed waits out an exponential backoff (100 ms doubling to
+ * 5 s) before the next attempt, so an outage costs each request one fast failure (503),
+ * never a hang and never a storm of connection attempts. Every (re)connection prepares
+ * the statements registered at creation, so callers can use PQexecPrepared at once.
+ *
+ * Threads: acquire/release take the pool's mutex; a connection belongs to one thread
+ * between acquire and release.
+ */
+#include "pg/pg.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BACKOFF_MIN_MS 100.0
+#define BACKOFF_MAX_MS 5000.0
+
+struct slot {
+    PGconn *conn;
+    bool busy;
+    double retry_at; /* ab_now_ms() before which no reconnect is tried */
+    double backoff;
+};
+
+struct ab_pg_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t freed;
+    char *conninfo;
+    char *appname;
+    const struct ab_pg_stmt *stmts;
+    size_t nstmts;
+    struct slot *slots;
+    int size;
+    int waiting;
+    unsigned long reconnects;
+};
+
+/* Opens and prepares one connection; on failure schedules the next attempt. */
+static int slot_connect(struct ab_pg_pool *p, struct slot *s, struct ab_error *err)
+{
+    PGconn *conn = NULL;
+    int rc;
+
+    if (ab_now_ms() < s->retry_at)
+        return ab_error_set(err, AB_EDB, "the database is unavailable (retrying)");
+    rc = ab_pg_connect(p->conninfo, p->appname, &conn, err);
+    for (size_t i = 0; rc == 0 && i < p->nstmts; i++) {
+        PGresult *r = PQprepare(conn, p->stmts[i].name, p->stmts[i].sql, 0, NULL);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            rc = ab_pg_error(conn, r, err);
+            ab_error_prefix(err, "preparing %s", p->stmts[i].name);
+        }
+        PQclear(r);
+    }
+    if (rc) {
+        if (conn)
+            PQfinish(conn);
+        s->backoff = s->backoff ? s->backoff * 2 : BACKOFF_MIN_MS;
+        if (s->backoff > BACKOFF_MAX_MS)
+            s->backoff = BACKOFF_MAX_MS;
+        s->retry_at = ab_now_ms() + s->backoff;
+        return rc;
+    }
+    s->conn = conn;
+    s->backoff = 0;
+    s->retry_at = 0;
+    return 0;
+}
+
+int ab_pg_pool_create(const char *conninfo, const char *appname, int size,
+                      const struct ab_pg_stmt *stmts, size_t nstmts, struct ab_pg_pool **out,
+                      struct ab_error *err)
+{
+    struct ab_pg_pool *p;
+
+    *out = NULL;
+    if (size < 1)
+        return ab_error_set(err, AB_EINVAL, "a pool needs at least one connection");
+    p = calloc(1, sizeof(*p));
+    if (!p)
+        return ab_error_set(err, AB_ENOMEM, "out of memory");
+    p->slots = calloc((size_t)size, sizeof(*p->slots));
+    p->conninfo = strdup(conninfo);
+    p->appname = strdup(appname);
+    if (!p->slots || !p->conninfo || !p->appname) {
+        ab_pg_pool_destroy(p);
+        return ab_error_set(err, AB_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    p->stmts = stmts;
+    p->nstmts = nstmts;
+    p->size = size;
+    *out = p;
+    return 0;
+}
+
+void ab_pg_pool_destroy(struct ab_pg_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->slots && i < p->size; i++)
+        if (p->slots[i].conn)
+            PQfinish(p->slots[i].conn);
+    if (p->slots) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->freed);
+    }
+    free(p->slots);
+    free(p->conninfo);
+    free(p->appname);
+    free(p);
+}
+
+int ab_pg_pool_acquire(struct ab_pg_pool *p, int timeout_ms, PGconn **out, struct ab_error *err)
+{
+    struct timespec deadline;
+    struct slot *s = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        /* Prefer an open connection; else any free slot, to (re)connect. */
+        for (int i = 0; i < p->size && !s; i++)
+            if (!p->slots[i].busy && p->slots[i].conn)
+                s = &p->slots[i];
+        for (int i = 0; i < p->size && !s; i++)
+            if (!p->slots[i].busy)
+                s = &p->slots[i];
+        if (s)
+            break;
+        p->waiting++;
+        rc = pthread_cond_timedwait(&p->freed, &p->mu, &deadline);
+        p->waiting--;
+        if (rc == ETIMEDOUT) {
+            pthread_mutex_unlock(&p->mu);
+            return ab_error_set(err, AB_ETIMEOUT, "no database connection free within %d ms",
+                                timeout_ms);
+        }
+    }
+    s->busy = true;
+    pthread_mutex_unlock(&p->mu);
+
+    /* Connecting happens outside the lock: it may take a while. */
+    if (s->conn && PQstatus(s->conn) != CONNECTION_OK) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+    if (!s->conn) {
+        rc = slot_connect(p, s, err);
+        pthread_mutex_lock(&p->mu);
+        if (rc) {
+            s->busy = false;
+            pthread_cond_signal(&p->freed);
+        } else {
+            p->reconnects++;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (rc)
+            return rc;
+    }
+    *out = s->conn;
+    return 0;
+}
+
+void ab_pg_pool_release(struct ab_pg_pool *p, PGconn *conn)
+{
+    /* A connection left inside a transaction (an error path) is rolled back first. */
+    if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(conn, "ROLLBACK");
+        PQclear(r);
+    }
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->size; i++) {
+        if (p->slots[i].conn != conn)
+            continue;
+        p->slots[i].busy = false;
+        if (PQstatus(conn) != CONNECTION_OK) {
+            PQfinish(conn);
+            p->slots[i].conn = NULL;
+        }
+        break;
+    }
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void ab_pg_pool_stats(struct ab_pg_pool *p, struct ab_pg_pool_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    pthread_mutex_lock(&p->mu);
+    st->size = p->size;
+    for (int i = 0; i < p->size; i++) {
+        st->busy += p->slots[i].busy;
+        st->open += p->slots[i].conn != NULL;
+    }
+    st->waiting = p->waiting;
+    st->connects = p->reconnects;
+    pthread_mutex_unlock(&p->mu);
+}
