@@ -14,8 +14,10 @@ static const char seed_help[] =
     "templates, regions. Idempotent: running it again changes nothing.\n"
     "\n"
     "  --dev   also a demo tenant (slug 'demo') with an admin user, the development\n"
-    "          platform's six agents and sample agents. The admin's password is written\n"
-    "          to $AGENTBASE_HOME/admin-password (mode 0600) and must be changed at first login.\n"
+    "          platform's six agents, sample agents and a test API key. The admin's password\n"
+    "          is written to $AGENTBASE_HOME/admin-password and the key to\n"
+    "          $AGENTBASE_HOME/dev-api-key (both mode 0600, both only when first created);\n"
+    "          the password must be changed at first login.\n"
     "\n"
     "The database must be migrated to the newest version first (agentbase migrate up).\n";
 
@@ -39,34 +41,62 @@ static int run_seed_files(PGconn *conn, const char *dir, struct ab_error *err)
     return rc;
 }
 
-/* Writes the demo admin's password where only the operator can read it. */
-static int save_admin_password(const struct ab_config *cfg, const char *password,
-                               struct ab_error *err)
+/* Writes a generated secret to $AGENTBASE_HOME/name where only the operator can read it. */
+static int save_secret(const struct ab_config *cfg, const char *name, const char *secret,
+                       const char *what, struct ab_error *err)
 {
     char path[PATH_MAX + 32], line[128];
     int rc;
 
     if ((rc = ab_mkdir_p(cfg->home, 0755, err)))
         return rc;
-    if (ab_path_join(path, sizeof(path), cfg->home, "admin-password"))
+    if (ab_path_join(path, sizeof(path), cfg->home, name))
         return ab_error_set(err, AB_ETOOBIG, "AGENTBASE_HOME is too long");
-    snprintf(line, sizeof(line), "%s\n", password);
-    if ((rc = ab_file_write(path, line, strlen(line), 0600, err)))
-        return rc;
-    printf("demo admin: admin@demo.local in tenant 'demo'; password in %s (change it at first "
-           "login)\n",
-           path);
-    return 0;
+    snprintf(line, sizeof(line), "%s\n", secret);
+    rc = ab_file_write(path, line, strlen(line), 0600, err);
+    sodium_memzero(line, sizeof(line));
+    if (!rc)
+        printf("%s: in %s\n", what, path);
+    return rc;
+}
+
+/* True when exactly one row matches sql with the single parameter value. */
+static int row_exists(PGconn *conn, const char *sql, const char *value, bool *exists,
+                      struct ab_error *err)
+{
+    const char *params[1] = {value};
+    PGresult *res;
+    int rc = ab_pg_query(conn, sql, 1, params, &res, err);
+
+    *exists = rc == 0 && PQntuples(res) == 1;
+    PQclear(res);
+    return rc;
+}
+
+/* Hands the dev seed the hashes of the demo secrets, never the secrets themselves. */
+static int set_dev_settings(PGconn *conn, const char *pw_hash, const char *key_prefix,
+                            const char *key_hash, struct ab_error *err)
+{
+    const char *params[3] = {pw_hash, key_prefix, key_hash};
+    PGresult *res;
+    int rc = ab_pg_query(conn,
+                         "SELECT set_config('agentbase.seed_admin_password_hash', $1, true), "
+                         "       set_config('agentbase.seed_api_key_prefix', $2, true), "
+                         "       set_config('agentbase.seed_api_key_hash', $3, true)",
+                         3, params, &res, err);
+
+    PQclear(res);
+    return rc;
 }
 
 int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
                     struct ab_error *err)
 {
     struct ab_migration_set set;
-    char password[25], hash[AB_AUTH_HASH_MAX];
-    const char *params[1] = {hash};
+    char password[25], pw_hash[AB_AUTH_HASH_MAX];
+    char key[AB_KEY_LEN + 1], key_prefix[AB_KEY_PREFIX_LEN + 1], key_hash[65];
     PGconn *conn = NULL;
-    PGresult *res = NULL;
+    bool created;
     int rc, current = 0;
 
     if ((rc = ab_migrate_load(&set, NULL, err)))
@@ -83,39 +113,43 @@ int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
         goto out;
     }
     ab_auth_random_password(password, sizeof(password));
-    if (dev && (rc = ab_auth_password_hash(password, hash, err)))
+    ab_auth_key_new(key, key_prefix, key_hash);
+    if (dev && (rc = ab_auth_password_hash(password, pw_hash, err)))
         goto out;
     if ((rc = ab_pg_exec(conn,
                          "BEGIN; SET LOCAL ROLE agentbase_owner; "
                          "SET LOCAL search_path TO agentbase, public",
                          err)))
         goto out;
-    if (dev) {
-        rc = ab_pg_query(conn, "SELECT set_config('agentbase.seed_admin_password_hash', $1, true)",
-                         1, params, &res, err);
-        PQclear(res);
-        res = NULL;
-    }
+    if (dev)
+        rc = set_dev_settings(conn, pw_hash, key_prefix, key_hash, err);
     if (!rc)
         rc = run_seed_files(conn, "db/seed/base/", err);
     if (!rc && dev)
         rc = run_seed_files(conn, "db/seed/dev/", err);
     if (!rc)
         rc = ab_pg_exec(conn, "COMMIT", err);
-    if (rc)
-        goto out;
-    /* The admin exists with our hash only if this run created it. */
-    if (dev) {
-        rc = ab_pg_query(conn, "SELECT 1 FROM agentbase.users WHERE password_hash = $1", 1, params,
-                         &res, err);
-        if (!rc && PQntuples(res) > 0)
-            rc = save_admin_password(cfg, password, err);
-    }
+    if (rc || !dev)
+        goto done;
+    /* A secret is new only if this run stored its hash: then, and only then, save it. */
+    rc = row_exists(conn, "SELECT 1 FROM agentbase.users WHERE password_hash = $1", pw_hash,
+                    &created, err);
+    if (!rc && created)
+        rc = save_secret(cfg, "admin-password", password,
+                         "demo admin admin@demo.local (tenant demo) password, to change at "
+                         "first login",
+                         err);
+    if (!rc)
+        rc = row_exists(conn, "SELECT 1 FROM agentbase.api_keys WHERE key_hash = $1", key_hash,
+                        &created, err);
+    if (!rc && created)
+        rc = save_secret(cfg, "dev-api-key", key, "demo tenant API key (scope admin)", err);
+done:
     if (!rc)
         printf("seeded%s\n", dev ? " (with the demo tenant)" : "");
 out:
     sodium_memzero(password, sizeof(password));
-    PQclear(res);
+    sodium_memzero(key, sizeof(key));
     if (conn)
         PQfinish(conn);
     ab_migrate_set_free(&set);

@@ -1,7 +1,7 @@
 # agentbase up: first run starts the cluster, migrates and seeds (with the demo tenant);
 # later runs change nothing. agentbase seed is idempotent and refuses an unmigrated database.
 source "$(dirname "$0")/../lib.sh"
-plan 12
+plan 15
 
 ab_home
 counts() {
@@ -17,7 +17,14 @@ counts() {
 out=$("$AB_BIN" up --dev 2>&1); rc=$?
 is "$rc" 0 "first up exits 0"
 ab_pg_start # already running: exports the connection settings
-like "$out" "password in $AGENTBASE_HOME/admin-password" "it says where the admin password is"
+like "$out" "password, to change at first login: in $AGENTBASE_HOME/admin-password" \
+    "it says where the admin password is"
+key=$(cat "$AGENTBASE_HOME/dev-api-key")
+is "$(stat -c %a "$AGENTBASE_HOME/dev-api-key")" 600 "the dev API key file is private (0600)"
+like "$key" '^ab_[0-9A-Za-z]{36}$' "it holds a well-formed key"
+is "$(q -c "SELECT count(*) FROM agentbase.api_keys WHERE key_hash = encode(sha256(convert_to('$key', 'UTF8')), 'hex')
+             AND key_prefix = left('$key', 11) AND 'admin' = ANY (scopes)")" 1 \
+    "the database holds only its SHA-256 and display prefix"
 is "$(stat -c %a "$AGENTBASE_HOME/admin-password")" 600 "the password file is private (0600)"
 is "$("$AB_BIN" migrate verify >/dev/null 2>&1; echo $?)" 0 "the database is at the newest version"
 is "$(q -c "SELECT count(*) FROM agentbase.subscription_plans WHERE level IN
@@ -34,7 +41,8 @@ is "$rc" 0 "a second up exits 0"
 "$AB_BIN" seed --dev >/dev/null
 "$AB_BIN" seed >/dev/null
 is "$(counts)" "$before" "seeding again changes no row counts"
-is "$(cat "$AGENTBASE_HOME/admin-password")" "$pw" "nor the admin password"
+is "$(cat "$AGENTBASE_HOME/admin-password") $(cat "$AGENTBASE_HOME/dev-api-key")" "$pw $key" \
+    "nor the admin password or the API key"
 
 q -d postgres -c "CREATE DATABASE bare"
 out=$(DATABASE_URL=$(echo "$DATABASE_URL" | sed 's#/agentbase?#/bare?#') "$AB_BIN" seed 2>&1); rc=$?
