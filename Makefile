@@ -20,7 +20,7 @@ BUILD := build
 OPT := -O2 -g
 endif
 
-PKGS := libpq libsodium
+PKGS := libpq libsodium libmicrohttpd jansson
 LIBS_EXTRA := -lpthread
 CC ?= cc
 # Messages are cut to fit fixed error buffers on purpose, hence -Wno-format-truncation.
@@ -32,7 +32,8 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/pg/*.c src/migrate/*.c src/auth/*.c src/cli/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/pg/*.c src/migrate/*.c src/auth/*.c src/http/*.c \
+	src/api/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded.o
 BIN := $(BUILD)/agentbase
 EMBED_FILES := $(sort $(wildcard db/migrations/*.sql)) $(sort $(wildcard db/seed/base/*.sql)) \
@@ -42,7 +43,10 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # C tests that need a server: run by the db suite against its throwaway cluster.
 DBTEST_SRC := $(sort $(wildcard tests/db/test_*.c))
 DBTEST_BIN := $(DBTEST_SRC:tests/db/test_%.c=$(BUILD)/tests/db_test_%)
-FORMAT_SRC = $(shell find src tests/unit tools -name '*.[ch]' 2>/dev/null)
+# End-to-end tests over HTTP (libcurl): run by the api suite against a running server.
+APITEST_SRC := $(sort $(wildcard tests/api/test_*.c))
+APITEST_BIN := $(APITEST_SRC:tests/api/test_%.c=$(BUILD)/tests/api_test_%)
+FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools -name '*.[ch]' 2>/dev/null)
 
 .PHONY: all deps run test unit format format-check bench install clean
 all: $(BIN)
@@ -81,7 +85,12 @@ $(BUILD)/tests/db_test_%: tests/db/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA) -lcmocka
 
-unit: $(UNIT_BIN) $(DBTEST_BIN)
+$(BUILD)/tests/api_test_%: tests/api/test_%.c tests/api/client.c tests/api/client.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/api -o $@ tests/api/test_$*.c tests/api/client.c \
+		$(shell pkg-config --libs libcurl) -lcmocka
+
+unit: $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
 
 run: deps $(BIN)
 	$(BIN) up --dev
@@ -89,7 +98,7 @@ run: deps $(BIN)
 # Every suite: unit (cmocka), SQL (pgTAP via pg_prove), database concurrency scripts and
 # CLI end-to-end scripts, each against throwaway clusters that are always removed.
 TEST_SUITES ?=
-test: deps $(BIN) $(UNIT_BIN) $(DBTEST_BIN)
+test: deps $(BIN) $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
 	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run $(TEST_SUITES)
 
 bench: deps $(BIN)

@@ -18,7 +18,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"up", ab_cli_up, "start the embedded cluster, migrate, seed on first run"},
+    {"up", ab_cli_up, "start the embedded cluster, migrate, seed on first run, serve"},
+    {"serve", ab_cli_serve, "serve the REST API (AGENTBASE_LISTEN, default 127.0.0.1:8080)"},
     {"pg", ab_cli_pg, "manage the embedded PostgreSQL: start, stop, status, url, psql"},
     {"migrate", ab_cli_migrate, "apply, revert, inspect and verify schema migrations"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},

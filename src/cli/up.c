@@ -1,4 +1,5 @@
 /* agentbase up: everything a first run needs, in one command. */
+#include "api/api.h"
 #include "cli/cli.h"
 #include "migrate/migrate.h"
 #include "pg/pg.h"
@@ -7,20 +8,21 @@
 #include <string.h>
 
 static const char up_help[] =
-    "usage: agentbase up [--port N] [--dev]\n"
+    "usage: agentbase up [--port N] [--dev] [--no-serve]\n"
     "\n"
     "Starts the embedded PostgreSQL cluster (unless DATABASE_URL names a server), applies\n"
-    "every pending migration, and seeds the database when it was empty before.\n"
+    "every pending migration, seeds the database when it was empty before, and serves the\n"
+    "REST API (see agentbase serve --help) until SIGTERM or SIGINT.\n"
     "\n"
-    "  --port N   the embedded cluster also listens on 127.0.0.1:N\n"
-    "  --dev      seed the demo tenant too (on first run)\n"
-    "\n"
-    "The REST service is not part of this build yet: up ends after migrating and seeding.\n";
+    "  --port N     the embedded cluster also listens on 127.0.0.1:N\n"
+    "  --dev        seed the demo tenant too (on first run)\n"
+    "  --no-serve   stop after migrating and seeding\n";
 
 int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {{"port", required_argument, 0, 'p'},
                                          {"dev", no_argument, 0, 'd'},
+                                         {"no-serve", no_argument, 0, 'n'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     struct ab_migration_set set;
@@ -30,7 +32,7 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
     char conninfo[4096];
     PGconn *conn = NULL;
     long port = 0;
-    bool dev = false;
+    bool dev = false, serve = true;
     int o, before = 0, rc;
 
     optind = 1;
@@ -40,6 +42,8 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
             return AB_EXIT_OK;
         } else if (o == 'd') {
             dev = true;
+        } else if (o == 'n') {
+            serve = false;
         } else if (o != 'p' || !ab_cli_parse_int(optarg, 65535, &port) || port < 1) {
             return ab_cli_usage_error("up", "--port takes a number from 1 to 65535");
         }
@@ -72,7 +76,11 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
         return ab_cli_fail(&err);
     if (before == 0 && ab_cli_run_seed(cfg, conninfo, dev, &err) != 0)
         return ab_cli_fail(&err);
-    printf("ready. The REST service is not part of this build yet, so up ends here;\n"
-           "connect with: agentbase pg psql  (or psql \"$(agentbase pg url)\")\n");
+    if (!serve) {
+        printf("ready (not serving: --no-serve); psql: agentbase pg psql\n");
+        return AB_EXIT_OK;
+    }
+    if (ab_api_serve(cfg, conninfo, &err) != 0)
+        return ab_cli_fail(&err);
     return AB_EXIT_OK;
 }

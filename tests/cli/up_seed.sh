@@ -14,7 +14,7 @@ counts() {
                  (SELECT count(*) FROM agentbase.agents)"
 }
 
-out=$("$AB_BIN" up --dev 2>&1); rc=$?
+out=$("$AB_BIN" up --dev --no-serve 2>&1); rc=$?
 is "$rc" 0 "first up exits 0"
 ab_pg_start # already running: exports the connection settings
 like "$out" "password, to change at first login: in $AGENTBASE_HOME/admin-password" \
@@ -36,7 +36,7 @@ is "$(q -c "SELECT must_change_password FROM agentbase.users WHERE email = 'admi
 before=$(counts)
 pw=$(cat "$AGENTBASE_HOME/admin-password")
 
-out=$("$AB_BIN" up --dev 2>&1); rc=$?
+out=$("$AB_BIN" up --dev --no-serve 2>&1); rc=$?
 is "$rc" 0 "a second up exits 0"
 "$AB_BIN" seed --dev >/dev/null
 "$AB_BIN" seed >/dev/null

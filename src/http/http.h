@@ -1,0 +1,93 @@
+/*
+ * http: the HTTP/1.1 server (libmicrohttpd, keep-alive, a fixed pool of threads), the
+ * request record handlers work with, and routing by method and path pattern.
+ *
+ * Lifetime: the server creates a struct ab_req when a request's headers arrive and frees
+ * it, with its buffers, after the response is sent and the request's log line written.
+ * Everything a handler allocates for the request goes into req->out or is freed by the
+ * handler before it returns.
+ *
+ * Handlers run on the server's threads, one request at a time per thread; they may block
+ * (on PostgreSQL). A handler fills req->status and req->out (JSON) and returns 0; it never
+ * writes to the connection itself. ab_http_error() produces the standard error body.
+ *
+ * Metrics (requests by route and status, latency histogram, in-flight count) are kept by
+ * the server and rendered in Prometheus text format by ab_http_metrics().
+ */
+#ifndef AB_HTTP_H
+#define AB_HTTP_H
+
+#include "core/core.h"
+
+struct MHD_Connection;
+struct ab_http_server;
+
+#define AB_HTTP_MAX_PARAMS 4
+
+struct ab_req {
+    struct MHD_Connection *conn;
+    struct ab_http_server *server;
+    const char *method;
+    const char *path; /* without the query string; owned by the server */
+    char request_id[65];
+    int route;                              /* index in the route table, -1 when none matched */
+    const char *params[AB_HTTP_MAX_PARAMS]; /* {name} segments of the path, in order */
+    char param_buf[512];
+    struct ab_buf body;
+    bool body_too_large;
+    double started_ms;
+    /* the response */
+    int status;
+    struct ab_buf out;
+    const char *content_type; /* static string; default application/json */
+    char retry_after[16];
+    /* for the log line, set by whoever authenticates the request */
+    char tenant_id[40];
+    char key_id[40];
+};
+
+typedef int (*ab_http_handler)(void *app, struct ab_req *req);
+
+struct ab_http_route {
+    const char *method;  /* GET, POST, PATCH, DELETE */
+    const char *pattern; /* "/v1/agents/{id}": {name} matches one segment */
+    ab_http_handler handler;
+};
+
+struct ab_http_opts {
+    char listen[256];   /* host:port; port 0 picks a free one */
+    int threads;        /* worker threads */
+    size_t max_body;    /* bytes; larger bodies get 413 */
+    size_t max_header;  /* bytes of headers per connection */
+    int idle_timeout_s; /* an idle keep-alive connection is closed after this */
+    bool log_json;      /* one JSON object per request on stderr, else text */
+    const struct ab_http_route *routes;
+    size_t nroutes;
+    void *app; /* passed to every handler */
+};
+
+/* Starts serving in background threads; *out until ab_http_stop. */
+int ab_http_start(const struct ab_http_opts *o, struct ab_http_server **out,
+                  struct ab_error *err) AB_MUSTCHECK;
+/* The port actually bound (when the listen address asked for port 0). */
+int ab_http_port(const struct ab_http_server *s);
+/*
+ * Stops accepting connections, waits up to grace_ms for requests in flight to finish,
+ * then stops and frees the server.
+ */
+void ab_http_stop(struct ab_http_server *s, int grace_ms);
+
+/* A request header's value, or NULL. */
+const char *ab_http_header(struct ab_req *req, const char *name);
+/* A query parameter's value, or NULL. */
+const char *ab_http_query(struct ab_req *req, const char *name);
+/*
+ * Sets status and the body {"error":{"code":code,"message":message}}; returns 0 so that a
+ * handler can `return ab_http_error(...)`.
+ */
+int ab_http_error(struct ab_req *req, int status, const char *code, const char *fmt, ...)
+    AB_PRINTF(4, 5);
+/* Appends the server's metrics in Prometheus text format. */
+int ab_http_metrics(struct ab_http_server *s, struct ab_buf *out) AB_MUSTCHECK;
+
+#endif

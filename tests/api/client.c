@@ -1,0 +1,93 @@
+#include "client.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct sink {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *userdata)
+{
+    struct sink *s = userdata;
+    char *grown = realloc(s->data, s->len + size * n + 1);
+
+    if (!grown)
+        return 0;
+    memcpy(grown + s->len, p, size * n);
+    s->len += size * n;
+    grown[s->len] = '\0';
+    s->data = grown;
+    return size * n;
+}
+
+int api_request(const char *method, const char *path, const char *body, size_t len,
+                const char *const *headers, struct api_response *out)
+{
+    const char *base = getenv("AGENTBASE_URL");
+    struct sink b = {0}, h = {0};
+    struct curl_slist *list = NULL;
+    char url[4096];
+    CURL *c;
+    CURLcode rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!base)
+        return -1;
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    c = curl_easy_init();
+    if (!c)
+        return -1;
+    for (const char *const *hd = headers; hd && *hd; hd++)
+        list = curl_slist_append(list, *hd);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    out->body = b.data ? b.data : calloc(1, 1);
+    out->len = b.len;
+    out->headers = h.data ? h.data : calloc(1, 1);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void api_header(const struct api_response *r, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+
+    out[0] = '\0';
+    for (const char *p = r->headers; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            size_t len;
+
+            while (*v == ' ')
+                v++;
+            len = strcspn(v, "\r\n");
+            snprintf(out, n, "%.*s", (int)len, v);
+            return;
+        }
+    }
+}
+
+void api_response_free(struct api_response *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,25 @@
+/*
+ * A small HTTP client for the API tests (libcurl): one call per request, the server's
+ * address from AGENTBASE_URL (set by tests/run). Responses are owned by the caller
+ * (api_response_free).
+ */
+#ifndef AB_TEST_CLIENT_H
+#define AB_TEST_CLIENT_H
+
+#include <stddef.h>
+
+struct api_response {
+    long status;
+    char *body; /* NUL-terminated */
+    size_t len;
+    char *headers; /* raw header block */
+};
+
+/* Sends method path with an optional body (length len) and NULL-terminated header lines. */
+int api_request(const char *method, const char *path, const char *body, size_t len,
+                const char *const *headers, struct api_response *out);
+/* The value of a response header (case-insensitive name) copied into out, or "" . */
+void api_header(const struct api_response *r, const char *name, char *out, size_t n);
+void api_response_free(struct api_response *r);
+
+#endif
