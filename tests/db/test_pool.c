@@ -104,7 +104,7 @@ static void test_reconnects_and_reprepares_after_the_server_drops_the_connection
     PQclear(r);
     PQfinish(admin);
     assert_int_equal(add_one(c, 1), -1); /* the dropped connection fails ... */
-    ab_pg_pool_release(p, c);           /* ... and is closed on release */
+    ab_pg_pool_release(p, c);            /* ... and is closed on release */
     assert_int_equal(ab_pg_pool_acquire(p, 1000, &c, &err), 0);
     assert_int_equal(add_one(c, 9), 10); /* a new one, with the statement prepared again */
     ab_pg_pool_stats(p, &st);
