@@ -85,10 +85,10 @@ $(BUILD)/tests/db_test_%: tests/db/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA) -lcmocka
 
-$(BUILD)/tests/api_test_%: tests/api/test_%.c tests/api/client.c tests/api/client.h
+$(BUILD)/tests/api_test_%: tests/api/test_%.c tests/api/client.c tests/api/client.h $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/api -o $@ tests/api/test_$*.c tests/api/client.c \
-		$(shell pkg-config --libs libcurl) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/api -o $@ tests/api/test_$*.c tests/api/client.c $(LIB_OBJ) \
+		$(PKG_LIBS) $(LIBS_EXTRA) $(shell pkg-config --libs libcurl) -lcmocka
 
 unit: $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
 

@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"serve", ab_cli_serve, "serve the REST API (AGENTBASE_LISTEN, default 127.0.0.1:8080)"},
     {"pg", ab_cli_pg, "manage the embedded PostgreSQL: start, stop, status, url, psql"},
     {"migrate", ab_cli_migrate, "apply, revert, inspect and verify schema migrations"},
+    {"keys", ab_cli_keys, "create API keys: keys create --platform-admin | --tenant SLUG"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
     {"docs", ab_cli_docs, "write the data dictionary and ER diagram into docs/schema/"},
     {"version", ab_cli_version, "print the version"},

@@ -28,9 +28,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'agentbase_readonly') THEN
         CREATE ROLE agentbase_readonly LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
     END IF;
-    -- The migrating user must be able to become the owner (a superuser always can).
+    -- The migrating user must be able to become the owner, and the service (which may
+    -- connect with the same URL) the app role; a superuser always can.
     IF NOT pg_has_role(current_user, 'agentbase_owner', 'MEMBER') THEN
         EXECUTE format('GRANT agentbase_owner TO %I', current_user);
+    END IF;
+    IF NOT pg_has_role(current_user, 'agentbase_app', 'MEMBER') THEN
+        EXECUTE format('GRANT agentbase_app TO %I', current_user);
     END IF;
 END
 $$;

@@ -64,7 +64,43 @@ static int get_metrics(void *appv, struct ab_req *req)
     return rc;
 }
 
+/* ======================================================================================
+ * Identity
+ * ====================================================================================== */
+
+/* Who the caller is: key, tenant acted in, user, scopes. PostgreSQL builds the JSON. */
+static int get_whoami(void *appv, struct ab_req *req)
+{
+    struct ab_app *app = appv;
+    struct ab_caller who;
+    PGconn *conn;
+    PGresult *r;
+    const char *params[4];
+
+    if (ab_api_begin(app, req, NULL, false, &who, &conn))
+        return 0;
+    params[0] = who.key_id;
+    params[1] = who.user_id[0] ? who.user_id : NULL;
+    params[2] = who.platform ? "t" : "f";
+    params[3] = who.scopes;
+    r = PQexecParams(conn,
+                     "SELECT jsonb_build_object('key_id', $1::uuid, "
+                     "  'tenant_id', agentbase.current_tenant_id(), 'user_id', $2::uuid, "
+                     "  'platform_admin', $3::boolean, 'scopes', string_to_array($4, ','))::text",
+                     4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        if (ab_buf_puts(&req->out, PQgetvalue(r, 0, 0)) != 0)
+            ab_http_error(req, 500, "internal", "response too large");
+    } else {
+        ab_http_error(req, 503, "database_unavailable", "cannot answer now");
+    }
+    PQclear(r);
+    ab_api_end(app, req, conn);
+    return 0;
+}
+
 const struct ab_http_route ab_api_routes[] = {
+    {"GET", "/v1/auth/whoami", get_whoami},
     {"GET", "/healthz", get_healthz},
     {"GET", "/readyz", get_readyz},
     {"GET", "/metrics", get_metrics},
@@ -95,8 +131,9 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((rc =
-             ab_pg_pool_create(conninfo, "agentbase serve", cfg->workers, NULL, 0, &app.pool, err)))
+    /* Every request runs as the service role, which RLS confines to one tenant. */
+    if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
+                                NULL, 0, &app.pool, err)))
         return rc;
     snprintf(o.listen, sizeof(o.listen), "%s", cfg->listen);
     o.threads = cfg->workers;

@@ -17,6 +17,30 @@ struct ab_app {
     int schema_head; /* the newest migration this binary knows */
 };
 
+/* The authenticated caller of a request. */
+struct ab_caller {
+    char key_id[40];
+    char tenant_id[40]; /* the tenant acted in; "" for a platform key without Agentbase-Tenant */
+    char user_id[40];
+    bool platform;     /* a platform-admin key */
+    char scopes[1024]; /* comma-separated, as stored */
+};
+
+/*
+ * Authenticates the request (Authorization: Bearer <key>), checks that the key carries
+ * `scope` (NULL: any valid key), and opens the request's transaction on a pooled
+ * connection with the request context set (tenant, actor, IP, user agent, request id), so
+ * that RLS and the audit triggers see them. tenant_required refuses a platform key that
+ * names no tenant. Returns 0 with *conn set, or 1 with the error response already in req.
+ * Every successful begin is paired with one ab_api_end.
+ */
+int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
+                 struct ab_caller *who, PGconn **conn);
+/* Commits when req->status < 400, else rolls back; returns the connection to the pool. */
+void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn);
+/* True when the comma-separated scopes grant `scope` (see auth.c for the rules). */
+bool ab_api_scope_allows(const char *scopes, const char *scope);
+
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;
 

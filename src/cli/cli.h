@@ -16,6 +16,7 @@ int ab_cli_seed(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_version(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv);
 
 /* ---- shared by the commands ----------------------------------------------------------- */
 

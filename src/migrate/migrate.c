@@ -58,6 +58,9 @@ static const char state_ddl[] =
     "'applied migrations: the current schema version';\n"
     "COMMENT ON TABLE agentbase_migrate.events IS "
     "'append-only history of deploys, reverts, failures and stamps';\n"
+    /* The schema version is no secret: the service's readiness check reads it. */
+    "GRANT USAGE ON SCHEMA agentbase_migrate TO PUBLIC;\n"
+    "GRANT SELECT ON agentbase_migrate.versions TO PUBLIC;\n"
     "RESET client_min_messages;\n";
 
 /* Who applied a migration, computed by the server so that plan output needs no values. */

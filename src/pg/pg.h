@@ -54,8 +54,11 @@ struct ab_pg_pool_stats {
     unsigned long connects; /* connections opened since start */
 };
 
-/* Creates a pool of size slots; connects lazily. stmts must outlive the pool. */
-int ab_pg_pool_create(const char *conninfo, const char *appname, int size,
+/*
+ * Creates a pool of size slots; connects lazily, running init_sql (may be NULL) on every new
+ * connection before preparing stmts. stmts must outlive the pool.
+ */
+int ab_pg_pool_create(const char *conninfo, const char *appname, const char *init_sql, int size,
                       const struct ab_pg_stmt *stmts, size_t nstmts, struct ab_pg_pool **out,
                       struct ab_error *err) AB_MUSTCHECK;
 /*

@@ -5,7 +5,8 @@
  * A slot whose connection failed waits out an exponential backoff (100 ms doubling to
  * 5 s) before the next attempt, so an outage costs each request one fast failure (503),
  * never a hang and never a storm of connection attempts. Every (re)connection prepares
- * the statements registered at creation, so callers can use PQexecPrepared at once.
+ * the statements registered at creation (after running its init SQL, e.g. SET ROLE), so
+ * callers can use PQexecPrepared at once.
  *
  * Threads: acquire/release take the pool's mutex; a connection belongs to one thread
  * between acquire and release.
@@ -33,6 +34,7 @@ struct ab_pg_pool {
     pthread_cond_t freed;
     char *conninfo;
     char *appname;
+    char *init_sql;
     const struct ab_pg_stmt *stmts;
     size_t nstmts;
     struct slot *slots;
@@ -50,6 +52,8 @@ static int slot_connect(struct ab_pg_pool *p, struct slot *s, struct ab_error *e
     if (ab_now_ms() < s->retry_at)
         return ab_error_set(err, AB_EDB, "the database is unavailable (retrying)");
     rc = ab_pg_connect(p->conninfo, p->appname, &conn, err);
+    if (rc == 0 && p->init_sql && (rc = ab_pg_exec(conn, p->init_sql, err)) != 0)
+        ab_error_prefix(err, "setting up a connection");
     for (size_t i = 0; rc == 0 && i < p->nstmts; i++) {
         PGresult *r = PQprepare(conn, p->stmts[i].name, p->stmts[i].sql, 0, NULL);
 
@@ -74,7 +78,7 @@ static int slot_connect(struct ab_pg_pool *p, struct slot *s, struct ab_error *e
     return 0;
 }
 
-int ab_pg_pool_create(const char *conninfo, const char *appname, int size,
+int ab_pg_pool_create(const char *conninfo, const char *appname, const char *init_sql, int size,
                       const struct ab_pg_stmt *stmts, size_t nstmts, struct ab_pg_pool **out,
                       struct ab_error *err)
 {
@@ -89,7 +93,8 @@ int ab_pg_pool_create(const char *conninfo, const char *appname, int size,
     p->slots = calloc((size_t)size, sizeof(*p->slots));
     p->conninfo = strdup(conninfo);
     p->appname = strdup(appname);
-    if (!p->slots || !p->conninfo || !p->appname) {
+    p->init_sql = init_sql ? strdup(init_sql) : NULL;
+    if (!p->slots || !p->conninfo || !p->appname || (init_sql && !p->init_sql)) {
         ab_pg_pool_destroy(p);
         return ab_error_set(err, AB_ENOMEM, "out of memory");
     }
@@ -116,6 +121,7 @@ void ab_pg_pool_destroy(struct ab_pg_pool *p)
     free(p->slots);
     free(p->conninfo);
     free(p->appname);
+    free(p->init_sql);
     free(p);
 }
 

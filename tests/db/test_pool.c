@@ -49,7 +49,7 @@ static void test_acquire_waits_at_most_the_timeout_when_all_are_busy(void **stat
     PGconn *a, *b, *c;
 
     (void)state;
-    assert_int_equal(ab_pg_pool_create(url(), "test_pool", 2, stmts, 1, &p, &err), 0);
+    assert_int_equal(ab_pg_pool_create(url(), "test_pool", NULL, 2, stmts, 1, &p, &err), 0);
     assert_int_equal(ab_pg_pool_acquire(p, 1000, &a, &err), 0);
     assert_int_equal(ab_pg_pool_acquire(p, 1000, &b, &err), 0);
     assert_ptr_not_equal(a, b);
@@ -72,7 +72,7 @@ static void test_a_connection_left_in_a_transaction_is_rolled_back(void **state)
     PGresult *r;
 
     (void)state;
-    assert_int_equal(ab_pg_pool_create(url(), "test_pool", 1, stmts, 1, &p, &err), 0);
+    assert_int_equal(ab_pg_pool_create(url(), "test_pool", NULL, 1, stmts, 1, &p, &err), 0);
     assert_int_equal(ab_pg_pool_acquire(p, 1000, &c, &err), 0);
     r = PQexec(c, "BEGIN; SELECT 1/0");
     PQclear(r);
@@ -95,7 +95,7 @@ static void test_reconnects_and_reprepares_after_the_server_drops_the_connection
     char sql[128];
 
     (void)state;
-    assert_int_equal(ab_pg_pool_create(url(), "test_pool", 1, stmts, 1, &p, &err), 0);
+    assert_int_equal(ab_pg_pool_create(url(), "test_pool", NULL, 1, stmts, 1, &p, &err), 0);
     assert_int_equal(ab_pg_pool_acquire(p, 1000, &c, &err), 0);
     snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(c));
     assert_int_equal(ab_pg_connect(url(), "test_pool_admin", &admin, &err), 0);
@@ -120,8 +120,8 @@ static void test_unreachable_server_fails_fast_then_backs_off(void **state)
     PGconn *c;
 
     (void)state;
-    assert_int_equal(ab_pg_pool_create("postgresql:///x?host=/nonexistent-dir", "test_pool", 1,
-                                       stmts, 1, &p, &err),
+    assert_int_equal(ab_pg_pool_create("postgresql:///x?host=/nonexistent-dir", "test_pool", NULL,
+                                       1, stmts, 1, &p, &err),
                      0);
     assert_int_equal(ab_pg_pool_acquire(p, 1000, &c, &err), AB_EDB);
     assert_non_null(strstr(err.message, "cannot connect to PostgreSQL"));
@@ -160,7 +160,7 @@ static void test_many_threads_share_few_connections(void **state)
     pthread_t t[8];
 
     (void)state;
-    assert_int_equal(ab_pg_pool_create(url(), "test_pool", 3, stmts, 1, &p, &err), 0);
+    assert_int_equal(ab_pg_pool_create(url(), "test_pool", NULL, 3, stmts, 1, &p, &err), 0);
     for (int i = 0; i < 8; i++) {
         w[i] = (struct worker){p, 0};
         assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);

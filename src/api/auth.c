@@ -1,0 +1,201 @@
+/*
+ * Authentication and the per-request transaction.
+ *
+ * A key is checked in three steps, cheapest first: its shape and checksum (no database),
+ * then its hash through agentbase.auth_lookup_key() (one indexed lookup as the service
+ * role), then expiry, revocation, tenant status and scope. Only then does the request's
+ * transaction begin, with the request context set for RLS and the audit triggers.
+ *
+ * Scopes: `admin` grants everything a key of its kind may do; `x:write` grants `x:read`;
+ * `x:*` grants both. A platform key acts in a tenant only when the request names it with
+ * the Agentbase-Tenant header.
+ */
+#include "api/api.h"
+#include "auth/auth.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DB_WAIT_MS 2000
+
+bool ab_api_scope_allows(const char *scopes, const char *scope)
+{
+    const char *colon = scope ? strchr(scope, ':') : NULL;
+    size_t reslen = colon ? (size_t)(colon - scope) : 0;
+
+    if (!scope)
+        return true;
+    for (const char *p = scopes; *p;) {
+        size_t n = strcspn(p, ",");
+
+        if ((n == 5 && memcmp(p, "admin", 5) == 0) ||
+            (n == strlen(scope) && memcmp(p, scope, n) == 0))
+            return true;
+        /* x:write or x:* also grant x:read; x:* grants x:write */
+        if (colon && n == reslen + 2 && memcmp(p, scope, reslen + 1) == 0 && p[reslen + 1] == '*')
+            return true;
+        if (colon && strcmp(colon, ":read") == 0 && n == reslen + 6 &&
+            memcmp(p, scope, reslen + 1) == 0 && memcmp(p + reslen + 1, "write", 5) == 0)
+            return true;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static bool is_uuid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (!s || strlen(s) != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    return true;
+}
+
+static void client_ip(struct ab_req *req, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    out[0] = '\0';
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+}
+
+/* Looks the key up and judges it; 0 when it may act, else 1 with the error set. */
+static int check_key(PGconn *conn, struct ab_req *req, const char *key, struct ab_caller *who)
+{
+    char hash[65];
+    const char *params[1] = {hash};
+    PGresult *r;
+    int rc = 1;
+
+    ab_auth_key_hash(key, strlen(key), hash);
+    r = PQexecParams(conn,
+                     "SELECT key_id, coalesce(tenant_id::text, ''), coalesce(user_id::text, ''), "
+                     "       array_to_string(scopes, ','), coalesce(expires_at <= now(), false), "
+                     "       revoked_at IS NOT NULL, is_platform, coalesce(tenant_status, '') "
+                     "  FROM agentbase.auth_lookup_key($1)",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        ab_http_error(req, 503, "database_unavailable", "cannot check the API key now");
+    else if (PQntuples(r) == 0)
+        ab_http_error(req, 401, "unauthorized", "invalid API key");
+    else if (PQgetvalue(r, 0, 5)[0] == 't')
+        ab_http_error(req, 401, "unauthorized", "this API key has been revoked");
+    else if (PQgetvalue(r, 0, 4)[0] == 't')
+        ab_http_error(req, 401, "unauthorized", "this API key has expired");
+    else if (strcmp(PQgetvalue(r, 0, 7), "suspended") == 0)
+        ab_http_error(req, 403, "tenant_suspended", "this tenant is suspended");
+    else {
+        snprintf(who->key_id, sizeof(who->key_id), "%s", PQgetvalue(r, 0, 0));
+        snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", PQgetvalue(r, 0, 1));
+        snprintf(who->user_id, sizeof(who->user_id), "%s", PQgetvalue(r, 0, 2));
+        snprintf(who->scopes, sizeof(who->scopes), "%s", PQgetvalue(r, 0, 3));
+        who->platform = PQgetvalue(r, 0, 6)[0] == 't';
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Decides the tenant the request acts in; 0, or 1 with the error set. */
+static int choose_tenant(struct ab_req *req, bool tenant_required, struct ab_caller *who)
+{
+    const char *named = ab_http_header(req, "Agentbase-Tenant");
+
+    if (named && !who->platform)
+        return ab_http_error(req, 400, "invalid_request",
+                             "the Agentbase-Tenant header is for platform-admin keys only") +
+               1;
+    if (named) {
+        if (!is_uuid(named))
+            return ab_http_error(req, 400, "invalid_request",
+                                 "Agentbase-Tenant must be a tenant id (a UUID)") +
+                   1;
+        snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", named);
+    }
+    if (tenant_required && !who->tenant_id[0])
+        return ab_http_error(req, 400, "invalid_request",
+                             "this endpoint acts in one tenant: send Agentbase-Tenant: <id>") +
+               1;
+    return 0;
+}
+
+int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
+                 struct ab_caller *who, PGconn **conn)
+{
+    const char *auth = ab_http_header(req, "Authorization");
+    const char *key;
+    char ip[64];
+    const char *params[6];
+    struct ab_error err;
+    PGresult *r;
+
+    *conn = NULL;
+    memset(who, 0, sizeof(*who));
+    if (!auth)
+        return ab_http_error(req, 401, "unauthorized",
+                             "missing API key: send Authorization: Bearer <key>") +
+               1;
+    if (strncmp(auth, "Bearer ", 7) != 0)
+        return ab_http_error(req, 401, "unauthorized",
+                             "malformed Authorization header: expected Bearer <key>") +
+               1;
+    key = auth + 7;
+    if (!ab_auth_key_wellformed(key, strlen(key)))
+        return ab_http_error(req, 401, "unauthorized", "malformed API key") + 1;
+    if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, conn, &err) != 0)
+        return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
+    if (check_key(*conn, req, key, who) || choose_tenant(req, tenant_required, who))
+        goto refuse;
+    if (!ab_api_scope_allows(who->scopes, scope)) {
+        ab_http_error(req, 403, "forbidden", "this API key lacks the scope %s", scope);
+        goto refuse;
+    }
+    snprintf(req->key_id, sizeof(req->key_id), "%s", who->key_id);
+    snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", who->tenant_id);
+    client_ip(req, ip, sizeof(ip));
+    params[0] = who->tenant_id[0] ? who->tenant_id : NULL;
+    params[1] = who->key_id;
+    params[2] = ip[0] ? ip : NULL;
+    params[3] = ab_http_header(req, "User-Agent");
+    params[4] = req->request_id;
+    params[5] = who->platform ? "t" : "f";
+    r = PQexec(*conn, "BEGIN; SET LOCAL statement_timeout = '30s'");
+    PQclear(r);
+    r = PQexecParams(*conn,
+                     "SELECT agentbase.set_request_context($1::uuid, 'api_key', $2, $3, $4, $5, "
+                     "$6::boolean)",
+                     6, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        ab_http_error(req, 503, "database_unavailable", "cannot start the request's transaction");
+        goto refuse;
+    }
+    PQclear(r);
+    return 0;
+refuse:
+    ab_pg_pool_release(app->pool, *conn);
+    *conn = NULL;
+    return 1;
+}
+
+void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn)
+{
+    PGresult *r = PQexec(conn, req->status < 400 ? "COMMIT" : "ROLLBACK");
+
+    if (req->status < 400 && PQresultStatus(r) != PGRES_COMMAND_OK)
+        ab_http_error(req, 503, "database_unavailable", "the transaction could not commit");
+    PQclear(r);
+    ab_pg_pool_release(app->pool, conn);
+}

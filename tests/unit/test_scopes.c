@@ -1,0 +1,64 @@
+/* Which scopes a key's scope list grants. */
+#include "api/api.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+static void test_exact_scope_is_granted(void **state)
+{
+    (void)state;
+    assert_true(ab_api_scope_allows("agents:read", "agents:read"));
+    assert_true(ab_api_scope_allows("usage:write,agents:read", "agents:read"));
+    assert_false(ab_api_scope_allows("agents:read", "agents:write"));
+    assert_false(ab_api_scope_allows("agents:read", "usage:read"));
+}
+
+static void test_write_grants_read_but_not_the_reverse(void **state)
+{
+    (void)state;
+    assert_true(ab_api_scope_allows("agents:write", "agents:read"));
+    assert_false(ab_api_scope_allows("agents:write", "usage:read"));
+    assert_false(ab_api_scope_allows("agents:read", "agents:write"));
+}
+
+static void test_wildcard_and_admin_grant_everything_they_cover(void **state)
+{
+    (void)state;
+    assert_true(ab_api_scope_allows("agents:*", "agents:write"));
+    assert_true(ab_api_scope_allows("agents:*", "agents:read"));
+    assert_false(ab_api_scope_allows("agents:*", "usage:write"));
+    assert_true(ab_api_scope_allows("admin", "usage:write"));
+    assert_true(ab_api_scope_allows("x:read,admin", "anything:write"));
+}
+
+static void test_prefixes_do_not_match(void **state)
+{
+    (void)state;
+    assert_false(ab_api_scope_allows("agent:read", "agents:read"));
+    assert_false(ab_api_scope_allows("agents:readx", "agents:read"));
+    assert_false(ab_api_scope_allows("administrator", "agents:read"));
+    assert_false(ab_api_scope_allows("", "agents:read"));
+}
+
+static void test_no_scope_needed_means_any_key(void **state)
+{
+    (void)state;
+    assert_true(ab_api_scope_allows("", NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_scope_is_granted),
+        cmocka_unit_test(test_write_grants_read_but_not_the_reverse),
+        cmocka_unit_test(test_wildcard_and_admin_grant_everything_they_cover),
+        cmocka_unit_test(test_prefixes_do_not_match),
+        cmocka_unit_test(test_no_scope_needed_means_any_key),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
