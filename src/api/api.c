@@ -100,10 +100,10 @@ static int get_whoami(void *appv, struct ab_req *req)
 }
 
 const struct ab_http_route ab_api_routes[] = {
-    {"GET", "/v1/auth/whoami", get_whoami},
-    {"GET", "/healthz", get_healthz},
-    {"GET", "/readyz", get_readyz},
-    {"GET", "/metrics", get_metrics},
+    {"GET", "/v1/auth/whoami", get_whoami, NULL},
+    {"GET", "/healthz", get_healthz, NULL},
+    {"GET", "/readyz", get_readyz, NULL},
+    {"GET", "/metrics", get_metrics, NULL},
 };
 const size_t ab_api_nroutes = AB_ARRAY_LEN(ab_api_routes);
 
@@ -111,11 +111,57 @@ const size_t ab_api_nroutes = AB_ARRAY_LEN(ab_api_routes);
  * Serving
  * ====================================================================================== */
 
+/* The fixed routes, then the resource engine's. */
+static int build_routes(struct ab_http_route **out, size_t *n, struct ab_error *err)
+{
+    size_t cap = ab_api_nroutes + 5 * ab_nresources;
+    struct ab_http_route *r = calloc(cap, sizeof(*r));
+
+    *n = 0;
+    if (!r)
+        return ab_error_set(err, AB_ENOMEM, "out of memory");
+    memcpy(r, ab_api_routes, ab_api_nroutes * sizeof(*r));
+    *n = ab_api_nroutes;
+    if (ab_api_resource_routes(r, cap, n) != 0) {
+        free(r);
+        return ab_error_set(err, AB_ETOOBIG, "too many routes");
+    }
+    *out = r;
+    return 0;
+}
+
+/*
+ * Descriptors that name columns the database lacks stop the server now rather than fail
+ * requests later. A database that is down at start-up is not fatal: /readyz says so.
+ */
+static int check_resources(struct ab_app *app, struct ab_error *err)
+{
+    PGconn *conn;
+    int rc, version = 0;
+
+    if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, &conn, err) != 0) {
+        fprintf(stderr, "agentbase: warning: %s; serving anyway (503 until it is back)\n",
+                err->message);
+        return 0;
+    }
+    rc = ab_migrate_current(conn, &version, err);
+    if (rc == 0 && version == app->schema_head)
+        rc = ab_api_resources_check(conn, err);
+    else if (rc == 0)
+        fprintf(stderr,
+                "agentbase: warning: the database is at schema version %d, not %d; "
+                "serving anyway (/readyz says not ready)\n",
+                version, app->schema_head);
+    ab_pg_pool_release(app->pool, conn);
+    return rc;
+}
+
 int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_error *err)
 {
     struct ab_migration_set set;
     struct ab_http_opts o = {0};
     struct ab_app app = {.cfg = cfg};
+    struct ab_http_route *routes = NULL;
     sigset_t stop;
     int rc, sig = 0;
 
@@ -141,11 +187,15 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     o.max_header = 64u << 10;
     o.idle_timeout_s = 60;
     o.log_json = cfg->log_json;
-    o.routes = ab_api_routes;
-    o.nroutes = ab_api_nroutes;
     o.app = &app;
+    if ((rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err))) {
+        ab_pg_pool_destroy(app.pool);
+        return rc;
+    }
+    o.routes = routes;
     if ((rc = ab_http_start(&o, &app.http, err))) {
         ab_pg_pool_destroy(app.pool);
+        free(routes);
         return rc;
     }
     printf("agentbase is serving on port %d (%s, %d workers)\n", ab_http_port(app.http),
@@ -156,5 +206,6 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     ab_http_stop(app.http, GRACE_MS);
     ab_pg_pool_destroy(app.pool);
+    free(routes);
     return 0;
 }

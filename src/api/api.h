@@ -41,6 +41,29 @@ void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn);
 /* True when the comma-separated scopes grant `scope` (see auth.c for the rules). */
 bool ab_api_scope_allows(const char *scopes, const char *scope);
 
+/*
+ * A table served by the generic resource engine (resource.c) at /v1/<name>. Column lists
+ * are comma-separated names of the table's columns.
+ */
+#define AB_RESOURCE_MAX_FILTERS 8
+struct ab_resource {
+    const char *name;    /* path segment and scope prefix: agent-assignments */
+    const char *table;   /* in schema agentbase: agent_assignments */
+    const char *create;  /* fields a client may set on create */
+    const char *update;  /* fields a client may change ("" : immutable) */
+    const char *hidden;  /* columns never returned */
+    const char *filters; /* columns usable as ?column=value list filters (at most 8) */
+    bool soft_delete;    /* DELETE sets deleted_at; reads skip deleted rows */
+};
+
+extern const struct ab_resource ab_resources[];
+extern const size_t ab_nresources;
+
+/* Appends the engine's five routes per resource to out (capacity cap, *n used). */
+int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_MUSTCHECK;
+/* Checks every descriptor against the catalog: each named column must exist. */
+int ab_api_resources_check(PGconn *conn, struct ab_error *err) AB_MUSTCHECK;
+
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;
 

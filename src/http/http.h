@@ -52,7 +52,11 @@ struct ab_http_route {
     const char *method;  /* GET, POST, PATCH, DELETE */
     const char *pattern; /* "/v1/agents/{id}": {name} matches one segment */
     ab_http_handler handler;
+    const void *data; /* handler's own data for this route (e.g. a resource descriptor) */
 };
+
+/* The data of the route that matched req. */
+const void *ab_http_route_data(const struct ab_req *req);
 
 struct ab_http_opts {
     char listen[256];   /* host:port; port 0 picks a free one */

@@ -56,6 +56,10 @@ int ab_http_error(struct ab_req *req, int status, const char *code, const char *
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    /* Messages may echo client input: keep them printable ASCII so any JSON encoder takes them. */
+    for (char *p = message; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     req->status = status;
     ab_buf_reset(&req->out);
     body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
@@ -70,6 +74,11 @@ int ab_http_error(struct ab_req *req, int status, const char *code, const char *
     free(text);
     json_decref(body);
     return 0;
+}
+
+const void *ab_http_route_data(const struct ab_req *req)
+{
+    return req->route >= 0 ? req->server->opts.routes[req->route].data : NULL;
 }
 
 const char *ab_http_header(struct ab_req *req, const char *name)

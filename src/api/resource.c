@@ -1,0 +1,532 @@
+/*
+ * The generic resource engine: list, get, create, patch and delete for every table that
+ * is plain CRUD, driven by the descriptor table below instead of a handler per table.
+ *
+ * Safety by construction:
+ * - Identifiers in SQL come only from descriptors, never from a request: a request's
+ *   field names are matched against the descriptor's whitelist and the descriptor's own
+ *   spelling is what reaches the SQL. Values are always parameters.
+ * - A field that is unknown, or known but not writable (id, tenant_id, counters kept by
+ *   triggers, secrets), is refused with 400 naming it: no mass assignment.
+ * - Rows come back as to_jsonb(row) minus the descriptor's hidden columns: PostgreSQL
+ *   builds the JSON, and secrets never leave the database.
+ * - RLS scopes every statement to the caller's tenant; a row of another tenant is simply
+ *   not found (404), exactly like a row that does not exist.
+ * - At start-up every descriptor is checked against the catalog, so a descriptor that
+ *   names a column the migrations do not have stops the server instead of failing later.
+ */
+#include "api/api.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_JSON_DEPTH 32
+#define DEFAULT_LIMIT  50
+#define MAX_LIMIT      500
+
+const struct ab_resource ab_resources[] = {
+    {"users", "users",
+     "email,username,full_name,avatar_url,profile,role,permissions,preferences,preferred_model,"
+     "preferred_temperature,timezone,status,level",
+     "username,full_name,avatar_url,profile,role,permissions,preferences,preferred_model,"
+     "preferred_temperature,timezone,status,level",
+     "password_hash,email_verification_token_hash", "email,role,status,level", true},
+    {"agents", "agents",
+     "name,description,agent_type,model_provider,model_name,temperature,max_tokens,system_prompt,"
+     "capabilities,tools,timeout_seconds,max_iterations,memory_enabled,status,version,tags,config,"
+     "metadata,created_by",
+     "name,description,agent_type,model_provider,model_name,temperature,max_tokens,system_prompt,"
+     "capabilities,tools,timeout_seconds,max_iterations,memory_enabled,status,version,tags,config,"
+     "metadata",
+     "", "status,agent_type,model_provider,model_name,created_by", true},
+    {"agent-assignments", "agent_assignments",
+     "user_id,agent_id,allocation_type,priority,max_concurrent_requests,is_active,expires_at",
+     "allocation_type,priority,max_concurrent_requests,is_active,expires_at", "",
+     "user_id,agent_id,allocation_type,is_active", false},
+    {"conversations", "conversations", "user_id,agent_id,title,status,context,ai_config,analytics",
+     "title,status,context,ai_config,analytics,ended_at", "", "user_id,agent_id,status", true},
+};
+const size_t ab_nresources = AB_ARRAY_LEN(ab_resources);
+
+/* ======================================================================================
+ * Column lists
+ * ====================================================================================== */
+
+/* The entry of list (comma-separated) equal to name, or NULL; *len gets its length. */
+static const char *list_find(const char *list, const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ",");
+
+        if (l == n && memcmp(p, name, n) == 0) {
+            *len = l;
+            return p;
+        }
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    return NULL;
+}
+
+/* Appends list as a SQL text[] literal body: '{a,b}' (names are [a-z_] by construction). */
+static int hidden_array(struct ab_buf *b, const struct ab_resource *r)
+{
+    return ab_buf_printf(b, "'{%s}'::text[]", r->hidden);
+}
+
+/* ======================================================================================
+ * Input checks
+ * ====================================================================================== */
+
+/* Nesting depth of a JSON text, counted outside strings; stops early past max. */
+static int json_depth(const char *s, size_t len, int max)
+{
+    int depth = 0, deepest = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len && deepest <= max; i++) {
+        char c = s[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > deepest)
+                deepest = depth;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+/*
+ * Parses the body as a JSON object whose fields are all in `allowed`; on failure the 400
+ * response is set and NULL returned. The caller owns the result (json_decref).
+ */
+static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const char *allowed)
+{
+    json_error_t jerr;
+    const char *field;
+    json_t *doc, *value;
+    size_t len;
+
+    if (req->body.len == 0) {
+        ab_http_error(req, 400, "invalid_json", "the request needs a JSON object body");
+        return NULL;
+    }
+    if (json_depth(req->body.data, req->body.len, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+        ab_http_error(req, 400, "invalid_json", "the JSON is nested deeper than %d levels",
+                      MAX_JSON_DEPTH);
+        return NULL;
+    }
+    /* jansson refuses invalid UTF-8 and, without JSON_ALLOW_NUL, "\u0000" in strings. */
+    doc = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        ab_http_error(req, 400, "invalid_json", "invalid JSON at line %d, column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        ab_http_error(req, 400, "invalid_json", "the body must be a JSON object");
+        return NULL;
+    }
+    json_object_foreach(doc, field, value)
+    {
+        if (list_find(allowed, field, &len))
+            continue;
+        /* One answer for unknown and read-only fields, so hidden columns stay unnamed. */
+        ab_http_error(req, 400, "invalid_field",
+                      "field '%s' cannot be set here (unknown or read-only for %s)", field,
+                      r->name);
+        json_decref(doc);
+        return NULL;
+    }
+    if (json_object_size(doc) == 0) {
+        json_decref(doc);
+        ab_http_error(req, 400, "invalid_request", "no fields given");
+        return NULL;
+    }
+    return doc;
+}
+
+static bool is_uuid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (strlen(s) != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+            return false;
+    return true;
+}
+
+/* ======================================================================================
+ * Database errors as HTTP answers
+ * ====================================================================================== */
+
+/* Answers a failed statement: the client's fault is 4xx with PostgreSQL's words. */
+static int db_error(struct ab_req *req, const struct ab_resource *r, const PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+    if (!state)
+        return ab_http_error(req, 503, "database_unavailable", "the database did not answer");
+    if (strcmp(state, "23502") == 0)
+        return ab_http_error(req, 400, "invalid_field",
+                             "field '%s' is required and may not be "
+                             "null",
+                             column ? column : "?");
+    if (strcmp(state, "23514") == 0)
+        return ab_http_error(req, 422, "constraint_violation", "%s violates %s", r->name,
+                             constraint ? constraint : "a check constraint");
+    if (strcmp(state, "23503") == 0)
+        return ab_http_error(req, 422, "invalid_reference",
+                             "a referenced object does not exist (%s)",
+                             constraint ? constraint : "foreign key");
+    if (strcmp(state, "23505") == 0)
+        return ab_http_error(req, 409, "conflict", "an object with the same %s exists",
+                             constraint ? constraint : "unique key");
+    if (strncmp(state, "22", 2) == 0 || strcmp(state, "42804") == 0)
+        return ab_http_error(req, 400, "invalid_field", "%s", msg ? msg : "invalid value");
+    if (strcmp(state, "42501") == 0)
+        return ab_http_error(req, 403, "forbidden", "not allowed");
+    if (strcmp(state, "57014") == 0)
+        return ab_http_error(req, 503, "timeout", "the request took too long");
+    fprintf(stderr, "agentbase: database error on %s: %s (SQLSTATE %s)\n", r->name, msg ? msg : "?",
+            state);
+    return ab_http_error(req, 500, "internal", "internal error");
+}
+
+/* Runs sql and answers with its one text value (or 404 when no row came back). */
+static void answer(struct ab_req *req, const struct ab_resource *r, PGconn *conn, const char *sql,
+                   int n, const char *const *params, int status)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        db_error(req, r, res);
+    else if (PQntuples(res) == 0)
+        ab_http_error(req, 404, "not_found", "%s/%s not found", r->name,
+                      req->params[0] ? req->params[0] : "");
+    else if (ab_buf_puts(&req->out, PQgetvalue(res, 0, 0)) != 0)
+        ab_http_error(req, 500, "internal", "response too large");
+    else
+        req->status = status;
+    PQclear(res);
+}
+
+/* ======================================================================================
+ * Handlers
+ * ====================================================================================== */
+
+/* Scope names are the resource's path name: agents:read, agent-assignments:write ... */
+static void scope_of(const struct ab_resource *r, bool write, char *out, size_t n)
+{
+    snprintf(out, n, "%s:%s", r->name, write ? "write" : "read");
+}
+
+/* Authenticates with the resource's scope, runs sql and answers; frees nothing of sql. */
+static int run(struct ab_app *app, struct ab_req *req, const struct ab_resource *r, bool write,
+               const char *sql, int n, const char *const *params, int status)
+{
+    struct ab_caller who;
+    char scope[96];
+    PGconn *conn;
+
+    scope_of(r, write, scope, sizeof(scope));
+    if (ab_api_begin(app, req, scope, true, &who, &conn) == 0) {
+        answer(req, r, conn, sql, n, params, status);
+        ab_api_end(app, req, conn);
+    }
+    return 0;
+}
+
+/* " AND t.deleted_at IS NULL" for soft-deleting resources. */
+static const char *live(const struct ab_resource *r)
+{
+    return r->soft_delete ? " AND t.deleted_at IS NULL" : "";
+}
+
+static bool parse_limit(const char *s, long *out)
+{
+    char *end;
+    long v;
+
+    if (!s)
+        return true;
+    v = strtol(s, &end, 10);
+    if (*s == '\0' || *end || v < 1 || v > MAX_LIMIT)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* GET /v1/<name>?limit=&after=&<filter>=: keyset pagination in id (time) order. */
+static int list(void *appv, struct ab_req *req)
+{
+    const struct ab_resource *r = ab_http_route_data(req);
+    const char *after = ab_http_query(req, "after");
+    const char *params[2 + AB_RESOURCE_MAX_FILTERS];
+    char limit[16];
+    struct ab_buf sql;
+    long lim = DEFAULT_LIMIT;
+    int np = 2, rc = 0;
+
+    if (!parse_limit(ab_http_query(req, "limit"), &lim))
+        return ab_http_error(req, 400, "invalid_parameter", "limit must be a number from 1 to %d",
+                             MAX_LIMIT);
+    if (after && !is_uuid(after))
+        return ab_http_error(req, 400, "invalid_parameter", "after must be a cursor (an id)");
+    snprintf(limit, sizeof(limit), "%ld", lim);
+    params[0] = after;
+    params[1] = limit;
+    ab_buf_init(&sql, 64 * 1024);
+    rc = ab_buf_puts(&sql, "WITH page AS (SELECT t.id, to_jsonb(t) - ");
+    rc = rc ? rc : hidden_array(&sql, r);
+    rc = rc ? rc
+            : ab_buf_printf(&sql,
+                            " AS doc FROM agentbase.%s t WHERE ($1::uuid IS NULL OR t.id > $1)%s",
+                            r->table, live(r));
+    /* Equality filters: each column named in the descriptor and present in the query. */
+    for (const char *p = r->filters; !rc && *p;) {
+        size_t l = strcspn(p, ",");
+        char col[64];
+        const char *v;
+
+        snprintf(col, sizeof(col), "%.*s", (int)l, p);
+        v = ab_http_query(req, col);
+        if (v && np < (int)AB_ARRAY_LEN(params)) {
+            params[np++] = v;
+            rc = ab_buf_printf(&sql, " AND t.%s::text = $%d", col, np);
+        }
+        p += l + (p[l] == ',');
+    }
+    rc = rc ? rc
+            : ab_buf_puts(&sql,
+                          " ORDER BY t.id LIMIT $2::int + 1) "
+                          "SELECT jsonb_build_object("
+                          "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY id) FROM "
+                          "     (SELECT id, doc FROM page ORDER BY id LIMIT $2::int) p), '[]'),"
+                          "  'has_more', (SELECT count(*) FROM page) > $2::int,"
+                          "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $2::int "
+                          "     THEN (SELECT id FROM page ORDER BY id OFFSET $2::int - 1 LIMIT 1) "
+                          "     END)::text");
+    if (rc)
+        ab_http_error(req, 500, "internal", "out of memory");
+    else
+        run(appv, req, r, false, sql.data, np, params, 200);
+    ab_buf_free(&sql);
+    return 0;
+}
+
+/* GET /v1/<name>/{id} */
+static int get(void *appv, struct ab_req *req)
+{
+    const struct ab_resource *r = ab_http_route_data(req);
+    const char *params[1] = {req->params[0]};
+    struct ab_buf sql;
+
+    if (!is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+    ab_buf_init(&sql, 16 * 1024);
+    if (ab_buf_puts(&sql, "SELECT (to_jsonb(t) - ") || hidden_array(&sql, r) ||
+        ab_buf_printf(&sql, ")::text FROM agentbase.%s t WHERE t.id = $1%s", r->table, live(r)))
+        ab_http_error(req, 500, "internal", "out of memory");
+    else
+        run(appv, req, r, false, sql.data, 1, params, 200);
+    ab_buf_free(&sql);
+    return 0;
+}
+
+/*
+ * Appends the descriptor's spelling of every field of doc (already checked against the
+ * whitelist), separated by sep and each wrapped as fmt ("%s" or "r.%s").
+ */
+static int append_fields(struct ab_buf *b, json_t *doc, const char *list, const char *fmt)
+{
+    const char *field;
+    json_t *value;
+    bool first = true;
+    int rc = 0;
+
+    json_object_foreach(doc, field, value)
+    {
+        size_t len;
+        const char *name = list_find(list, field, &len);
+
+        (void)value;
+        rc = rc ? rc : ab_buf_puts(b, first ? "" : ", ");
+        rc = rc ? rc : ab_buf_printf(b, fmt, (int)len, name);
+        first = false;
+    }
+    return rc;
+}
+
+/* POST /v1/<name>: only the fields given are inserted, so column defaults still apply. */
+static int create(void *appv, struct ab_req *req)
+{
+    const struct ab_resource *r = ab_http_route_data(req);
+    json_t *doc = parse_body(req, r, r->create);
+    const char *params[1];
+    struct ab_buf sql;
+    int rc;
+
+    if (!doc)
+        return 0;
+    params[0] = req->body.data;
+    ab_buf_init(&sql, 64 * 1024);
+    rc = ab_buf_printf(&sql, "INSERT INTO agentbase.%s AS t (tenant_id, ", r->table);
+    rc = rc ? rc : append_fields(&sql, doc, r->create, "%.*s");
+    rc = rc ? rc : ab_buf_puts(&sql, ") SELECT agentbase.current_tenant_id(), ");
+    rc = rc ? rc : append_fields(&sql, doc, r->create, "r.%.*s");
+    rc = rc ? rc
+            : ab_buf_printf(&sql,
+                            " FROM jsonb_populate_record(NULL::agentbase.%s, $1::jsonb) r "
+                            "RETURNING (to_jsonb(t) - ",
+                            r->table);
+    rc = rc ? rc : hidden_array(&sql, r);
+    rc = rc ? rc : ab_buf_puts(&sql, ")::text");
+    if (rc)
+        ab_http_error(req, 500, "internal", "out of memory");
+    else
+        run(appv, req, r, true, sql.data, 1, params, 201);
+    ab_buf_free(&sql);
+    json_decref(doc);
+    return 0;
+}
+
+/* PATCH /v1/<name>/{id}: sets exactly the fields given. */
+static int patch(void *appv, struct ab_req *req)
+{
+    const struct ab_resource *r = ab_http_route_data(req);
+    const char *params[2] = {req->params[0], NULL};
+    struct ab_buf sql;
+    json_t *doc;
+    int rc;
+
+    if (!r->update[0])
+        return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
+    if (!is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+    doc = parse_body(req, r, r->update);
+    if (!doc)
+        return 0;
+    params[1] = req->body.data;
+    ab_buf_init(&sql, 64 * 1024);
+    rc = ab_buf_printf(&sql, "UPDATE agentbase.%s AS t SET (", r->table);
+    rc = rc ? rc : append_fields(&sql, doc, r->update, "%.*s");
+    rc = rc ? rc : ab_buf_puts(&sql, ") = (SELECT ");
+    rc = rc ? rc : append_fields(&sql, doc, r->update, "r.%.*s");
+    rc = rc ? rc
+            : ab_buf_printf(&sql,
+                            " FROM jsonb_populate_record(NULL::agentbase.%s, $2::jsonb) r) "
+                            "WHERE t.id = $1%s RETURNING (to_jsonb(t) - ",
+                            r->table, live(r));
+    rc = rc ? rc : hidden_array(&sql, r);
+    rc = rc ? rc : ab_buf_puts(&sql, ")::text");
+    if (rc)
+        ab_http_error(req, 500, "internal", "out of memory");
+    else
+        run(appv, req, r, true, sql.data, 2, params, 200);
+    ab_buf_free(&sql);
+    json_decref(doc);
+    return 0;
+}
+
+/* DELETE /v1/<name>/{id}: sets deleted_at where the table has it, else deletes. */
+static int del(void *appv, struct ab_req *req)
+{
+    const struct ab_resource *r = ab_http_route_data(req);
+    const char *params[1] = {req->params[0]};
+    char sql[512];
+
+    if (!is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+    if (r->soft_delete)
+        snprintf(sql, sizeof(sql),
+                 "UPDATE agentbase.%s t SET deleted_at = now() WHERE t.id = $1 "
+                 "AND t.deleted_at IS NULL RETURNING ''",
+                 r->table);
+    else
+        snprintf(sql, sizeof(sql), "DELETE FROM agentbase.%s t WHERE t.id = $1 RETURNING ''",
+                 r->table);
+    run(appv, req, r, true, sql, 1, params, 204);
+    return 0;
+}
+
+/* ======================================================================================
+ * Routes and the start-up check
+ * ====================================================================================== */
+
+int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
+{
+    static char patterns[AB_ARRAY_LEN(ab_resources)][2][96];
+
+    for (size_t i = 0; i < ab_nresources; i++) {
+        const struct ab_resource *r = &ab_resources[i];
+        char *coll = patterns[i][0], *item = patterns[i][1];
+
+        if (*n + 5 > cap)
+            return AB_ETOOBIG;
+        snprintf(coll, sizeof(patterns[i][0]), "/v1/%s", r->name);
+        snprintf(item, sizeof(patterns[i][1]), "/v1/%s/{id}", r->name);
+        out[(*n)++] = (struct ab_http_route){"GET", coll, list, r};
+        out[(*n)++] = (struct ab_http_route){"POST", coll, create, r};
+        out[(*n)++] = (struct ab_http_route){"GET", item, get, r};
+        out[(*n)++] = (struct ab_http_route){"PATCH", item, patch, r};
+        out[(*n)++] = (struct ab_http_route){"DELETE", item, del, r};
+    }
+    return 0;
+}
+
+int ab_api_resources_check(PGconn *conn, struct ab_error *err)
+{
+    for (size_t i = 0; i < ab_nresources; i++) {
+        const struct ab_resource *r = &ab_resources[i];
+        const char *lists[] = {
+            r->create,     r->update, r->hidden, r->filters, r->soft_delete ? "deleted_at" : "",
+            "tenant_id,id"};
+
+        for (size_t k = 0; k < AB_ARRAY_LEN(lists); k++) {
+            for (const char *p = lists[k]; *p;) {
+                size_t l = strcspn(p, ",");
+                char col[64];
+                const char *params[2] = {r->table, col};
+                PGresult *res;
+                int rc;
+
+                snprintf(col, sizeof(col), "%.*s", (int)l, p);
+                rc = ab_pg_query(conn,
+                                 "SELECT 1 FROM pg_attribute WHERE attrelid = "
+                                 "to_regclass('agentbase.' || $1) AND attname = $2 "
+                                 "AND attnum > 0 AND NOT attisdropped",
+                                 2, params, &res, err);
+                if (rc)
+                    return rc;
+                rc = PQntuples(res) == 1 ? 0 : AB_EINVAL;
+                PQclear(res);
+                if (rc)
+                    return ab_error_set(err, AB_EINVAL,
+                                        "resource %s names column %s, which agentbase.%s does "
+                                        "not have",
+                                        r->name, col, r->table);
+                p += l + (p[l] == ',');
+            }
+        }
+    }
+    return 0;
+}
