@@ -146,7 +146,7 @@ static int check_resources(struct ab_app *app, struct ab_error *err)
     }
     rc = ab_migrate_current(conn, &version, err);
     if (rc == 0 && version == app->schema_head)
-        rc = ab_api_resources_check(conn, err);
+        rc = ab_api_resources_check(app, conn, err);
     else if (rc == 0)
         fprintf(stderr,
                 "agentbase: warning: the database is at schema version %d, not %d; "
@@ -160,7 +160,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
 {
     struct ab_migration_set set;
     struct ab_http_opts o = {0};
-    struct ab_app app = {.cfg = cfg};
+    struct ab_app app = {.cfg = cfg, .kinds_lock = PTHREAD_MUTEX_INITIALIZER};
     struct ab_http_route *routes = NULL;
     sigset_t stop;
     int rc, sig = 0;
@@ -189,11 +189,13 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     o.log_json = cfg->log_json;
     o.app = &app;
     if ((rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err))) {
+        ab_api_resources_free(&app);
         ab_pg_pool_destroy(app.pool);
         return rc;
     }
     o.routes = routes;
     if ((rc = ab_http_start(&o, &app.http, err))) {
+        ab_api_resources_free(&app);
         ab_pg_pool_destroy(app.pool);
         free(routes);
         return rc;
@@ -206,6 +208,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     ab_http_stop(app.http, GRACE_MS);
     ab_pg_pool_destroy(app.pool);
+    ab_api_resources_free(&app);
     free(routes);
     return 0;
 }

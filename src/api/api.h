@@ -10,11 +10,20 @@
 #include "http/http.h"
 #include "pg/pg.h"
 
+#include <pthread.h>
+
 struct ab_app {
     const struct ab_config *cfg;
     struct ab_pg_pool *pool;
     struct ab_http_server *http;
     int schema_head; /* the newest migration this binary knows */
+    /*
+     * For each resource (same index as ab_resources), its writable columns with the JSON
+     * kind each accepts, read from the catalog at start-up: ",name:s,temperature:n,".
+     * s string, n number, b boolean, a array, j any JSON. NULL until checked.
+     */
+    char **kinds;
+    pthread_mutex_t kinds_lock; /* guards the first load of kinds */
 };
 
 /* The authenticated caller of a request. */
@@ -54,6 +63,12 @@ struct ab_resource {
     const char *hidden;  /* columns never returned */
     const char *filters; /* columns usable as ?column=value list filters (at most 8) */
     bool soft_delete;    /* DELETE sets deleted_at; reads skip deleted rows */
+    /*
+     * A valid create body, for the OpenAPI document and the generated tests. "{{name}}"
+     * stands for the id of an object of the resource `name` (listed earlier) in the same
+     * tenant; "{{n}}" for a number unique to the test run.
+     */
+    const char *example;
 };
 
 extern const struct ab_resource ab_resources[];
@@ -61,8 +76,13 @@ extern const size_t ab_nresources;
 
 /* Appends the engine's five routes per resource to out (capacity cap, *n used). */
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_MUSTCHECK;
-/* Checks every descriptor against the catalog: each named column must exist. */
-int ab_api_resources_check(PGconn *conn, struct ab_error *err) AB_MUSTCHECK;
+/*
+ * Checks every descriptor against the catalog (each named column must exist) and fills
+ * app->kinds; ab_api_resources_free releases them. Called at start-up, or by the first
+ * request that needs kinds when the database was not ready then (under kinds_lock).
+ */
+int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err) AB_MUSTCHECK;
+void ab_api_resources_free(struct ab_app *app);
 
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;

@@ -31,7 +31,8 @@ const struct ab_resource ab_resources[] = {
      "preferred_temperature,timezone,status,level",
      "username,full_name,avatar_url,profile,role,permissions,preferences,preferred_model,"
      "preferred_temperature,timezone,status,level",
-     "password_hash,email_verification_token_hash", "email,role,status,level", true},
+     "password_hash,email_verification_token_hash", "email,role,status,level", true,
+     "{\"email\": \"user{{n}}@example.com\", \"username\": \"user{{n}}\", \"role\": \"user\"}"},
     {"agents", "agents",
      "name,description,agent_type,model_provider,model_name,temperature,max_tokens,system_prompt,"
      "capabilities,tools,timeout_seconds,max_iterations,memory_enabled,status,version,tags,config,"
@@ -39,13 +40,18 @@ const struct ab_resource ab_resources[] = {
      "name,description,agent_type,model_provider,model_name,temperature,max_tokens,system_prompt,"
      "capabilities,tools,timeout_seconds,max_iterations,memory_enabled,status,version,tags,config,"
      "metadata",
-     "", "status,agent_type,model_provider,model_name,created_by", true},
+     "", "status,agent_type,model_provider,model_name,created_by", true,
+     "{\"name\": \"agent {{n}}\", \"model_provider\": \"openai\", \"model_name\": \"gpt-4o\", "
+     "\"temperature\": 0.7, \"max_tokens\": 1024}"},
     {"agent-assignments", "agent_assignments",
      "user_id,agent_id,allocation_type,priority,max_concurrent_requests,is_active,expires_at",
      "allocation_type,priority,max_concurrent_requests,is_active,expires_at", "",
-     "user_id,agent_id,allocation_type,is_active", false},
+     "user_id,agent_id,allocation_type,is_active", false,
+     "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", \"allocation_type\": "
+     "\"dedicated\"}"},
     {"conversations", "conversations", "user_id,agent_id,title,status,context,ai_config,analytics",
-     "title,status,context,ai_config,analytics,ended_at", "", "user_id,agent_id,status", true},
+     "title,status,context,ai_config,analytics,ended_at", "", "user_id,agent_id,status", true,
+     "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", \"title\": \"hello\"}"},
 };
 const size_t ab_nresources = AB_ARRAY_LEN(ab_resources);
 
@@ -112,7 +118,50 @@ static int json_depth(const char *s, size_t len, int max)
  * Parses the body as a JSON object whose fields are all in `allowed`; on failure the 400
  * response is set and NULL returned. The caller owns the result (json_decref).
  */
-static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const char *allowed)
+/* The JSON kind a column takes (see struct ab_app), or 0 when unknown. */
+static char kind_of(const char *kinds, const char *field)
+{
+    char key[80];
+    const char *p;
+
+    if (!kinds || snprintf(key, sizeof(key), ",%s:", field) >= (int)sizeof(key))
+        return 0;
+    p = strstr(kinds, key);
+    return p ? p[strlen(key)] : 0;
+}
+
+static const char *kind_name(char kind)
+{
+    switch (kind) {
+    case 's':
+        return "a string";
+    case 'n':
+        return "a number";
+    case 'b':
+        return "true or false";
+    case 'a':
+        return "an array";
+    }
+    return "JSON";
+}
+
+static bool kind_accepts(char kind, const json_t *v)
+{
+    switch (kind) {
+    case 's':
+        return json_is_string(v) || json_is_null(v);
+    case 'n':
+        return json_is_number(v) || json_is_null(v);
+    case 'b':
+        return json_is_boolean(v) || json_is_null(v);
+    case 'a':
+        return json_is_array(v) || json_is_null(v);
+    }
+    return true;
+}
+
+static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const char *allowed,
+                          const char *kinds)
 {
     json_error_t jerr;
     const char *field;
@@ -142,8 +191,16 @@ static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const
     }
     json_object_foreach(doc, field, value)
     {
-        if (list_find(allowed, field, &len))
-            continue;
+        if (list_find(allowed, field, &len)) {
+            char kind = kind_of(kinds, field);
+
+            if (kind_accepts(kind, value))
+                continue;
+            ab_http_error(req, 400, "invalid_field", "field '%s' must be %s", field,
+                          kind_name(kind));
+            json_decref(doc);
+            return NULL;
+        }
         /* One answer for unknown and read-only fields, so hidden columns stay unnamed. */
         ab_http_error(req, 400, "invalid_field",
                       "field '%s' cannot be set here (unknown or read-only for %s)", field,
@@ -239,16 +296,16 @@ static void scope_of(const struct ab_resource *r, bool write, char *out, size_t 
     snprintf(out, n, "%s:%s", r->name, write ? "write" : "read");
 }
 
-/* Authenticates with the resource's scope, runs sql and answers; frees nothing of sql. */
+static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                     bool write, PGconn **conn);
+
+/* Authenticates for r, runs sql and answers with its value. */
 static int run(struct ab_app *app, struct ab_req *req, const struct ab_resource *r, bool write,
                const char *sql, int n, const char *const *params, int status)
 {
-    struct ab_caller who;
-    char scope[96];
     PGconn *conn;
 
-    scope_of(r, write, scope, sizeof(scope));
-    if (ab_api_begin(app, req, scope, true, &who, &conn) == 0) {
+    if (begin_for(app, req, r, write, &conn) == 0) {
         answer(req, r, conn, sql, n, params, status);
         ab_api_end(app, req, conn);
     }
@@ -376,75 +433,119 @@ static int append_fields(struct ab_buf *b, json_t *doc, const char *list, const 
     return rc;
 }
 
-/* POST /v1/<name>: only the fields given are inserted, so column defaults still apply. */
-static int create(void *appv, struct ab_req *req)
+/*
+ * The kinds of r's columns; loads them all on first use if start-up could not. NULL (with
+ * a 503 answer set) while the database cannot tell.
+ */
+static const char *kinds_for(struct ab_app *app, struct ab_req *req, const struct ab_resource *r)
 {
-    const struct ab_resource *r = ab_http_route_data(req);
-    json_t *doc = parse_body(req, r, r->create);
-    const char *params[1];
-    struct ab_buf sql;
-    int rc;
+    struct ab_error err;
+    const char *k = NULL;
+    PGconn *conn;
 
-    if (!doc)
-        return 0;
-    params[0] = req->body.data;
-    ab_buf_init(&sql, 64 * 1024);
-    rc = ab_buf_printf(&sql, "INSERT INTO agentbase.%s AS t (tenant_id, ", r->table);
-    rc = rc ? rc : append_fields(&sql, doc, r->create, "%.*s");
-    rc = rc ? rc : ab_buf_puts(&sql, ") SELECT agentbase.current_tenant_id(), ");
-    rc = rc ? rc : append_fields(&sql, doc, r->create, "r.%.*s");
+    pthread_mutex_lock(&app->kinds_lock);
+    if (!app->kinds && ab_pg_pool_acquire(app->pool, 2000, &conn, &err) == 0) {
+        if (ab_api_resources_check(app, conn, &err) != 0) {
+            ab_api_resources_free(app);
+            fprintf(stderr, "agentbase: %s\n", err.message);
+        }
+        ab_pg_pool_release(app->pool, conn);
+    }
+    if (app->kinds)
+        k = app->kinds[r - ab_resources];
+    pthread_mutex_unlock(&app->kinds_lock);
+    if (!k)
+        ab_http_error(req, 503, "not_ready", "the database is not ready (see /readyz)");
+    return k;
+}
+
+/* Authenticates for r (read or write scope) and opens the transaction; 0 on success. */
+static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                     bool write, PGconn **conn)
+{
+    struct ab_caller who;
+    char scope[96];
+
+    scope_of(r, write, scope, sizeof(scope));
+    return ab_api_begin(app, req, scope, true, &who, conn);
+}
+
+/*
+ * The INSERT for the fields of doc: only the fields given are inserted, so column defaults
+ * still apply, and the tenant is always the caller's.
+ */
+static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc)
+{
+    int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (tenant_id, ", r->table);
+
+    rc = rc ? rc : append_fields(sql, doc, r->create, "%.*s");
+    rc = rc ? rc : ab_buf_puts(sql, ") SELECT agentbase.current_tenant_id(), ");
+    rc = rc ? rc : append_fields(sql, doc, r->create, "r.%.*s");
     rc = rc ? rc
-            : ab_buf_printf(&sql,
+            : ab_buf_printf(sql,
                             " FROM jsonb_populate_record(NULL::agentbase.%s, $1::jsonb) r "
                             "RETURNING (to_jsonb(t) - ",
                             r->table);
-    rc = rc ? rc : hidden_array(&sql, r);
-    rc = rc ? rc : ab_buf_puts(&sql, ")::text");
-    if (rc)
-        ab_http_error(req, 500, "internal", "out of memory");
-    else
-        run(appv, req, r, true, sql.data, 1, params, 201);
-    ab_buf_free(&sql);
-    json_decref(doc);
-    return 0;
+    rc = rc ? rc : hidden_array(sql, r);
+    return rc ? rc : ab_buf_puts(sql, ")::text");
 }
 
-/* PATCH /v1/<name>/{id}: sets exactly the fields given. */
-static int patch(void *appv, struct ab_req *req)
+/* The UPDATE that sets exactly the fields of doc on row $1. */
+static int update_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc)
 {
-    const struct ab_resource *r = ab_http_route_data(req);
-    const char *params[2] = {req->params[0], NULL};
-    struct ab_buf sql;
-    json_t *doc;
-    int rc;
+    int rc = ab_buf_printf(sql, "UPDATE agentbase.%s AS t SET (", r->table);
 
-    if (!r->update[0])
-        return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
-    if (!is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
-    doc = parse_body(req, r, r->update);
-    if (!doc)
-        return 0;
-    params[1] = req->body.data;
-    ab_buf_init(&sql, 64 * 1024);
-    rc = ab_buf_printf(&sql, "UPDATE agentbase.%s AS t SET (", r->table);
-    rc = rc ? rc : append_fields(&sql, doc, r->update, "%.*s");
-    rc = rc ? rc : ab_buf_puts(&sql, ") = (SELECT ");
-    rc = rc ? rc : append_fields(&sql, doc, r->update, "r.%.*s");
+    rc = rc ? rc : append_fields(sql, doc, r->update, "%.*s");
+    rc = rc ? rc : ab_buf_puts(sql, ") = (SELECT ");
+    rc = rc ? rc : append_fields(sql, doc, r->update, "r.%.*s");
     rc = rc ? rc
-            : ab_buf_printf(&sql,
+            : ab_buf_printf(sql,
                             " FROM jsonb_populate_record(NULL::agentbase.%s, $2::jsonb) r) "
                             "WHERE t.id = $1%s RETURNING (to_jsonb(t) - ",
                             r->table, live(r));
-    rc = rc ? rc : hidden_array(&sql, r);
-    rc = rc ? rc : ab_buf_puts(&sql, ")::text");
-    if (rc)
-        ab_http_error(req, 500, "internal", "out of memory");
-    else
-        run(appv, req, r, true, sql.data, 2, params, 200);
-    ab_buf_free(&sql);
-    json_decref(doc);
+    rc = rc ? rc : hidden_array(sql, r);
+    return rc ? rc : ab_buf_puts(sql, ")::text");
+}
+
+/* POST /v1/<name> and PATCH /v1/<name>/{id}: authenticate, then judge the body, then write. */
+static int write_fields(void *appv, struct ab_req *req, bool is_create)
+{
+    const struct ab_resource *r = ab_http_route_data(req);
+    const char *kinds, *params[2];
+    struct ab_buf sql;
+    PGconn *conn;
+    json_t *doc;
+
+    if (!is_create && !r->update[0])
+        return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
+    if (!is_create && !is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+    if (!(kinds = kinds_for(appv, req, r)) || begin_for(appv, req, r, true, &conn))
+        return 0;
+    doc = parse_body(req, r, is_create ? r->create : r->update, kinds);
+    if (doc) {
+        ab_buf_init(&sql, 64 * 1024);
+        params[0] = is_create ? req->body.data : req->params[0];
+        params[1] = req->body.data;
+        if ((is_create ? insert_sql(&sql, r, doc) : update_sql(&sql, r, doc)) != 0)
+            ab_http_error(req, 500, "internal", "out of memory");
+        else
+            answer(req, r, conn, sql.data, is_create ? 1 : 2, params, is_create ? 201 : 200);
+        ab_buf_free(&sql);
+        json_decref(doc);
+    }
+    ab_api_end(appv, req, conn);
     return 0;
+}
+
+static int create(void *appv, struct ab_req *req)
+{
+    return write_fields(appv, req, true);
+}
+
+static int patch(void *appv, struct ab_req *req)
+{
+    return write_fields(appv, req, false);
 }
 
 /* DELETE /v1/<name>/{id}: sets deleted_at where the table has it, else deletes. */
@@ -493,40 +594,64 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
     return 0;
 }
 
-int ab_api_resources_check(PGconn *conn, struct ab_error *err)
+/*
+ * The kinds of one resource's writable columns, as ",col:k," pairs. The kind follows the
+ * column's type category; json and jsonb take anything.
+ */
+static const char kinds_sql[] =
+    "SELECT coalesce(',' || string_agg(a.attname || ':' || "
+    "   CASE WHEN t.typname IN ('json', 'jsonb') THEN 'j' "
+    "        WHEN t.typcategory = 'N' THEN 'n' WHEN t.typcategory = 'B' THEN 'b' "
+    "        WHEN t.typcategory = 'A' THEN 'a' ELSE 's' END, ',') || ',', ''), "
+    "   array_to_string(array(SELECT c FROM unnest(string_to_array($2, ',')) c "
+    "     WHERE c <> '' AND c NOT IN (SELECT attname FROM pg_attribute "
+    "       WHERE attrelid = to_regclass('agentbase.' || $1) AND attnum > 0 "
+    "       AND NOT attisdropped)), ',') "
+    "  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+    " WHERE a.attrelid = to_regclass('agentbase.' || $1) AND a.attnum > 0 "
+    "   AND NOT a.attisdropped AND a.attname = ANY (string_to_array($2, ','))";
+
+int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err)
 {
+    app->kinds = calloc(ab_nresources, sizeof(*app->kinds));
+    if (!app->kinds)
+        return ab_error_set(err, AB_ENOMEM, "out of memory");
     for (size_t i = 0; i < ab_nresources; i++) {
         const struct ab_resource *r = &ab_resources[i];
-        const char *lists[] = {
-            r->create,     r->update, r->hidden, r->filters, r->soft_delete ? "deleted_at" : "",
-            "tenant_id,id"};
+        struct ab_buf cols;
+        const char *params[2];
+        PGresult *res;
+        int rc;
 
-        for (size_t k = 0; k < AB_ARRAY_LEN(lists); k++) {
-            for (const char *p = lists[k]; *p;) {
-                size_t l = strcspn(p, ",");
-                char col[64];
-                const char *params[2] = {r->table, col};
-                PGresult *res;
-                int rc;
-
-                snprintf(col, sizeof(col), "%.*s", (int)l, p);
-                rc = ab_pg_query(conn,
-                                 "SELECT 1 FROM pg_attribute WHERE attrelid = "
-                                 "to_regclass('agentbase.' || $1) AND attname = $2 "
-                                 "AND attnum > 0 AND NOT attisdropped",
-                                 2, params, &res, err);
-                if (rc)
-                    return rc;
-                rc = PQntuples(res) == 1 ? 0 : AB_EINVAL;
-                PQclear(res);
-                if (rc)
-                    return ab_error_set(err, AB_EINVAL,
-                                        "resource %s names column %s, which agentbase.%s does "
-                                        "not have",
-                                        r->name, col, r->table);
-                p += l + (p[l] == ',');
-            }
+        /* Every column any list names, and the ones the engine itself relies on. */
+        ab_buf_init(&cols, 16 * 1024);
+        rc = ab_buf_printf(&cols, "tenant_id,id,%s,%s,%s,%s%s", r->create, r->update, r->hidden,
+                           r->filters, r->soft_delete ? ",deleted_at" : "");
+        params[0] = r->table;
+        params[1] = cols.data;
+        if (!rc)
+            rc = ab_pg_query(conn, kinds_sql, 2, params, &res, err);
+        ab_buf_free(&cols);
+        if (rc)
+            return rc == AB_EDB ? rc : ab_error_set(err, rc, "out of memory");
+        if (PQgetvalue(res, 0, 1)[0]) {
+            ab_error_set(err, AB_EINVAL, "resource %s names columns agentbase.%s does not have: %s",
+                         r->name, r->table, PQgetvalue(res, 0, 1));
+            PQclear(res);
+            return AB_EINVAL;
         }
+        app->kinds[i] = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (!app->kinds[i])
+            return ab_error_set(err, AB_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+void ab_api_resources_free(struct ab_app *app)
+{
+    for (size_t i = 0; app->kinds && i < ab_nresources; i++)
+        free(app->kinds[i]);
+    free(app->kinds);
+    app->kinds = NULL;
 }
