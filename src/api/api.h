@@ -69,6 +69,10 @@ struct ab_resource {
      * tenant; "{{n}}" for a number unique to the test run.
      */
     const char *example;
+    const char *parent;        /* nested under this resource's items, or NULL */
+    const char *parent_column; /* the column pointing at the parent */
+    const char *order_by;      /* a bigint column to page by instead of id, or NULL */
+    bool no_delete;            /* no DELETE route */
 };
 
 extern const struct ab_resource ab_resources[];

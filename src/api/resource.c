@@ -26,32 +26,72 @@
 #define MAX_LIMIT      500
 
 const struct ab_resource ab_resources[] = {
-    {"users", "users",
-     "email,username,full_name,avatar_url,profile,role,permissions,preferences,preferred_model,"
-     "preferred_temperature,timezone,status,level",
-     "username,full_name,avatar_url,profile,role,permissions,preferences,preferred_model,"
-     "preferred_temperature,timezone,status,level",
-     "password_hash,email_verification_token_hash", "email,role,status,level", true,
-     "{\"email\": \"user{{n}}@example.com\", \"username\": \"user{{n}}\", \"role\": \"user\"}"},
-    {"agents", "agents",
-     "name,description,agent_type,model_provider,model_name,temperature,max_tokens,system_prompt,"
-     "capabilities,tools,timeout_seconds,max_iterations,memory_enabled,status,version,tags,config,"
-     "metadata,created_by",
-     "name,description,agent_type,model_provider,model_name,temperature,max_tokens,system_prompt,"
-     "capabilities,tools,timeout_seconds,max_iterations,memory_enabled,status,version,tags,config,"
-     "metadata",
-     "", "status,agent_type,model_provider,model_name,created_by", true,
-     "{\"name\": \"agent {{n}}\", \"model_provider\": \"openai\", \"model_name\": \"gpt-4o\", "
-     "\"temperature\": 0.7, \"max_tokens\": 1024}"},
-    {"agent-assignments", "agent_assignments",
-     "user_id,agent_id,allocation_type,priority,max_concurrent_requests,is_active,expires_at",
-     "allocation_type,priority,max_concurrent_requests,is_active,expires_at", "",
-     "user_id,agent_id,allocation_type,is_active", false,
-     "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", \"allocation_type\": "
-     "\"dedicated\"}"},
-    {"conversations", "conversations", "user_id,agent_id,title,status,context,ai_config,analytics",
-     "title,status,context,ai_config,analytics,ended_at", "", "user_id,agent_id,status", true,
-     "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", \"title\": \"hello\"}"},
+    {
+        .name = "users",
+        .table = "users",
+        .create = "email,username,full_name,avatar_url,profile,role,permissions,preferences,"
+                  "preferred_model,preferred_temperature,timezone,status,level",
+        .update = "username,full_name,avatar_url,profile,role,permissions,preferences,"
+                  "preferred_model,preferred_temperature,timezone,status,level",
+        .hidden = "password_hash,email_verification_token_hash",
+        .filters = "email,role,status,level",
+        .soft_delete = true,
+        .example = "{\"email\": \"user{{n}}@example.com\", \"username\": \"user{{n}}\", "
+                   "\"role\": \"user\"}",
+    },
+    {
+        .name = "agents",
+        .table = "agents",
+        .create = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
+                  "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
+                  "status,version,tags,config,metadata,created_by",
+        .update = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
+                  "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
+                  "status,version,tags,config,metadata",
+        .hidden = "",
+        .filters = "status,agent_type,model_provider,model_name,created_by",
+        .soft_delete = true,
+        .example = "{\"name\": \"agent {{n}}\", \"model_provider\": \"openai\", "
+                   "\"model_name\": \"gpt-4o\", \"temperature\": 0.7, \"max_tokens\": 1024}",
+    },
+    {
+        .name = "agent-assignments",
+        .table = "agent_assignments",
+        .create = "user_id,agent_id,allocation_type,priority,max_concurrent_requests,is_active,"
+                  "expires_at",
+        .update = "allocation_type,priority,max_concurrent_requests,is_active,expires_at",
+        .hidden = "",
+        .filters = "user_id,agent_id,allocation_type,is_active",
+        .example = "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", "
+                   "\"allocation_type\": \"dedicated\"}",
+    },
+    {
+        .name = "conversations",
+        .table = "conversations",
+        .create = "user_id,agent_id,title,status,context,ai_config,analytics",
+        .update = "title,status,context,ai_config,analytics,ended_at",
+        .hidden = "",
+        .filters = "user_id,agent_id,status",
+        .soft_delete = true,
+        .example = "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", "
+                   "\"title\": \"hello\"}",
+    },
+    {
+        /* Appending is gap-free per conversation: the messages_append trigger numbers it. */
+        .name = "messages",
+        .table = "messages",
+        .create = "role,content,content_type,token_count,model,tool_calls,tool_results,latency_ms,"
+                  "cost,metadata",
+        .update = "metadata",
+        .hidden = "",
+        .filters = "role,model",
+        .example = "{\"role\": \"user\", \"content\": \"hello\", \"token_count\": 3, "
+                   "\"metadata\": {\"source\": \"example\"}}",
+        .parent = "conversations",
+        .parent_column = "conversation_id",
+        .order_by = "sequence_number",
+        .no_delete = true,
+    },
 };
 const size_t ab_nresources = AB_ARRAY_LEN(ab_resources);
 
@@ -276,8 +316,8 @@ static void answer(struct ab_req *req, const struct ab_resource *r, PGconn *conn
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         db_error(req, r, res);
-    else if (PQntuples(res) == 0)
-        ab_http_error(req, 404, "not_found", "%s/%s not found", r->name,
+    else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+        ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent ? r->parent : r->name,
                       req->params[0] ? req->params[0] : "");
     else if (ab_buf_puts(&req->out, PQgetvalue(res, 0, 0)) != 0)
         ab_http_error(req, 500, "internal", "response too large");
@@ -332,32 +372,77 @@ static bool parse_limit(const char *s, long *out)
     return true;
 }
 
-/* GET /v1/<name>?limit=&after=&<filter>=: keyset pagination in id (time) order. */
+static const struct ab_resource *resource_named(const char *name)
+{
+    for (size_t i = 0; name && i < ab_nresources; i++)
+        if (strcmp(ab_resources[i].name, name) == 0)
+            return &ab_resources[i];
+    return NULL;
+}
+
+/* A cursor must look like a value of the ordering column: an id, or a whole number. */
+static bool cursor_ok(const struct ab_resource *r, const char *after)
+{
+    if (!r->order_by)
+        return is_uuid(after);
+    return after[0] && strlen(after) <= 18 && strspn(after, "0123456789") == strlen(after);
+}
+
+/*
+ * " AND EXISTS (the live parent $n)" for a nested resource: a list or create under a
+ * parent that does not exist (or belongs to another tenant) is a 404, not an empty list.
+ */
+static int parent_exists(struct ab_buf *sql, const struct ab_resource *r, int n)
+{
+    const struct ab_resource *p = resource_named(r->parent);
+
+    return ab_buf_printf(sql, "EXISTS (SELECT 1 FROM agentbase.%s p WHERE p.id = $%d::uuid%s)",
+                         p->table, n, p->soft_delete ? " AND p.deleted_at IS NULL" : "");
+}
+
+/*
+ * GET /v1/<name> or /v1/<parent>/{id}/<name>, with ?limit=&after=&order=asc|desc and the
+ * descriptor's equality filters: keyset pagination on the ordering column (id, which is
+ * time-ordered, unless the descriptor names another), never OFFSET.
+ */
 static int list(void *appv, struct ab_req *req)
 {
     const struct ab_resource *r = ab_http_route_data(req);
-    const char *after = ab_http_query(req, "after");
-    const char *params[2 + AB_RESOURCE_MAX_FILTERS];
+    const char *after = ab_http_query(req, "after"), *order = ab_http_query(req, "order");
+    const char *key = r->order_by ? r->order_by : "id";
+    const char *key_type = r->order_by ? "bigint" : "uuid";
+    const char *params[3 + AB_RESOURCE_MAX_FILTERS];
     char limit[16];
     struct ab_buf sql;
     long lim = DEFAULT_LIMIT;
+    bool desc = order && strcmp(order, "desc") == 0;
     int np = 2, rc = 0;
 
     if (!parse_limit(ab_http_query(req, "limit"), &lim))
         return ab_http_error(req, 400, "invalid_parameter", "limit must be a number from 1 to %d",
                              MAX_LIMIT);
-    if (after && !is_uuid(after))
-        return ab_http_error(req, 400, "invalid_parameter", "after must be a cursor (an id)");
+    if (after && !cursor_ok(r, after))
+        return ab_http_error(req, 400, "invalid_parameter",
+                             "after must be a cursor from "
+                             "next_cursor");
+    if (order && !desc && strcmp(order, "asc") != 0)
+        return ab_http_error(req, 400, "invalid_parameter", "order must be asc or desc");
+    if (r->parent && !is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent, req->params[0]);
     snprintf(limit, sizeof(limit), "%ld", lim);
     params[0] = after;
     params[1] = limit;
     ab_buf_init(&sql, 64 * 1024);
-    rc = ab_buf_puts(&sql, "WITH page AS (SELECT t.id, to_jsonb(t) - ");
+    rc = ab_buf_printf(&sql, "WITH page AS (SELECT t.%s AS k, to_jsonb(t) - ", key);
     rc = rc ? rc : hidden_array(&sql, r);
     rc = rc ? rc
-            : ab_buf_printf(&sql,
-                            " AS doc FROM agentbase.%s t WHERE ($1::uuid IS NULL OR t.id > $1)%s",
-                            r->table, live(r));
+            : ab_buf_printf(
+                  &sql, " AS doc FROM agentbase.%s t WHERE ($1::%s IS NULL OR t.%s %s $1::%s)%s",
+                  r->table, key_type, key, desc ? "<" : ">", key_type, live(r));
+    if (!rc && r->parent) {
+        params[np++] = req->params[0];
+        rc = ab_buf_printf(&sql, " AND t.%s = $3::uuid", r->parent_column);
+    }
     /* Equality filters: each column named in the descriptor and present in the query. */
     for (const char *p = r->filters; !rc && *p;) {
         size_t l = strcspn(p, ",");
@@ -373,15 +458,21 @@ static int list(void *appv, struct ab_req *req)
         p += l + (p[l] == ',');
     }
     rc = rc ? rc
-            : ab_buf_puts(&sql,
-                          " ORDER BY t.id LIMIT $2::int + 1) "
-                          "SELECT jsonb_build_object("
-                          "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY id) FROM "
-                          "     (SELECT id, doc FROM page ORDER BY id LIMIT $2::int) p), '[]'),"
-                          "  'has_more', (SELECT count(*) FROM page) > $2::int,"
-                          "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $2::int "
-                          "     THEN (SELECT id FROM page ORDER BY id OFFSET $2::int - 1 LIMIT 1) "
-                          "     END)::text");
+            : ab_buf_printf(&sql,
+                            " ORDER BY t.%s %s LIMIT $2::int + 1), "
+                            "numbered AS (SELECT k, doc, row_number() OVER (ORDER BY k %s) AS n "
+                            "  FROM page) "
+                            "SELECT CASE WHEN ",
+                            key, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
+    rc = rc ? rc : r->parent ? parent_exists(&sql, r, 3) : ab_buf_puts(&sql, "true");
+    rc =
+        rc ? rc
+           : ab_buf_puts(&sql, " THEN jsonb_build_object("
+                               "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY n) FROM numbered "
+                               "     WHERE n <= $2::int), '[]'),"
+                               "  'has_more', (SELECT count(*) FROM numbered) > $2::int,"
+                               "  'next_cursor', (SELECT k::text FROM numbered WHERE n = $2::int "
+                               "     AND (SELECT count(*) FROM numbered) > $2::int))::text END");
     if (rc)
         ab_http_error(req, 500, "internal", "out of memory");
     else
@@ -478,14 +569,19 @@ static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *d
 {
     int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (tenant_id, ", r->table);
 
+    rc = rc ? rc : r->parent ? ab_buf_printf(sql, "%s, ", r->parent_column) : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "%.*s");
     rc = rc ? rc : ab_buf_puts(sql, ") SELECT agentbase.current_tenant_id(), ");
+    rc = rc ? rc : r->parent ? ab_buf_puts(sql, "$2::uuid, ") : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "r.%.*s");
     rc = rc ? rc
-            : ab_buf_printf(sql,
-                            " FROM jsonb_populate_record(NULL::agentbase.%s, $1::jsonb) r "
-                            "RETURNING (to_jsonb(t) - ",
+            : ab_buf_printf(sql, " FROM jsonb_populate_record(NULL::agentbase.%s, $1::jsonb) r ",
                             r->table);
+    if (!rc && r->parent) {
+        rc = ab_buf_puts(sql, "WHERE ");
+        rc = rc ? rc : parent_exists(sql, r, 2);
+    }
+    rc = rc ? rc : ab_buf_puts(sql, " RETURNING (to_jsonb(t) - ");
     rc = rc ? rc : hidden_array(sql, r);
     return rc ? rc : ab_buf_puts(sql, ")::text");
 }
@@ -518,19 +614,22 @@ static int write_fields(void *appv, struct ab_req *req, bool is_create)
 
     if (!is_create && !r->update[0])
         return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
-    if (!is_create && !is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+    if ((!is_create || r->parent) && !is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found",
+                             is_create ? r->parent : r->name, req->params[0]);
     if (!(kinds = kinds_for(appv, req, r)) || begin_for(appv, req, r, true, &conn))
         return 0;
     doc = parse_body(req, r, is_create ? r->create : r->update, kinds);
     if (doc) {
         ab_buf_init(&sql, 64 * 1024);
+        /* create: $1 body, $2 parent id; patch: $1 id, $2 body */
         params[0] = is_create ? req->body.data : req->params[0];
-        params[1] = req->body.data;
+        params[1] = is_create ? req->params[0] : req->body.data;
         if ((is_create ? insert_sql(&sql, r, doc) : update_sql(&sql, r, doc)) != 0)
             ab_http_error(req, 500, "internal", "out of memory");
         else
-            answer(req, r, conn, sql.data, is_create ? 1 : 2, params, is_create ? 201 : 200);
+            answer(req, r, conn, sql.data, is_create && !r->parent ? 1 : 2, params,
+                   is_create ? 201 : 200);
         ab_buf_free(&sql);
         json_decref(doc);
     }
@@ -575,7 +674,7 @@ static int del(void *appv, struct ab_req *req)
 
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
 {
-    static char patterns[AB_ARRAY_LEN(ab_resources)][2][96];
+    static char patterns[AB_ARRAY_LEN(ab_resources)][2][128];
 
     for (size_t i = 0; i < ab_nresources; i++) {
         const struct ab_resource *r = &ab_resources[i];
@@ -583,13 +682,18 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
 
         if (*n + 5 > cap)
             return AB_ETOOBIG;
-        snprintf(coll, sizeof(patterns[i][0]), "/v1/%s", r->name);
+        /* A nested collection lives under its parent: /v1/conversations/{id}/messages */
+        if (r->parent)
+            snprintf(coll, sizeof(patterns[i][0]), "/v1/%s/{id}/%s", r->parent, r->name);
+        else
+            snprintf(coll, sizeof(patterns[i][0]), "/v1/%s", r->name);
         snprintf(item, sizeof(patterns[i][1]), "/v1/%s/{id}", r->name);
         out[(*n)++] = (struct ab_http_route){"GET", coll, list, r};
         out[(*n)++] = (struct ab_http_route){"POST", coll, create, r};
         out[(*n)++] = (struct ab_http_route){"GET", item, get, r};
         out[(*n)++] = (struct ab_http_route){"PATCH", item, patch, r};
-        out[(*n)++] = (struct ab_http_route){"DELETE", item, del, r};
+        if (!r->no_delete)
+            out[(*n)++] = (struct ab_http_route){"DELETE", item, del, r};
     }
     return 0;
 }
@@ -625,8 +729,10 @@ int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *er
 
         /* Every column any list names, and the ones the engine itself relies on. */
         ab_buf_init(&cols, 16 * 1024);
-        rc = ab_buf_printf(&cols, "tenant_id,id,%s,%s,%s,%s%s", r->create, r->update, r->hidden,
-                           r->filters, r->soft_delete ? ",deleted_at" : "");
+        rc =
+            ab_buf_printf(&cols, "tenant_id,id,%s,%s,%s,%s%s,%s,%s", r->create, r->update,
+                          r->hidden, r->filters, r->soft_delete ? ",deleted_at" : "",
+                          r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
         params[0] = r->table;
         params[1] = cols.data;
         if (!rc)

@@ -24,6 +24,13 @@ static size_t collect(char *p, size_t size, size_t n, void *userdata)
     return size * n;
 }
 
+/* libcurl's global set-up is not thread-safe: do it once, before any thread calls. */
+static void global_init(void) __attribute__((constructor));
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int api_request(const char *method, const char *path, const char *body, size_t len,
                 const char *const *headers, struct api_response *out)
 {

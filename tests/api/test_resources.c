@@ -109,6 +109,27 @@ static char *patch_body(size_t i)
     return out;
 }
 
+/* Index of the resource named name. */
+static size_t index_of(const char *name)
+{
+    for (size_t k = 0; k < ab_nresources; k++)
+        if (strcmp(ab_resources[k].name, name) == 0)
+            return k;
+    fail_msg("no resource %s", name);
+    return 0;
+}
+
+/* The collection path of resource i: nested ones live under A's parent object. */
+static void coll_path(size_t i, char *out, size_t n)
+{
+    const struct ab_resource *r = &ab_resources[i];
+
+    if (r->parent)
+        snprintf(out, n, "/v1/%s/%s/%s", r->parent, ids[index_of(r->parent)], r->name);
+    else
+        snprintf(out, n, "/v1/%s", r->name);
+}
+
 static long call(const char *key, const char *method, const char *path, const char *body,
                  size_t len, struct api_response *r)
 {
@@ -169,7 +190,7 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         struct api_response r;
         json_t *doc;
 
-        snprintf(path, sizeof(path), "/v1/%s", res->name);
+        coll_path(i, path, sizeof(path));
         if (call(key_a, "POST", path, body, strlen(body), &r) != 201)
             fail_msg("POST %s %s: %ld %s", path, body, r.status, r.body);
         doc = json_loads(r.body, 0, NULL);
@@ -190,7 +211,8 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         snprintf(path, sizeof(path), "/v1/%s/%s", res->name, ids[i]);
         assert_int_equal(call(key_a, "GET", path, NULL, 0, &r), 200);
         api_response_free(&r);
-        snprintf(path, sizeof(path), "/v1/%s?limit=1", res->name);
+        coll_path(i, path, sizeof(path));
+        strcat(path, "?limit=1");
         assert_int_equal(call(key_a, "GET", path, NULL, 0, &r), 200);
         assert_non_null(strstr(r.body, "\"data\": ["));
         api_response_free(&r);
@@ -242,8 +264,19 @@ static void test_tenant_b_gets_404_for_every_object_of_a_and_changes_nothing(voi
             char *body = m == 1 ? patch_body(i) : NULL;
             long st = call(key_b, methods[m], path, body, body ? strlen(body) : 0, &r);
 
-            if (st != 404)
+            /* a resource without DELETE answers 405 to everyone, whatever the id */
+            if (st != 404 && !(m == 2 && res->no_delete && st == 405))
                 fail_msg("%s %s as tenant B: %ld %s", methods[m], path, st, r.body);
+            api_response_free(&r);
+            free(body);
+        }
+        if (res->parent) { /* B can neither list nor append under A's parent */
+            char coll[256], *body = example(i);
+
+            coll_path(i, coll, sizeof(coll));
+            assert_int_equal(call(key_b, "GET", coll, NULL, 0, &r), 404);
+            api_response_free(&r);
+            assert_int_equal(call(key_b, "POST", coll, body, strlen(body), &r), 404);
             api_response_free(&r);
             free(body);
         }
@@ -263,7 +296,7 @@ static void test_a_key_without_the_scope_gets_403_on_every_route(void **state)
         struct api_response r;
         char coll[128], item[192];
 
-        snprintf(coll, sizeof(coll), "/v1/%s", res->name);
+        coll_path(i, coll, sizeof(coll));
         snprintf(item, sizeof(item), "/v1/%s/%s", res->name, ids[i]);
         assert_int_equal(call(key_readonly, "GET", coll, NULL, 0, &r), readable ? 200 : 403);
         api_response_free(&r);
@@ -271,9 +304,11 @@ static void test_a_key_without_the_scope_gets_403_on_every_route(void **state)
         api_response_free(&r);
         assert_int_equal(call(key_readonly, "POST", coll, "{\"x\": 1}", 8, &r), 403);
         api_response_free(&r); /* the key is judged before the body */
-        assert_int_equal(call(key_readonly, "DELETE", item, NULL, 0, &r), 403);
-        assert_non_null(strstr(r.body, ":write"));
-        api_response_free(&r);
+        if (!res->no_delete) {
+            assert_int_equal(call(key_readonly, "DELETE", item, NULL, 0, &r), 403);
+            assert_non_null(strstr(r.body, ":write"));
+            api_response_free(&r);
+        }
     }
 }
 
@@ -329,7 +364,7 @@ static void test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(void **
         char coll[128], item[192], bad_item[192];
         struct api_response r;
 
-        snprintf(coll, sizeof(coll), "/v1/%s", res->name);
+        coll_path(i, coll, sizeof(coll));
         snprintf(item, sizeof(item), "/v1/%s/%s", res->name, ids[i]);
         for (size_t b = 0; b < AB_ARRAY_LEN(fixed); b++) {
             expect_4xx("POST", coll, &fixed[b]);
@@ -343,7 +378,8 @@ static void test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(void **
         snprintf(bad_item, sizeof(bad_item), "/v1/%s/not-a-uuid", res->name);
         assert_int_equal(call(key_a, "GET", bad_item, NULL, 0, &r), 404);
         api_response_free(&r);
-        assert_int_equal(call(key_a, "DELETE", bad_item, NULL, 0, &r), 404);
+        assert_int_equal(call(key_a, "DELETE", bad_item, NULL, 0, &r),
+                         ab_resources[i].no_delete ? 405 : 404);
         api_response_free(&r);
         snprintf(bad_item, sizeof(bad_item), "/v1/%s/%%27%%3B%%20DROP%%20TABLE", res->name);
         assert_int_equal(call(key_a, "GET", bad_item, NULL, 0, &r), 404);
@@ -362,7 +398,7 @@ static void test_wrong_types_are_refused_naming_the_field(void **state)
         const char *field;
         json_t *value;
 
-        snprintf(coll, sizeof(coll), "/v1/%s", ab_resources[i].name);
+        coll_path(i, coll, sizeof(coll));
         json_object_foreach(doc, field, value)
         {
             json_t *wrong = json_is_string(value) ? json_integer(12345) : json_string("abc");
@@ -372,11 +408,16 @@ static void test_wrong_types_are_refused_naming_the_field(void **state)
 
             json_object_set_new(copy, field, wrong);
             text = json_dumps(copy, 0);
-            /* a uuid column given a number, or a number given "abc": both must be 400 */
-            assert_int_equal(call(key_a, "POST", coll, text, strlen(text), &r), 400);
+            /*
+             * A scalar or array column given another type is 400 naming the field; a JSON
+             * column takes any JSON, and its own CHECK may refuse the shape (422).
+             */
+            call(key_a, "POST", coll, text, strlen(text), &r);
             snprintf(want, sizeof(want), "field '%s' must be", field);
-            if (!strstr(r.body, want) && !strstr(r.body, "invalid"))
-                fail_msg("POST %s with a wrong %s: %s", coll, field, r.body);
+            if (json_is_object(value) ? (r.status != 400 && r.status != 422)
+                                      : (r.status != 400 || !strstr(r.body, want)) &&
+                                            !strstr(r.body, "invalid input"))
+                fail_msg("POST %s with a wrong %s: %ld %s", coll, field, r.status, r.body);
             api_response_free(&r);
             free(text);
             json_decref(copy);
