@@ -101,6 +101,8 @@ static int get_whoami(void *appv, struct ab_req *req)
 
 const struct ab_http_route ab_api_routes[] = {
     {"GET", "/v1/auth/whoami", get_whoami, NULL},
+    {"POST", "/v1/api-keys", ab_api_key_create, NULL},
+    {"DELETE", "/v1/api-keys/{id}", ab_api_key_revoke, NULL},
     {"GET", "/healthz", get_healthz, NULL},
     {"GET", "/readyz", get_readyz, NULL},
     {"GET", "/metrics", get_metrics, NULL},

@@ -73,6 +73,7 @@ struct ab_resource {
     const char *parent_column; /* the column pointing at the parent */
     const char *order_by;      /* a bigint column to page by instead of id, or NULL */
     bool no_delete;            /* no DELETE route */
+    bool own_create;           /* POST is a business operation registered elsewhere */
 };
 
 extern const struct ab_resource ab_resources[];
@@ -87,6 +88,10 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_
  */
 int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err) AB_MUSTCHECK;
 void ab_api_resources_free(struct ab_app *app);
+
+/* Business operations (keys.c): issuing and revoking API keys. */
+int ab_api_key_create(void *app, struct ab_req *req);
+int ab_api_key_revoke(void *app, struct ab_req *req);
 
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;

@@ -77,6 +77,18 @@ const struct ab_resource ab_resources[] = {
                    "\"title\": \"hello\"}",
     },
     {
+        /* Issued and revoked by keys.c: the secret exists only in the POST response. */
+        .name = "api-keys",
+        .table = "api_keys",
+        .create = "",
+        .update = "name,metadata",
+        .hidden = "key_hash",
+        .filters = "user_id,kind",
+        .example = "{\"name\": \"key {{n}}\", \"scopes\": [\"agents:read\"]}",
+        .no_delete = true,
+        .own_create = true,
+    },
+    {
         /* Appending is gap-free per conversation: the messages_append trigger numbers it. */
         .name = "messages",
         .table = "messages",
@@ -689,7 +701,8 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
             snprintf(coll, sizeof(patterns[i][0]), "/v1/%s", r->name);
         snprintf(item, sizeof(patterns[i][1]), "/v1/%s/{id}", r->name);
         out[(*n)++] = (struct ab_http_route){"GET", coll, list, r};
-        out[(*n)++] = (struct ab_http_route){"POST", coll, create, r};
+        if (!r->own_create)
+            out[(*n)++] = (struct ab_http_route){"POST", coll, create, r};
         out[(*n)++] = (struct ab_http_route){"GET", item, get, r};
         out[(*n)++] = (struct ab_http_route){"PATCH", item, patch, r};
         if (!r->no_delete)

@@ -1,0 +1,151 @@
+/*
+ * Issuing and revoking API keys. A key is generated here (auth module), shown exactly once
+ * in the response to its creation, and stored only as its SHA-256 and display prefix.
+ * A caller can only hand out scopes it holds itself, so a key can never mint a stronger one.
+ */
+#include "api/api.h"
+#include "auth/auth.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char insert_key[] =
+    "INSERT INTO agentbase.api_keys AS k (tenant_id, user_id, name, key_prefix, key_hash, scopes, "
+    "                                     expires_at, created_by) "
+    "VALUES (agentbase.current_tenant_id(), $1::uuid, $2, $3, $4, "
+    "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::timestamptz, $7) "
+    "RETURNING (to_jsonb(k) - 'key_hash' || jsonb_build_object('key', $8::text))::text";
+
+/* Checks the body: name (string), scopes (array of strings the caller holds), optional
+ * user_id and expires_at (strings). 0, or 1 with the 400/403 answer set. */
+static int check_body(struct ab_req *req, const struct ab_caller *who, json_t *doc)
+{
+    static const char *const fields[] = {"name", "scopes", "user_id", "expires_at"};
+    json_t *scopes = json_object_get(doc, "scopes"), *v;
+    const char *field;
+    size_t i;
+
+    json_object_foreach(doc, field, v)
+    {
+        bool known = false;
+
+        for (i = 0; i < AB_ARRAY_LEN(fields); i++)
+            known |= strcmp(field, fields[i]) == 0;
+        if (!known)
+            return ab_http_error(req, 400, "invalid_field",
+                                 "field '%s' cannot be set here (unknown or read-only for "
+                                 "api-keys)",
+                                 field) +
+                   1;
+        if (strcmp(field, "scopes") != 0 && !json_is_string(v) && !json_is_null(v))
+            return ab_http_error(req, 400, "invalid_field", "field '%s' must be a string", field) +
+                   1;
+    }
+    if (!json_is_string(json_object_get(doc, "name")))
+        return ab_http_error(req, 400, "invalid_field", "field 'name' is required") + 1;
+    if (!json_is_array(scopes) || json_array_size(scopes) == 0)
+        return ab_http_error(req, 400, "invalid_field",
+                             "field 'scopes' must be a non-empty array of scopes") +
+               1;
+    json_array_foreach(scopes, i, v)
+    {
+        const char *s = json_string_value(v);
+
+        if (!s || !*s || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-:*") != strlen(s))
+            return ab_http_error(req, 400, "invalid_field",
+                                 "scopes must look like agents:read, agents:*, or admin") +
+                   1;
+        if (!ab_api_scope_allows(who->scopes, s))
+            return ab_http_error(req, 403, "forbidden",
+                                 "a key cannot grant the scope %s, which it lacks itself", s) +
+                   1;
+    }
+    return 0;
+}
+
+int ab_api_key_create(void *appv, struct ab_req *req)
+{
+    char key[AB_KEY_LEN + 1], prefix[AB_KEY_PREFIX_LEN + 1], hash[65], created_by[64];
+    const char *params[8];
+    struct ab_caller who;
+    json_error_t jerr;
+    json_t *doc = NULL;
+    char *scopes = NULL;
+    PGconn *conn;
+    PGresult *res;
+
+    if (ab_api_begin(appv, req, "api-keys:write", true, &who, &conn))
+        return 0;
+    doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, JSON_REJECT_DUPLICATES,
+                     &jerr);
+    if (!doc || !json_is_object(doc)) {
+        ab_http_error(req, 400, "invalid_json", "the body must be a JSON object");
+        goto out;
+    }
+    if (check_body(req, &who, doc))
+        goto out;
+    scopes = json_dumps(json_object_get(doc, "scopes"), JSON_COMPACT);
+    ab_auth_key_new(key, prefix, hash);
+    snprintf(created_by, sizeof(created_by), "api_key:%s", who.key_id);
+    params[0] = json_string_value(json_object_get(doc, "user_id"));
+    params[1] = json_string_value(json_object_get(doc, "name"));
+    params[2] = prefix;
+    params[3] = hash;
+    params[4] = scopes;
+    params[5] = json_string_value(json_object_get(doc, "expires_at"));
+    params[6] = created_by;
+    params[7] = key;
+    res = PQexecParams(conn, insert_key, 8, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        if (ab_buf_puts(&req->out, PQgetvalue(res, 0, 0)) == 0)
+            req->status = 201;
+        else
+            ab_http_error(req, 500, "internal", "response too large");
+    } else {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+        if (state && strcmp(state, "23503") == 0)
+            ab_http_error(req, 422, "invalid_reference", "user_id names no user of this tenant");
+        else if (state && (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0))
+            ab_http_error(req, 400, "invalid_field", "%s", msg ? msg : "invalid value");
+        else
+            ab_http_error(req, 503, "database_unavailable", "cannot create the key now");
+    }
+    PQclear(res);
+out:
+    sodium_memzero(key, sizeof(key));
+    free(scopes);
+    json_decref(doc);
+    ab_api_end(appv, req, conn);
+    return 0;
+}
+
+/* DELETE /v1/api-keys/{id}: revocation keeps the row (audit), refuses the key from now on. */
+int ab_api_key_revoke(void *appv, struct ab_req *req)
+{
+    const char *params[1] = {req->params[0]};
+    struct ab_caller who;
+    PGconn *conn;
+    PGresult *res;
+
+    if (strlen(req->params[0]) != 36)
+        return ab_http_error(req, 404, "not_found", "api-keys/%s not found", req->params[0]);
+    if (ab_api_begin(appv, req, "api-keys:write", true, &who, &conn))
+        return 0;
+    res = PQexecParams(conn,
+                       "UPDATE agentbase.api_keys SET revoked_at = now() "
+                       "WHERE id = $1::uuid AND revoked_at IS NULL RETURNING 1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        ab_http_error(req, 404, "not_found", "api-keys/%s not found", req->params[0]);
+    else if (PQntuples(res) == 0)
+        ab_http_error(req, 404, "not_found", "api-keys/%s not found or already revoked",
+                      req->params[0]);
+    else
+        req->status = 204;
+    PQclear(res);
+    ab_api_end(appv, req, conn);
+    return 0;
+}
