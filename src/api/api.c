@@ -101,6 +101,7 @@ static int get_whoami(void *appv, struct ab_req *req)
 
 const struct ab_http_route ab_api_routes[] = {
     {"GET", "/v1/auth/whoami", get_whoami, NULL},
+    {"POST", "/v1/auth/login", ab_api_login, NULL},
     {"POST", "/v1/api-keys", ab_api_key_create, NULL},
     {"DELETE", "/v1/api-keys/{id}", ab_api_key_revoke, NULL},
     {"GET", "/healthz", get_healthz, NULL},

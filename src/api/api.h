@@ -89,7 +89,8 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_
 int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err) AB_MUSTCHECK;
 void ab_api_resources_free(struct ab_app *app);
 
-/* Business operations (keys.c): issuing and revoking API keys. */
+/* Business operations: signing in (login.c), issuing and revoking API keys (keys.c). */
+int ab_api_login(void *app, struct ab_req *req);
 int ab_api_key_create(void *app, struct ab_req *req);
 int ab_api_key_revoke(void *app, struct ab_req *req);
 
