@@ -74,6 +74,11 @@ struct ab_resource {
     const char *order_by;      /* a bigint column to page by instead of id, or NULL */
     bool no_delete;            /* no DELETE route */
     bool own_create;           /* POST is a business operation registered elsewhere */
+    /*
+     * A platform table without tenant_id (tenants): served without a tenant context and
+     * inserted without tenant_id; its RLS policies decide what each caller may see and do.
+     */
+    bool platform;
 };
 
 extern const struct ab_resource ab_resources[];

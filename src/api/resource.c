@@ -27,6 +27,18 @@
 
 const struct ab_resource ab_resources[] = {
     {
+        /* Platform keys create and manage tenants; a tenant key sees its own tenant only. */
+        .name = "tenants",
+        .table = "tenants",
+        .create = "slug,name,status,plan,limits,contact_email,contact_name,settings,metadata",
+        .update = "name,status,plan,limits,contact_email,contact_name,settings,metadata",
+        .hidden = "",
+        .filters = "slug,status,plan",
+        .soft_delete = true,
+        .example = "{\"slug\": \"tenant-{{n}}\", \"name\": \"Tenant {{n}}\"}",
+        .platform = true,
+    },
+    {
         .name = "users",
         .table = "users",
         .create = "email,username,full_name,avatar_url,profile,role,permissions,preferences,"
@@ -570,7 +582,7 @@ static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_res
     char scope[96];
 
     scope_of(r, write, scope, sizeof(scope));
-    return ab_api_begin(app, req, scope, true, &who, conn);
+    return ab_api_begin(app, req, scope, !r->platform, &who, conn);
 }
 
 /*
@@ -579,11 +591,14 @@ static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_res
  */
 static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc)
 {
-    int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (tenant_id, ", r->table);
+    int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (%s", r->table,
+                           r->platform ? "" : "tenant_id, ");
 
     rc = rc ? rc : r->parent ? ab_buf_printf(sql, "%s, ", r->parent_column) : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "%.*s");
-    rc = rc ? rc : ab_buf_puts(sql, ") SELECT agentbase.current_tenant_id(), ");
+    rc = rc ? rc
+            : ab_buf_printf(sql, ") SELECT %s",
+                            r->platform ? "" : "agentbase.current_tenant_id(), ");
     rc = rc ? rc : r->parent ? ab_buf_puts(sql, "$2::uuid, ") : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "r.%.*s");
     rc = rc ? rc
@@ -742,10 +757,10 @@ int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *er
 
         /* Every column any list names, and the ones the engine itself relies on. */
         ab_buf_init(&cols, 16 * 1024);
-        rc =
-            ab_buf_printf(&cols, "tenant_id,id,%s,%s,%s,%s%s,%s,%s", r->create, r->update,
-                          r->hidden, r->filters, r->soft_delete ? ",deleted_at" : "",
-                          r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
+        rc = ab_buf_printf(
+            &cols, "%sid,%s,%s,%s,%s%s,%s,%s", r->platform ? "" : "tenant_id,", r->create,
+            r->update, r->hidden, r->filters, r->soft_delete ? ",deleted_at" : "",
+            r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
         params[0] = r->table;
         params[1] = cols.data;
         if (!rc)

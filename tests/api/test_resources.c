@@ -23,7 +23,7 @@
 
 static PGconn *db;
 static char tenant_a[40], tenant_b[40];
-static char key_a[64], key_b[64], key_readonly[64];
+static char key_a[64], key_b[64], key_readonly[64], key_platform[64];
 static char ids[64][40]; /* A's object of each resource, by index in ab_resources */
 static unsigned run_no;
 
@@ -109,6 +109,12 @@ static char *patch_body(size_t i)
     return out;
 }
 
+/* Who creates and owns resource i's objects in these tests: "tenant A". */
+static const char *owner_key(size_t i)
+{
+    return ab_resources[i].platform ? key_platform : key_a;
+}
+
 /* Index of the resource named name. */
 static size_t index_of(const char *name)
 {
@@ -166,6 +172,15 @@ static int setup(void **state)
     make_key(tenant_a, "admin", key_a);
     make_key(tenant_b, "admin", key_b);
     make_key(tenant_a, "users:read", key_readonly);
+    {
+        char prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
+        const char *p[2] = {prefix, hash};
+
+        ab_auth_key_new(key_platform, prefix, hash);
+        sql("INSERT INTO agentbase.platform_api_keys (name, key_prefix, key_hash, scopes) "
+            "VALUES ('test-resources', $1, $2, '{admin}')",
+            2, p, NULL, 0);
+    }
     return 0;
 }
 
@@ -175,6 +190,8 @@ static int teardown(void **state)
 
     (void)state;
     sql("DELETE FROM agentbase.tenants WHERE id IN ($1, $2)", 2, p, NULL, 0);
+    sql("DELETE FROM agentbase.tenants WHERE slug LIKE 'tenant-%'", 0, NULL, NULL, 0);
+    sql("DELETE FROM agentbase.platform_api_keys WHERE name = 'test-resources'", 0, NULL, NULL, 0);
     PQfinish(db);
     return 0;
 }
@@ -191,12 +208,13 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         json_t *doc;
 
         coll_path(i, path, sizeof(path));
-        if (call(key_a, "POST", path, body, strlen(body), &r) != 201)
+        if (call(owner_key(i), "POST", path, body, strlen(body), &r) != 201)
             fail_msg("POST %s %s: %ld %s", path, body, r.status, r.body);
         doc = json_loads(r.body, 0, NULL);
         assert_non_null(doc);
         snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(doc, "id")));
-        assert_string_equal(json_string_value(json_object_get(doc, "tenant_id")), tenant_a);
+        if (!res->platform)
+            assert_string_equal(json_string_value(json_object_get(doc, "tenant_id")), tenant_a);
         /* hidden columns never come back */
         for (const char *h = res->hidden; *h; h += strcspn(h, ",") + (h[strcspn(h, ",")] == ',')) {
             char col[64];
@@ -209,11 +227,11 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         free(body);
 
         snprintf(path, sizeof(path), "/v1/%s/%s", res->name, ids[i]);
-        assert_int_equal(call(key_a, "GET", path, NULL, 0, &r), 200);
+        assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &r), 200);
         api_response_free(&r);
         coll_path(i, path, sizeof(path));
         strcat(path, "?limit=1");
-        assert_int_equal(call(key_a, "GET", path, NULL, 0, &r), 200);
+        assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &r), 200);
         assert_non_null(strstr(r.body, "\"data\": ["));
         api_response_free(&r);
     }
@@ -259,7 +277,7 @@ static void test_tenant_b_gets_404_for_every_object_of_a_and_changes_nothing(voi
         const char *methods[3] = {"GET", "PATCH", "DELETE"};
 
         snprintf(path, sizeof(path), "/v1/%s/%s", res->name, ids[i]);
-        assert_int_equal(call(key_a, "GET", path, NULL, 0, &before), 200);
+        assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &before), 200);
         for (int m = 0; m < 3; m++) {
             char *body = m == 1 ? patch_body(i) : NULL;
             long st = call(key_b, methods[m], path, body, body ? strlen(body) : 0, &r);
@@ -280,7 +298,7 @@ static void test_tenant_b_gets_404_for_every_object_of_a_and_changes_nothing(voi
             api_response_free(&r);
             free(body);
         }
-        assert_int_equal(call(key_a, "GET", path, NULL, 0, &after), 200);
+        assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &after), 200);
         assert_string_equal(after.body, before.body);
         api_response_free(&before);
         api_response_free(&after);
