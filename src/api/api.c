@@ -107,6 +107,7 @@ const struct ab_http_route ab_api_routes[] = {
     {"GET", "/healthz", get_healthz, NULL},
     {"GET", "/readyz", get_readyz, NULL},
     {"GET", "/metrics", get_metrics, NULL},
+    {"GET", "/openapi.json", ab_api_openapi, NULL},
 };
 const size_t ab_api_nroutes = AB_ARRAY_LEN(ab_api_routes);
 
@@ -197,6 +198,8 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
         return rc;
     }
     o.routes = routes;
+    app.routes = routes;
+    app.nroutes = o.nroutes;
     if ((rc = ab_http_start(&o, &app.http, err))) {
         ab_api_resources_free(&app);
         ab_pg_pool_destroy(app.pool);

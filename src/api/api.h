@@ -23,7 +23,9 @@ struct ab_app {
      * s string, n number, b boolean, a array, j any JSON. NULL until checked.
      */
     char **kinds;
-    pthread_mutex_t kinds_lock; /* guards the first load of kinds */
+    pthread_mutex_t kinds_lock;         /* guards the first load of kinds */
+    const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
+    size_t nroutes;
 };
 
 /* The authenticated caller of a request. */
@@ -96,6 +98,8 @@ void ab_api_resources_free(struct ab_app *app);
 
 /* Business operations: signing in (login.c), issuing and revoking API keys (keys.c). */
 int ab_api_login(void *app, struct ab_req *req);
+/* GET /openapi.json, generated from the route table and descriptors (openapi.c). */
+int ab_api_openapi(void *app, struct ab_req *req);
 int ab_api_key_create(void *app, struct ab_req *req);
 int ab_api_key_revoke(void *app, struct ab_req *req);
 

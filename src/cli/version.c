@@ -3,10 +3,6 @@
 
 #include <libpq-fe.h>
 
-#ifndef AB_VERSION
-#define AB_VERSION "0.0.0-dev"
-#endif
-
 int ab_cli_version(const struct ab_config *cfg, int argc, char **argv)
 {
     struct ab_migration_set set;

@@ -1,0 +1,305 @@
+/*
+ * GET /openapi.json: the OpenAPI 3.1 document, generated from the live route table and the
+ * resource descriptors (with field types from the catalog), so it always describes the
+ * server that serves it. Hand-written operations describe themselves in `documented`.
+ */
+#include "api/api.h"
+
+#include <jansson.h>
+#include <string.h>
+
+/* What the fixed routes take and give; the engine's routes are described generically. */
+struct doc {
+    const char *method, *path, *summary, *tag;
+    const char *request;  /* JSON schema text, or NULL */
+    const char *response; /* JSON schema text of the success body */
+    int status;           /* success status */
+    bool public;          /* needs no key */
+};
+
+static const struct doc documented[] = {
+    {"GET", "/healthz", "the process is alive", "operations", NULL,
+     "{\"type\": \"object\", \"properties\": {\"status\": {\"const\": \"ok\"}}}", 200, true},
+    {"GET", "/readyz", "the database is reachable and migrated", "operations", NULL,
+     "{\"type\": \"object\", \"properties\": {\"status\": {\"const\": \"ready\"}, "
+     "\"schema_version\": {\"type\": \"integer\"}}}",
+     200, true},
+    {"GET", "/metrics", "Prometheus metrics (text format)", "operations", NULL,
+     "{\"type\": \"string\"}", 200, true},
+    {"GET", "/openapi.json", "this document", "operations", NULL, "{\"type\": \"object\"}", 200,
+     true},
+    {"GET", "/v1/auth/whoami", "the key, tenant, user and scopes a request acts with", "auth", NULL,
+     "{\"type\": \"object\", \"properties\": {\"key_id\": {\"type\": \"string\", \"format\": "
+     "\"uuid\"}, \"tenant_id\": {\"type\": [\"string\", \"null\"]}, \"user_id\": {\"type\": "
+     "[\"string\", \"null\"]}, \"platform_admin\": {\"type\": \"boolean\"}, \"scopes\": "
+     "{\"type\": \"array\", \"items\": {\"type\": \"string\"}}}}",
+     200, false},
+    {"POST", "/v1/auth/login", "sign in with tenant slug, e-mail and password for a session key",
+     "auth",
+     "{\"type\": \"object\", \"required\": [\"tenant\", \"email\", \"password\"], "
+     "\"properties\": {\"tenant\": {\"type\": \"string\"}, \"email\": {\"type\": \"string\"}, "
+     "\"password\": {\"type\": \"string\"}}, \"additionalProperties\": false}",
+     "{\"type\": \"object\", \"properties\": {\"key\": {\"type\": \"string\"}, \"expires_at\": "
+     "{\"type\": \"string\", \"format\": \"date-time\"}, \"tenant_id\": {\"type\": \"string\"}, "
+     "\"user_id\": {\"type\": \"string\"}, \"scopes\": {\"type\": \"array\", \"items\": "
+     "{\"type\": \"string\"}}, \"must_change_password\": {\"type\": \"boolean\"}}}",
+     200, true},
+    {"POST", "/v1/api-keys", "issue an API key; the key is in this response only", "api-keys",
+     "{\"type\": \"object\", \"required\": [\"name\", \"scopes\"], \"properties\": {\"name\": "
+     "{\"type\": \"string\"}, \"scopes\": {\"type\": \"array\", \"items\": {\"type\": "
+     "\"string\"}}, \"user_id\": {\"type\": \"string\", \"format\": \"uuid\"}, \"expires_at\": "
+     "{\"type\": \"string\", \"format\": \"date-time\"}}, \"additionalProperties\": false}",
+     "{\"$ref\": \"#/components/schemas/api-keys\"}", 201, false},
+    {"DELETE", "/v1/api-keys/{id}", "revoke an API key", "api-keys", NULL, NULL, 204, false},
+};
+
+static json_t *error_response(const char *description)
+{
+    return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", description, "content",
+                     "application/json", "schema", "$ref", "#/components/schemas/Error");
+}
+
+/* The JSON schema of one column kind (see struct ab_app). */
+static json_t *kind_schema(char kind)
+{
+    switch (kind) {
+    case 's':
+        return json_pack("{s:[s,s]}", "type", "string", "null");
+    case 'n':
+        return json_pack("{s:[s,s]}", "type", "number", "null");
+    case 'b':
+        return json_pack("{s:[s,s]}", "type", "boolean", "null");
+    case 'a':
+        return json_pack("{s:[s,s]}", "type", "array", "null");
+    }
+    return json_object(); /* any JSON */
+}
+
+/* An object schema with the fields of a comma-separated list. */
+static json_t *fields_schema(const char *list, const char *kinds)
+{
+    json_t *props = json_object();
+
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ",");
+        char col[64], key[80];
+        const char *k;
+
+        snprintf(col, sizeof(col), "%.*s", (int)l, p);
+        snprintf(key, sizeof(key), ",%s:", col);
+        k = kinds ? strstr(kinds, key) : NULL;
+        json_object_set_new(props, col, kind_schema(k ? k[strlen(key)] : 'j'));
+        p += l + (p[l] == ',');
+    }
+    return json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props, "additionalProperties",
+                     0);
+}
+
+static const struct ab_resource *resource_of(const struct ab_http_route *rt)
+{
+    for (size_t i = 0; i < ab_nresources; i++)
+        if (rt->data == &ab_resources[i])
+            return &ab_resources[i];
+    return NULL;
+}
+
+/* An item route's pattern ends in {id}; anything else is a collection. */
+static bool is_item(const struct ab_http_route *rt)
+{
+    size_t n = strlen(rt->pattern);
+
+    return n >= 4 && strcmp(rt->pattern + n - 4, "{id}") == 0;
+}
+
+static json_t *parameters(const struct ab_http_route *rt, const struct ab_resource *r)
+{
+    json_t *params = json_array();
+    bool list = r && strcmp(rt->method, "GET") == 0 && !is_item(rt);
+
+    if (strstr(rt->pattern, "{id}"))
+        json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", "id", "in", "path",
+                                                "required", 1, "schema", "type", "string"));
+    if (r && list) {
+        json_array_append_new(params,
+                              json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query",
+                                        "schema", "type", "integer", "minimum", 1, "maximum", 500));
+        json_array_append_new(params,
+                              json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "after", "in", "query",
+                                        "description", "next_cursor of the previous page", "schema",
+                                        "type", "string"));
+        json_array_append_new(params,
+                              json_pack("{s:s,s:s,s:{s:s,s:[s,s]}}", "name", "order", "in", "query",
+                                        "schema", "type", "string", "enum", "asc", "desc"));
+        for (const char *p = r->filters; *p;) {
+            size_t l = strcspn(p, ",");
+            char col[64];
+
+            snprintf(col, sizeof(col), "%.*s", (int)l, p);
+            json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s}}", "name", col, "in", "query",
+                                                    "schema", "type", "string"));
+            p += l + (p[l] == ',');
+        }
+    }
+    return params;
+}
+
+/* The operation for one route of the resource engine. */
+static json_t *resource_operation(const struct ab_http_route *rt, const struct ab_resource *r,
+                                  const char *kinds)
+{
+    json_t *op = json_object(), *responses = json_object();
+    bool item = is_item(rt);
+    char ref[128], summary[160];
+    const char *m = rt->method;
+
+    snprintf(ref, sizeof(ref), "#/components/schemas/%s", r->name);
+    if (strcmp(m, "GET") == 0 && !item)
+        snprintf(summary, sizeof(summary), "list %s (keyset pagination)", r->name);
+    else if (strcmp(m, "GET") == 0)
+        snprintf(summary, sizeof(summary), "get one of %s", r->name);
+    else if (strcmp(m, "POST") == 0)
+        snprintf(summary, sizeof(summary), "create one of %s", r->name);
+    else if (strcmp(m, "PATCH") == 0)
+        snprintf(summary, sizeof(summary), "change fields of one of %s", r->name);
+    else
+        snprintf(summary, sizeof(summary), "delete one of %s%s", r->name,
+                 r->soft_delete ? " (soft: sets deleted_at)" : "");
+    json_object_set_new(op, "summary", json_string(summary));
+    json_object_set_new(op, "tags", json_pack("[s]", r->name));
+    json_object_set_new(op, "parameters", parameters(rt, r));
+    if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
+        json_t *schema = fields_schema(strcmp(m, "POST") == 0 ? r->create : r->update, kinds);
+
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
+                                      "application/json", "schema", schema));
+    }
+    if (strcmp(m, "DELETE") == 0)
+        json_object_set_new(responses, "204", json_pack("{s:s}", "description", "deleted"));
+    else if (strcmp(m, "GET") == 0 && !item)
+        json_object_set_new(
+            responses, "200",
+            json_pack("{s:s,s:{s:{s:{s:s,s:{s:{s:s,s:{s:s}},s:{s:s},s:{s:[s,s]}}}}}}",
+                      "description", "a page", "content", "application/json", "schema", "type",
+                      "object", "properties", "data", "type", "array", "items", "$ref", ref,
+                      "has_more", "type", "boolean", "next_cursor", "type", "string", "null"));
+    else
+        json_object_set_new(responses, strcmp(m, "POST") == 0 ? "201" : "200",
+                            json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "the object",
+                                      "content", "application/json", "schema", "$ref", ref));
+    json_object_set_new(responses, "400", error_response("invalid input, naming the field"));
+    json_object_set_new(responses, "401", error_response("missing or invalid API key"));
+    json_object_set_new(responses, "403", error_response("the key lacks the scope"));
+    json_object_set_new(responses, "404", error_response("no such object in this tenant"));
+    if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
+        json_object_set_new(responses, "409", error_response("conflicts with an existing object"));
+        json_object_set_new(responses, "413", error_response("the body is too large"));
+        json_object_set_new(responses, "422", error_response("violates a constraint"));
+    }
+    json_object_set_new(op, "responses", responses);
+    return op;
+}
+
+static json_t *documented_operation(const struct doc *d)
+{
+    json_t *op = json_pack("{s:s,s:[s]}", "summary", d->summary, "tags", d->tag);
+    json_t *responses = json_object();
+    char status[8];
+
+    snprintf(status, sizeof(status), "%d", d->status);
+    if (strstr(d->path, "{id}"))
+        json_object_set_new(op, "parameters",
+                            json_pack("[{s:s,s:s,s:b,s:{s:s}}]", "name", "id", "in", "path",
+                                      "required", 1, "schema", "type", "string"));
+    if (d->request)
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
+                                      "application/json", "schema",
+                                      json_loads(d->request, 0, NULL)));
+    if (d->response)
+        json_object_set_new(
+            responses, status,
+            json_pack("{s:s,s:{s:{s:o}}}", "description", d->summary, "content",
+                      strcmp(d->path, "/metrics") == 0 ? "text/plain" : "application/json",
+                      "schema", json_loads(d->response, 0, NULL)));
+    else
+        json_object_set_new(responses, status, json_pack("{s:s}", "description", d->summary));
+    if (!d->public) {
+        json_object_set_new(responses, "401", error_response("missing or invalid API key"));
+        json_object_set_new(responses, "403", error_response("the key lacks the scope"));
+    } else {
+        json_object_set_new(op, "security", json_array());
+    }
+    if (d->request)
+        json_object_set_new(responses, "400", error_response("invalid input"));
+    json_object_set_new(op, "responses", responses);
+    return op;
+}
+
+/* "/v1/x/{id}" is already OpenAPI's own path template syntax. */
+static json_t *path_item(json_t *paths, const char *pattern)
+{
+    json_t *item = json_object_get(paths, pattern);
+
+    if (!item) {
+        item = json_object();
+        json_object_set_new(paths, pattern, item);
+    }
+    return item;
+}
+
+int ab_api_openapi(void *appv, struct ab_req *req)
+{
+    struct ab_app *app = appv;
+    json_t *doc, *paths = json_object(), *schemas = json_object();
+    char method[16], *text;
+
+    for (size_t i = 0; i < AB_ARRAY_LEN(documented); i++) {
+        const struct doc *d = &documented[i];
+
+        snprintf(method, sizeof(method), "%s", d->method);
+        for (char *c = method; *c; c++)
+            *c = (char)(*c - 'A' + 'a');
+        json_object_set_new(path_item(paths, d->path), method, documented_operation(d));
+    }
+    for (size_t i = 0; i < app->nroutes; i++) {
+        const struct ab_http_route *rt = &app->routes[i];
+        const struct ab_resource *r = resource_of(rt);
+
+        if (!r)
+            continue;
+        snprintf(method, sizeof(method), "%s", rt->method);
+        for (char *c = method; *c; c++)
+            *c = (char)(*c - 'A' + 'a');
+        json_object_set_new(
+            path_item(paths, rt->pattern), method,
+            resource_operation(rt, r, app->kinds ? app->kinds[r - ab_resources] : NULL));
+    }
+    for (size_t i = 0; i < ab_nresources; i++) {
+        const struct ab_resource *r = &ab_resources[i];
+        json_t *schema = fields_schema(r->update, app->kinds ? app->kinds[i] : NULL);
+
+        /* What comes back: the writable fields and the rest of the row, secrets excluded. */
+        json_object_set_new(json_object_get(schema, "properties"), "id",
+                            json_pack("{s:s,s:s}", "type", "string", "format", "uuid"));
+        json_object_set(schema, "additionalProperties", json_true());
+        json_object_set_new(schemas, r->name, schema);
+    }
+    json_object_set_new(schemas, "Error",
+                        json_pack("{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s}}}}}", "type", "object",
+                                  "properties", "error", "type", "object", "properties", "code",
+                                  "type", "string", "message", "type", "string"));
+    doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:{s:{s:s,s:s}}},s:[{s:[]}]}", "openapi",
+                    "3.1.0", "info", "title", "agentbase", "version", AB_VERSION, "description",
+                    "Multi-tenant data backend for AI agent platforms. Every /v1 request "
+                    "carries Authorization: Bearer <key>; a platform-admin key acts in a tenant "
+                    "with the header Agentbase-Tenant.",
+                    "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearer",
+                    "type", "http", "scheme", "bearer", "security", "bearer");
+    text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+    if (!text || ab_buf_puts(&req->out, text) != 0)
+        ab_http_error(req, 500, "internal", "cannot build the OpenAPI document");
+    free(text);
+    json_decref(doc);
+    return 0;
+}
