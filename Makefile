@@ -21,7 +21,7 @@ OPT := -O2 -g
 endif
 
 PKGS := libpq libsodium libmicrohttpd jansson
-LIBS_EXTRA := -lpthread
+LIBS_EXTRA := -lpthread -lm
 CC ?= cc
 # Messages are cut to fit fixed error buffers on purpose, hence -Wno-format-truncation.
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

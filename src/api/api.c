@@ -181,10 +181,15 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (ab_ratelimit_create(cfg->rate_limit, &app.limits) != 0) {
+        rc = ab_error_set(err, AB_ENOMEM, "out of memory");
+        goto out;
+    }
     /* Every request runs as the service role, which RLS confines to one tenant. */
     if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
-                                NULL, 0, &app.pool, err)))
-        return rc;
+                                NULL, 0, &app.pool, err)) ||
+        (rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err)))
+        goto out;
     snprintf(o.listen, sizeof(o.listen), "%s", cfg->listen);
     o.threads = cfg->workers;
     o.max_body = 1u << 20;
@@ -192,20 +197,10 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     o.idle_timeout_s = 60;
     o.log_json = cfg->log_json;
     o.app = &app;
-    if ((rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err))) {
-        ab_api_resources_free(&app);
-        ab_pg_pool_destroy(app.pool);
-        return rc;
-    }
-    o.routes = routes;
-    app.routes = routes;
+    o.routes = app.routes = routes;
     app.nroutes = o.nroutes;
-    if ((rc = ab_http_start(&o, &app.http, err))) {
-        ab_api_resources_free(&app);
-        ab_pg_pool_destroy(app.pool);
-        free(routes);
-        return rc;
-    }
+    if ((rc = ab_http_start(&o, &app.http, err)))
+        goto out;
     printf("agentbase is serving on port %d (%s, %d workers)\n", ab_http_port(app.http),
            cfg->listen, cfg->workers);
     fflush(stdout);
@@ -213,8 +208,10 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     fprintf(stderr, "agentbase: %s received, finishing requests in flight\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     ab_http_stop(app.http, GRACE_MS);
+out:
     ab_pg_pool_destroy(app.pool);
     ab_api_resources_free(&app);
+    ab_ratelimit_destroy(app.limits);
     free(routes);
-    return 0;
+    return rc;
 }

@@ -12,6 +12,14 @@
 
 #include <pthread.h>
 
+struct ab_ratelimit;
+
+/* Per-key token buckets (ratelimit.c). rate <= 0 disables limiting (*out stays NULL). */
+int ab_ratelimit_create(double rate, struct ab_ratelimit **out) AB_MUSTCHECK;
+/* Takes one request for key: 0 when allowed, else the seconds to wait (Retry-After). */
+int ab_ratelimit_take(struct ab_ratelimit *rl, const char *key);
+void ab_ratelimit_destroy(struct ab_ratelimit *rl);
+
 struct ab_app {
     const struct ab_config *cfg;
     struct ab_pg_pool *pool;
@@ -24,6 +32,7 @@ struct ab_app {
      */
     char **kinds;
     pthread_mutex_t kinds_lock;         /* guards the first load of kinds */
+    struct ab_ratelimit *limits;        /* per-key request rate; NULL when unlimited */
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     size_t nroutes;
 };

@@ -140,6 +140,7 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
     const char *params[6];
     struct ab_error err;
     PGresult *r;
+    int wait;
 
     *conn = NULL;
     memset(who, 0, sizeof(*who));
@@ -158,6 +159,13 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
     if (check_key(*conn, req, key, who) || choose_tenant(req, tenant_required, who))
         goto refuse;
+    wait = ab_ratelimit_take(app->limits, who->key_id);
+    if (wait > 0) {
+        snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
+        ab_http_error(req, 429, "rate_limited", "too many requests for this API key; retry in %d s",
+                      wait);
+        goto refuse;
+    }
     if (!ab_api_scope_allows(who->scopes, scope)) {
         ab_http_error(req, 403, "forbidden", "this API key lacks the scope %s", scope);
         goto refuse;

@@ -376,6 +376,18 @@ int ab_config_load(struct ab_config *cfg, struct ab_error *err)
                                 "AGENTBASE_WORKERS must be a number from 1 to 1024, not '%s'", v);
         cfg->workers = (int)n;
     }
+    cfg->rate_limit = 100;
+    v = getenv("AGENTBASE_RATE_LIMIT");
+    if (v && *v) {
+        errno = 0;
+        n = strtol(v, &end, 10);
+        if (errno || *end || n < 0 || n > 1000000)
+            return ab_error_set(err, AB_EINVAL,
+                                "AGENTBASE_RATE_LIMIT must be requests per second per key (0 "
+                                "for none), not '%s'",
+                                v);
+        cfg->rate_limit = (double)n;
+    }
     v = env_or("AGENTBASE_LOG", "json");
     if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
         return ab_error_set(err, AB_EINVAL, "AGENTBASE_LOG must be json or text, not '%s'", v);

@@ -114,6 +114,7 @@ struct ab_config {
     char database_url[2048]; /* DATABASE_URL; "" means the embedded cluster */
     char listen[256];        /* AGENTBASE_LISTEN, default 127.0.0.1:8080 */
     int workers;             /* AGENTBASE_WORKERS, default: number of CPUs */
+    double rate_limit;       /* AGENTBASE_RATE_LIMIT: requests/s per key, 0 none (100) */
     bool log_json;           /* AGENTBASE_LOG=json (default) or text */
 };
 

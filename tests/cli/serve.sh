@@ -1,0 +1,67 @@
+# agentbase serve end to end: the per-key rate limit, and PostgreSQL restarted under load
+# (requests in the outage fail fast with 503, none hangs, the server recovers by itself).
+source "$(dirname "$0")/../lib.sh"
+plan 10
+
+ab_home
+ab_pg_start
+"$AB_BIN" migrate up >/dev/null
+q -c "INSERT INTO agentbase.tenants (slug, name) VALUES ('serve-test', 'Serve test')"
+key=$("$AB_BIN" keys create --tenant serve-test --scopes agents:write 2>/dev/null)
+like "$key" '^ab_' "keys create prints a key"
+
+AGENTBASE_LISTEN=127.0.0.1:0 AGENTBASE_WORKERS=4 AGENTBASE_RATE_LIMIT=2 \
+    "$AB_BIN" serve >"$AGENTBASE_HOME/serve.out" 2>"$AGENTBASE_HOME/serve.log" &
+server=$!
+for _ in $(seq 100); do
+    port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$AGENTBASE_HOME/serve.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+url="http://127.0.0.1:$port"
+get() { curl -s -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$url$1"; }
+
+# ---- rate limit: 2/s with a burst of 4 -------------------------------------------------
+codes=""
+for i in $(seq 8); do codes="$codes $(get /v1/agents)"; done
+like "$codes" "429" "a burst beyond the key's limit gets 429"
+like "$codes" "^ 200 200 200 200" "the first requests of the burst pass"
+retry=$(curl -s -m 10 -D - -o /dev/null -H "Authorization: Bearer $key" "$url/v1/agents" |
+    tr -d '\r' | sed -n 's/^Retry-After: //p')
+like "$retry" '^[0-9]+$' "a 429 says when to retry (Retry-After)"
+sleep 2
+is "$(get /v1/agents)" 200 "after waiting, the key is served again"
+
+# ---- PostgreSQL restarted under load ------------------------------------------------------
+kill -TERM $server; wait $server
+AGENTBASE_LISTEN=127.0.0.1:0 AGENTBASE_WORKERS=4 AGENTBASE_RATE_LIMIT=0 \
+    "$AB_BIN" serve >"$AGENTBASE_HOME/serve.out" 2>"$AGENTBASE_HOME/serve.log" &
+server=$!
+for _ in $(seq 100); do
+    port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$AGENTBASE_HOME/serve.out")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+url="http://127.0.0.1:$port"
+load() { # 4 clients, 6 s, every answer's code and curl's exit status
+    local deadline=$((SECONDS + 6))
+    while [ $SECONDS -lt $deadline ]; do
+        curl -s -m 5 -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $key" \
+            "$url/v1/agents" || echo "curl-exit-$?"
+    done
+}
+for c in 1 2 3 4; do load >"$AGENTBASE_HOME/load.$c" & done
+sleep 1
+"$AB_BIN" pg stop >/dev/null
+sleep 2
+"$AB_BIN" pg start >/dev/null
+wait $(jobs -p | grep -v "^$server$") 2>/dev/null
+all=$(cat "$AGENTBASE_HOME"/load.*)
+is "$(echo "$all" | grep -c curl-exit)" 0 "no request hung or lost its connection during the restart"
+like "$(echo "$all" | sort -u | tr '\n' ' ')" "503" "requests during the outage got 503"
+is "$(echo "$all" | grep -cvE '^(200|503)$')" 0 "every answer was 200 or 503"
+is "$(get /v1/agents)" 200 "after the restart the server serves again by itself"
+kill -TERM $server
+wait $server
+is "$?" 0 "and it still stops cleanly"
+ab_done
