@@ -89,6 +89,49 @@ const struct ab_resource ab_resources[] = {
                    "\"title\": \"hello\"}",
     },
     {
+        .name = "generated-content",
+        .table = "generated_content",
+        .create = "user_id,agent_id,conversation_id,parent_id,content_type,title,content,language,"
+                  "file_name,file_path,mime_type,file_size_bytes,checksum,version,"
+                  "validation_status,validation_errors,is_public,is_template,template_variables,"
+                  "tags,metadata",
+        .update = "title,content,language,file_name,file_path,mime_type,file_size_bytes,checksum,"
+                  "version,validation_status,validation_errors,is_public,is_template,"
+                  "template_variables,tags,metadata",
+        .hidden = "",
+        .filters = "user_id,agent_id,conversation_id,parent_id,content_type,validation_status",
+        .soft_delete = true,
+        .example = "{\"agent_id\": \"{{agents}}\", \"content_type\": \"code\", "
+                   "\"title\": \"hello.py\", \"content\": \"print('hello')\", "
+                   "\"language\": \"python\"}",
+    },
+    {
+        /* An append-only log: written once, when the call has ended; never changed. */
+        .name = "tool-executions",
+        .table = "tool_executions",
+        .create = "agent_id,conversation_id,message_id,tool_name,input,output,status,"
+                  "error_message,duration_ms,started_at,completed_at",
+        .update = "",
+        .hidden = "",
+        .filters = "agent_id,conversation_id,tool_name,status",
+        .example = "{\"agent_id\": \"{{agents}}\", \"conversation_id\": \"{{conversations}}\", "
+                   "\"tool_name\": \"web_search\", \"input\": {\"q\": \"agentbase\"}, "
+                   "\"status\": \"success\", \"duration_ms\": 120}",
+        .no_delete = true,
+    },
+    {
+        /* Written by the database's audit triggers only; clients read it. */
+        .name = "audit-logs",
+        .table = "audit_logs",
+        .create = "",
+        .update = "",
+        .hidden = "",
+        .filters = "action,resource_type,resource_id,actor_type,actor_id,request_id",
+        .example = "{}",
+        .no_delete = true,
+        .own_create = true,
+    },
+    {
         /* Issued and revoked by keys.c: the secret exists only in the POST response. */
         .name = "api-keys",
         .table = "api_keys",

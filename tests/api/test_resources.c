@@ -115,6 +115,13 @@ static const char *owner_key(size_t i)
     return ab_resources[i].platform ? key_platform : key_a;
 }
 
+/* A resource clients can only read (its rows come from the database itself). */
+static bool read_only(size_t i)
+{
+    return ab_resources[i].own_create && !ab_resources[i].update[0] &&
+           strcmp(ab_resources[i].name, "api-keys") != 0;
+}
+
 /* Index of the resource named name. */
 static size_t index_of(const char *name)
 {
@@ -208,9 +215,19 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         json_t *doc;
 
         coll_path(i, path, sizeof(path));
-        if (call(owner_key(i), "POST", path, body, strlen(body), &r) != 201)
+        if (read_only(i)) {
+            /* Nothing to create: take the newest object the earlier steps left behind. */
+            strcat(path, "?order=desc&limit=1");
+            assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &r), 200);
+            doc = json_array_get(json_object_get(json_loads(r.body, 0, NULL), "data"), 0);
+            if (!doc)
+                fail_msg("%s has no object for tenant A: %s", res->name, r.body);
+            json_incref(doc);
+        } else if (call(owner_key(i), "POST", path, body, strlen(body), &r) != 201) {
             fail_msg("POST %s %s: %ld %s", path, body, r.status, r.body);
-        doc = json_loads(r.body, 0, NULL);
+        } else {
+            doc = json_loads(r.body, 0, NULL);
+        }
         assert_non_null(doc);
         snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(doc, "id")));
         if (!res->platform)
@@ -282,8 +299,9 @@ static void test_tenant_b_gets_404_for_every_object_of_a_and_changes_nothing(voi
             char *body = m == 1 ? patch_body(i) : NULL;
             long st = call(key_b, methods[m], path, body, body ? strlen(body) : 0, &r);
 
-            /* a resource without DELETE answers 405 to everyone, whatever the id */
-            if (st != 404 && !(m == 2 && res->no_delete && st == 405))
+            /* a resource without DELETE (or PATCH) answers 405 to everyone, whatever the id */
+            if (st != 404 &&
+                !(st == 405 && ((m == 2 && res->no_delete) || (m == 1 && !res->update[0]))))
                 fail_msg("%s %s as tenant B: %ld %s", methods[m], path, st, r.body);
             api_response_free(&r);
             free(body);
@@ -320,8 +338,10 @@ static void test_a_key_without_the_scope_gets_403_on_every_route(void **state)
         api_response_free(&r);
         assert_int_equal(call(key_readonly, "GET", item, NULL, 0, &r), readable ? 200 : 403);
         api_response_free(&r);
-        assert_int_equal(call(key_readonly, "POST", coll, "{\"x\": 1}", 8, &r), 403);
-        api_response_free(&r); /* the key is judged before the body */
+        /* the key is judged before the body; a read-only resource has no POST at all */
+        assert_int_equal(call(key_readonly, "POST", coll, "{\"x\": 1}", 8, &r),
+                         read_only(i) ? 405 : 403);
+        api_response_free(&r);
         if (!res->no_delete) {
             assert_int_equal(call(key_readonly, "DELETE", item, NULL, 0, &r), 403);
             assert_non_null(strstr(r.body, ":write"));
@@ -428,11 +448,11 @@ static void test_wrong_types_are_refused_naming_the_field(void **state)
             text = json_dumps(copy, 0);
             /*
              * A scalar or array column given another type is 400 naming the field; a JSON
-             * column takes any JSON, and its own CHECK may refuse the shape (422).
+             * column takes any JSON (its own CHECK may refuse the shape: 422), never a 5xx.
              */
             call(key_a, "POST", coll, text, strlen(text), &r);
             snprintf(want, sizeof(want), "field '%s' must be", field);
-            if (json_is_object(value) ? (r.status != 400 && r.status != 422)
+            if (json_is_object(value) ? r.status >= 500
                                       : (r.status != 400 || !strstr(r.body, want)) &&
                                             !strstr(r.body, "invalid input"))
                 fail_msg("POST %s with a wrong %s: %ld %s", coll, field, r.status, r.body);
