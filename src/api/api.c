@@ -181,7 +181,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (ab_ratelimit_create(cfg->rate_limit, &app.limits) != 0) {
+    if (ab_keystate_create(cfg->rate_limit, &app.keys) != 0) {
         rc = ab_error_set(err, AB_ENOMEM, "out of memory");
         goto out;
     }
@@ -211,7 +211,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
 out:
     ab_pg_pool_destroy(app.pool);
     ab_api_resources_free(&app);
-    ab_ratelimit_destroy(app.limits);
+    ab_keystate_destroy(app.keys);
     free(routes);
     return rc;
 }

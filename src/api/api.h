@@ -12,13 +12,15 @@
 
 #include <pthread.h>
 
-struct ab_ratelimit;
+struct ab_keystate;
 
-/* Per-key token buckets (ratelimit.c). rate <= 0 disables limiting (*out stays NULL). */
-int ab_ratelimit_create(double rate, struct ab_ratelimit **out) AB_MUSTCHECK;
+/* Per-key state kept between requests (keystate.c); rate <= 0 means no rate limit. */
+int ab_keystate_create(double rate, struct ab_keystate **out) AB_MUSTCHECK;
 /* Takes one request for key: 0 when allowed, else the seconds to wait (Retry-After). */
-int ab_ratelimit_take(struct ab_ratelimit *rl, const char *key);
-void ab_ratelimit_destroy(struct ab_ratelimit *rl);
+int ab_keystate_take(struct ab_keystate *ks, const char *key);
+/* True at most once a minute per key: time to record its last use in the database. */
+bool ab_keystate_touch_due(struct ab_keystate *ks, const char *key);
+void ab_keystate_destroy(struct ab_keystate *ks);
 
 struct ab_app {
     const struct ab_config *cfg;
@@ -32,7 +34,7 @@ struct ab_app {
      */
     char **kinds;
     pthread_mutex_t kinds_lock;         /* guards the first load of kinds */
-    struct ab_ratelimit *limits;        /* per-key request rate; NULL when unlimited */
+    struct ab_keystate *keys;           /* per-key rate limit and last-use bookkeeping */
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     size_t nroutes;
 };

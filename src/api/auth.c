@@ -159,7 +159,7 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
     if (check_key(*conn, req, key, who) || choose_tenant(req, tenant_required, who))
         goto refuse;
-    wait = ab_ratelimit_take(app->limits, who->key_id);
+    wait = ab_keystate_take(app->keys, who->key_id);
     if (wait > 0) {
         snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
         ab_http_error(req, 429, "rate_limited", "too many requests for this API key; retry in %d s",
@@ -173,6 +173,15 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
     snprintf(req->key_id, sizeof(req->key_id), "%s", who->key_id);
     snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", who->tenant_id);
     client_ip(req, ip, sizeof(ip));
+    /* last_used_at: one autocommitted write a minute per key, never one per request. */
+    if (ab_keystate_touch_due(app->keys, who->key_id)) {
+        params[0] = who->key_id;
+        params[1] = who->platform ? NULL : who->tenant_id;
+        params[2] = ip[0] ? ip : NULL;
+        r = PQexecParams(*conn, "SELECT agentbase.auth_touch_key($1::uuid, $2::uuid, $3::inet)", 3,
+                         NULL, params, NULL, NULL, 0);
+        PQclear(r); /* best effort: a failed touch must not fail the request */
+    }
     params[0] = who->tenant_id[0] ? who->tenant_id : NULL;
     params[1] = who->key_id;
     params[2] = ip[0] ? ip : NULL;

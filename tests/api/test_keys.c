@@ -72,7 +72,7 @@ static int teardown(void **state)
 static void test_a_new_key_is_shown_once_and_stored_only_as_a_hash(void **state)
 {
     struct api_response r;
-    char path[128], count[16];
+    char path[128], count[64];
     const char *key, *id;
     json_t *doc;
 
@@ -110,6 +110,15 @@ static void test_a_new_key_is_shown_once_and_stored_only_as_a_hash(void **state)
             "WHERE key_hash = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
             1, p, count, sizeof(count));
         assert_string_equal(count, "1");
+    }
+    /* its first use was recorded, with the address it came from */
+    {
+        const char *p[1] = {id};
+
+        sql("SELECT (last_used_at IS NOT NULL) || ' ' || coalesce(host(last_used_ip), '') "
+            "FROM agentbase.api_keys WHERE id = $1::uuid",
+            1, p, count, sizeof(count));
+        assert_string_equal(count, "true 127.0.0.1");
     }
     json_decref(doc);
 }
