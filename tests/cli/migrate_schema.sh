@@ -7,7 +7,7 @@ ab_home
 ab_pg_start
 versions=($("$AB_BIN" migrate status | awk '/^[0-9][0-9][0-9][0-9]/ { print $1 }' | sort -r))
 n=${#versions[@]}
-plan $((n + 7))
+plan $((n + 8))
 
 # A schema dump without comments, blank lines and the per-run \restrict tokens.
 dump() {
