@@ -1,0 +1,28 @@
+-- Removes the accounting module, in reverse order of creation.
+DROP FUNCTION agentbase.reset_daily_quotas();
+DROP FUNCTION agentbase.reset_monthly_tokens();
+DROP FUNCTION agentbase.auto_allocate_tokens_for_level(uuid, text);
+DROP FUNCTION agentbase.adjust_user_tokens(uuid, bigint, text, text, text, text, text, text, jsonb, text);
+DROP VIEW agentbase.user_quotas;
+DROP VIEW agentbase.token_transactions;
+DROP VIEW agentbase.usage_logs;
+DROP TABLE agentbase.system_metrics;
+DROP TABLE agentbase.performance_metrics;
+DROP TABLE agentbase.billing_records;
+DROP TABLE agentbase.cost_tracking;
+DROP TABLE agentbase.system_alerts;
+DROP TABLE agentbase.budget_alert_events;
+DROP TABLE agentbase.user_budgets;
+DROP TABLE agentbase.token_holds;
+DROP TABLE agentbase.idempotency_keys;
+DROP TABLE agentbase.token_ledger;
+DROP TABLE agentbase.token_wallets;
+DROP TABLE agentbase.tenant_quotas;
+DROP TABLE agentbase.quotas;
+DROP TABLE agentbase.usage_metrics;
+DROP TABLE agentbase.ai_requests;
+DROP TABLE agentbase.subscription_plans;
+DROP FUNCTION agentbase.model_price_at(uuid, timestamptz);
+DROP TABLE agentbase.ai_model_prices;
+DROP TABLE agentbase.ai_models;
+DROP TABLE agentbase.ai_providers;
