@@ -68,6 +68,7 @@ bool ab_api_scope_allows(const char *scopes, const char *scope);
  * are comma-separated names of the table's columns.
  */
 #define AB_RESOURCE_MAX_FILTERS 8
+#define AB_RESOURCE_MAX         128
 struct ab_resource {
     const char *name;    /* path segment and scope prefix: agent-assignments */
     const char *table;   /* in schema agentbase: agent_assignments */
@@ -92,6 +93,11 @@ struct ab_resource {
      * inserted without tenant_id; its RLS policies decide what each caller may see and do.
      */
     bool platform;
+    /*
+     * Reference data without tenant_id that every tenant reads (plans, models, prices,
+     * the MCP registry ...); written by the platform (seed, migrations), never by the API.
+     */
+    bool global;
 };
 
 extern const struct ab_resource ab_resources[];

@@ -25,142 +25,7 @@
 #define DEFAULT_LIMIT  50
 #define MAX_LIMIT      500
 
-const struct ab_resource ab_resources[] = {
-    {
-        /* Platform keys create and manage tenants; a tenant key sees its own tenant only. */
-        .name = "tenants",
-        .table = "tenants",
-        .create = "slug,name,status,plan,limits,contact_email,contact_name,settings,metadata",
-        .update = "name,status,plan,limits,contact_email,contact_name,settings,metadata",
-        .hidden = "",
-        .filters = "slug,status,plan",
-        .soft_delete = true,
-        .example = "{\"slug\": \"tenant-{{n}}\", \"name\": \"Tenant {{n}}\"}",
-        .platform = true,
-    },
-    {
-        .name = "users",
-        .table = "users",
-        .create = "email,username,full_name,avatar_url,profile,role,permissions,preferences,"
-                  "preferred_model,preferred_temperature,timezone,status,level",
-        .update = "username,full_name,avatar_url,profile,role,permissions,preferences,"
-                  "preferred_model,preferred_temperature,timezone,status,level",
-        .hidden = "password_hash,email_verification_token_hash",
-        .filters = "email,role,status,level",
-        .soft_delete = true,
-        .example = "{\"email\": \"user{{n}}@example.com\", \"username\": \"user{{n}}\", "
-                   "\"role\": \"user\"}",
-    },
-    {
-        .name = "agents",
-        .table = "agents",
-        .create = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
-                  "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
-                  "status,version,tags,config,metadata,created_by",
-        .update = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
-                  "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
-                  "status,version,tags,config,metadata",
-        .hidden = "",
-        .filters = "status,agent_type,model_provider,model_name,created_by",
-        .soft_delete = true,
-        .example = "{\"name\": \"agent {{n}}\", \"model_provider\": \"openai\", "
-                   "\"model_name\": \"gpt-4o\", \"temperature\": 0.7, \"max_tokens\": 1024}",
-    },
-    {
-        .name = "agent-assignments",
-        .table = "agent_assignments",
-        .create = "user_id,agent_id,allocation_type,priority,max_concurrent_requests,is_active,"
-                  "expires_at",
-        .update = "allocation_type,priority,max_concurrent_requests,is_active,expires_at",
-        .hidden = "",
-        .filters = "user_id,agent_id,allocation_type,is_active",
-        .example = "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", "
-                   "\"allocation_type\": \"dedicated\"}",
-    },
-    {
-        .name = "conversations",
-        .table = "conversations",
-        .create = "user_id,agent_id,title,status,context,ai_config,analytics",
-        .update = "title,status,context,ai_config,analytics,ended_at",
-        .hidden = "",
-        .filters = "user_id,agent_id,status",
-        .soft_delete = true,
-        .example = "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", "
-                   "\"title\": \"hello\"}",
-    },
-    {
-        .name = "generated-content",
-        .table = "generated_content",
-        .create = "user_id,agent_id,conversation_id,parent_id,content_type,title,content,language,"
-                  "file_name,file_path,mime_type,file_size_bytes,checksum,version,"
-                  "validation_status,validation_errors,is_public,is_template,template_variables,"
-                  "tags,metadata",
-        .update = "title,content,language,file_name,file_path,mime_type,file_size_bytes,checksum,"
-                  "version,validation_status,validation_errors,is_public,is_template,"
-                  "template_variables,tags,metadata",
-        .hidden = "",
-        .filters = "user_id,agent_id,conversation_id,parent_id,content_type,validation_status",
-        .soft_delete = true,
-        .example = "{\"agent_id\": \"{{agents}}\", \"content_type\": \"code\", "
-                   "\"title\": \"hello.py\", \"content\": \"print('hello')\", "
-                   "\"language\": \"python\"}",
-    },
-    {
-        /* An append-only log: written once, when the call has ended; never changed. */
-        .name = "tool-executions",
-        .table = "tool_executions",
-        .create = "agent_id,conversation_id,message_id,tool_name,input,output,status,"
-                  "error_message,duration_ms,started_at,completed_at",
-        .update = "",
-        .hidden = "",
-        .filters = "agent_id,conversation_id,tool_name,status",
-        .example = "{\"agent_id\": \"{{agents}}\", \"conversation_id\": \"{{conversations}}\", "
-                   "\"tool_name\": \"web_search\", \"input\": {\"q\": \"agentbase\"}, "
-                   "\"status\": \"success\", \"duration_ms\": 120}",
-        .no_delete = true,
-    },
-    {
-        /* Written by the database's audit triggers only; clients read it. */
-        .name = "audit-logs",
-        .table = "audit_logs",
-        .create = "",
-        .update = "",
-        .hidden = "",
-        .filters = "action,resource_type,resource_id,actor_type,actor_id,request_id",
-        .example = "{}",
-        .no_delete = true,
-        .own_create = true,
-    },
-    {
-        /* Issued and revoked by keys.c: the secret exists only in the POST response. */
-        .name = "api-keys",
-        .table = "api_keys",
-        .create = "",
-        .update = "name,metadata",
-        .hidden = "key_hash",
-        .filters = "user_id,kind",
-        .example = "{\"name\": \"key {{n}}\", \"scopes\": [\"agents:read\"]}",
-        .no_delete = true,
-        .own_create = true,
-    },
-    {
-        /* Appending is gap-free per conversation: the messages_append trigger numbers it. */
-        .name = "messages",
-        .table = "messages",
-        .create = "role,content,content_type,token_count,model,tool_calls,tool_results,latency_ms,"
-                  "cost,metadata",
-        .update = "metadata",
-        .hidden = "",
-        .filters = "role,model",
-        .example = "{\"role\": \"user\", \"content\": \"hello\", \"token_count\": 3, "
-                   "\"metadata\": {\"source\": \"example\"}}",
-        .parent = "conversations",
-        .parent_column = "conversation_id",
-        .order_by = "sequence_number",
-        .no_delete = true,
-    },
-};
-const size_t ab_nresources = AB_ARRAY_LEN(ab_resources);
+/* The descriptor table itself is in tables.c. */
 
 /* ======================================================================================
  * Column lists
@@ -419,6 +284,12 @@ static int run(struct ab_app *app, struct ab_req *req, const struct ab_resource 
     return 0;
 }
 
+/* Tables with a tenant_id column: all but the platform's tenants and global reference data. */
+static bool has_tenant(const struct ab_resource *r)
+{
+    return !r->platform && !r->global;
+}
+
 /* " AND t.deleted_at IS NULL" for soft-deleting resources. */
 static const char *live(const struct ab_resource *r)
 {
@@ -625,7 +496,7 @@ static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_res
     char scope[96];
 
     scope_of(r, write, scope, sizeof(scope));
-    return ab_api_begin(app, req, scope, !r->platform, &who, conn);
+    return ab_api_begin(app, req, scope, has_tenant(r), &who, conn);
 }
 
 /*
@@ -635,13 +506,13 @@ static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_res
 static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc)
 {
     int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (%s", r->table,
-                           r->platform ? "" : "tenant_id, ");
+                           has_tenant(r) ? "tenant_id, " : "");
 
     rc = rc ? rc : r->parent ? ab_buf_printf(sql, "%s, ", r->parent_column) : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "%.*s");
     rc = rc ? rc
             : ab_buf_printf(sql, ") SELECT %s",
-                            r->platform ? "" : "agentbase.current_tenant_id(), ");
+                            has_tenant(r) ? "agentbase.current_tenant_id(), " : "");
     rc = rc ? rc : r->parent ? ab_buf_puts(sql, "$2::uuid, ") : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "r.%.*s");
     rc = rc ? rc
@@ -744,8 +615,10 @@ static int del(void *appv, struct ab_req *req)
 
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
 {
-    static char patterns[AB_ARRAY_LEN(ab_resources)][2][128];
+    static char patterns[AB_RESOURCE_MAX][2][128];
 
+    if (ab_nresources > AB_RESOURCE_MAX)
+        return AB_ETOOBIG;
     for (size_t i = 0; i < ab_nresources; i++) {
         const struct ab_resource *r = &ab_resources[i];
         char *coll = patterns[i][0], *item = patterns[i][1];
@@ -801,7 +674,7 @@ int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *er
         /* Every column any list names, and the ones the engine itself relies on. */
         ab_buf_init(&cols, 16 * 1024);
         rc = ab_buf_printf(
-            &cols, "%sid,%s,%s,%s,%s%s,%s,%s", r->platform ? "" : "tenant_id,", r->create,
+            &cols, "%sid,%s,%s,%s,%s%s,%s,%s", has_tenant(r) ? "tenant_id," : "", r->create,
             r->update, r->hidden, r->filters, r->soft_delete ? ",deleted_at" : "",
             r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
         params[0] = r->table;
