@@ -32,6 +32,12 @@ int ab_cli_usage_error(const char *cmd, const char *fmt, ...) AB_PRINTF(2, 3);
 int ab_cli_connect_hint(const struct ab_config *cfg, struct ab_error *err);
 /* Parses a whole non-negative number; false when s is not one or exceeds max. */
 bool ab_cli_parse_int(const char *s, long max, long *out);
+/* Writes secret to $AGENTBASE_HOME/name (mode 0600) and prints "<what>: in <path>". */
+int ab_cli_save_secret(const struct ab_config *cfg, const char *name, const char *secret,
+                       const char *what, struct ab_error *err) AB_MUSTCHECK;
+/* Creates a platform-admin key and saves it to $AGENTBASE_HOME/admin-key (first run of up). */
+int ab_cli_bootstrap_admin_key(const struct ab_config *cfg, const char *conninfo,
+                               struct ab_error *err) AB_MUSTCHECK;
 /* Seeds the database: base data, and the demo tenant when dev. */
 int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
                     struct ab_error *err) AB_MUSTCHECK;

@@ -2,6 +2,7 @@
 #include "pg/pg.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,4 +45,22 @@ bool ab_cli_parse_int(const char *s, long max, long *out)
         return false;
     *out = v;
     return true;
+}
+
+int ab_cli_save_secret(const struct ab_config *cfg, const char *name, const char *secret,
+                       const char *what, struct ab_error *err)
+{
+    char path[PATH_MAX + 32], line[128];
+    int rc;
+
+    if ((rc = ab_mkdir_p(cfg->home, 0755, err)))
+        return rc;
+    if (ab_path_join(path, sizeof(path), cfg->home, name))
+        return ab_error_set(err, AB_ETOOBIG, "AGENTBASE_HOME is too long");
+    snprintf(line, sizeof(line), "%s\n", secret);
+    rc = ab_file_write(path, line, strlen(line), 0600, err);
+    sodium_memzero(line, sizeof(line));
+    if (!rc)
+        printf("%s: in %s\n", what, path);
+    return rc;
 }

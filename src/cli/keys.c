@@ -148,3 +148,24 @@ out:
     }
     return AB_EXIT_OK;
 }
+
+int ab_cli_bootstrap_admin_key(const struct ab_config *cfg, const char *conninfo,
+                               struct ab_error *err)
+{
+    char key[AB_KEY_LEN + 1], prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
+    const char *params[5] = {"bootstrap (agentbase up)", prefix, hash, "admin", "0"};
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    ab_auth_key_new(key, prefix, hash);
+    if ((rc = ab_pg_connect(conninfo, "agentbase up", &conn, err)) == 0 &&
+        (rc = ab_pg_query(conn, insert_platform_key, 5, params, &res, err)) == 0)
+        rc = ab_cli_save_secret(cfg, "admin-key", key,
+                                "platform-admin API key (create tenants with it)", err);
+    sodium_memzero(key, sizeof(key));
+    PQclear(res);
+    if (conn)
+        PQfinish(conn);
+    return rc;
+}

@@ -41,25 +41,6 @@ static int run_seed_files(PGconn *conn, const char *dir, struct ab_error *err)
     return rc;
 }
 
-/* Writes a generated secret to $AGENTBASE_HOME/name where only the operator can read it. */
-static int save_secret(const struct ab_config *cfg, const char *name, const char *secret,
-                       const char *what, struct ab_error *err)
-{
-    char path[PATH_MAX + 32], line[128];
-    int rc;
-
-    if ((rc = ab_mkdir_p(cfg->home, 0755, err)))
-        return rc;
-    if (ab_path_join(path, sizeof(path), cfg->home, name))
-        return ab_error_set(err, AB_ETOOBIG, "AGENTBASE_HOME is too long");
-    snprintf(line, sizeof(line), "%s\n", secret);
-    rc = ab_file_write(path, line, strlen(line), 0600, err);
-    sodium_memzero(line, sizeof(line));
-    if (!rc)
-        printf("%s: in %s\n", what, path);
-    return rc;
-}
-
 /* True when exactly one row matches sql with the single parameter value. */
 static int row_exists(PGconn *conn, const char *sql, const char *value, bool *exists,
                       struct ab_error *err)
@@ -135,15 +116,15 @@ int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
     rc = row_exists(conn, "SELECT 1 FROM agentbase.users WHERE password_hash = $1", pw_hash,
                     &created, err);
     if (!rc && created)
-        rc = save_secret(cfg, "admin-password", password,
-                         "demo admin admin@demo.local (tenant demo) password, to change at "
-                         "first login",
-                         err);
+        rc = ab_cli_save_secret(cfg, "admin-password", password,
+                                "demo admin admin@demo.local (tenant demo) password, to change at "
+                                "first login",
+                                err);
     if (!rc)
         rc = row_exists(conn, "SELECT 1 FROM agentbase.api_keys WHERE key_hash = $1", key_hash,
                         &created, err);
     if (!rc && created)
-        rc = save_secret(cfg, "dev-api-key", key, "demo tenant API key (scope admin)", err);
+        rc = ab_cli_save_secret(cfg, "dev-api-key", key, "demo tenant API key (scope admin)", err);
 done:
     if (!rc)
         printf("seeded%s\n", dev ? " (with the demo tenant)" : "");

@@ -11,8 +11,9 @@ static const char up_help[] =
     "usage: agentbase up [--port N] [--dev] [--no-serve]\n"
     "\n"
     "Starts the embedded PostgreSQL cluster (unless DATABASE_URL names a server), applies\n"
-    "every pending migration, seeds the database when it was empty before, and serves the\n"
-    "REST API (see agentbase serve --help) until SIGTERM or SIGINT.\n"
+    "every pending migration, and serves the REST API (see agentbase serve --help) until\n"
+    "SIGTERM or SIGINT. On the first run it also seeds the database and writes a\n"
+    "platform-admin API key to $AGENTBASE_HOME/admin-key (mode 0600).\n"
     "\n"
     "  --port N     the embedded cluster also listens on 127.0.0.1:N\n"
     "  --dev        seed the demo tenant too (on first run)\n"
@@ -74,7 +75,9 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
     ab_migrate_set_free(&set);
     if (rc)
         return ab_cli_fail(&err);
-    if (before == 0 && ab_cli_run_seed(cfg, conninfo, dev, &err) != 0)
+    /* First run: seed, and hand the operator a platform-admin key to start with. */
+    if (before == 0 && (ab_cli_run_seed(cfg, conninfo, dev, &err) != 0 ||
+                        ab_cli_bootstrap_admin_key(cfg, conninfo, &err) != 0))
         return ab_cli_fail(&err);
     if (!serve) {
         printf("ready (not serving: --no-serve); psql: agentbase pg psql\n");

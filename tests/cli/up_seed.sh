@@ -1,7 +1,7 @@
 # agentbase up: first run starts the cluster, migrates and seeds (with the demo tenant);
 # later runs change nothing. agentbase seed is idempotent and refuses an unmigrated database.
 source "$(dirname "$0")/../lib.sh"
-plan 15
+plan 18
 
 ab_home
 counts() {
@@ -19,6 +19,13 @@ is "$rc" 0 "first up exits 0"
 ab_pg_start # already running: exports the connection settings
 like "$out" "password, to change at first login: in $AGENTBASE_HOME/admin-password" \
     "it says where the admin password is"
+like "$out" "platform-admin API key \(create tenants with it\): in $AGENTBASE_HOME/admin-key" \
+    "the first run says where the platform-admin key is"
+is "$(stat -c %a "$AGENTBASE_HOME/admin-key")" 600 "the admin key file is private (0600)"
+admin=$(cat "$AGENTBASE_HOME/admin-key")
+is "$(q -c "SELECT count(*) FROM agentbase.platform_api_keys
+             WHERE key_hash = encode(sha256(convert_to('$admin', 'UTF8')), 'hex')")" 1 \
+    "and the key is a stored platform-admin key"
 key=$(cat "$AGENTBASE_HOME/dev-api-key")
 is "$(stat -c %a "$AGENTBASE_HOME/dev-api-key")" 600 "the dev API key file is private (0600)"
 like "$key" '^ab_[0-9A-Za-z]{36}$' "it holds a well-formed key"
@@ -41,8 +48,8 @@ is "$rc" 0 "a second up exits 0"
 "$AB_BIN" seed --dev >/dev/null
 "$AB_BIN" seed >/dev/null
 is "$(counts)" "$before" "seeding again changes no row counts"
-is "$(cat "$AGENTBASE_HOME/admin-password") $(cat "$AGENTBASE_HOME/dev-api-key")" "$pw $key" \
-    "nor the admin password or the API key"
+is "$(cat "$AGENTBASE_HOME/admin-password") $(cat "$AGENTBASE_HOME/dev-api-key") $(cat "$AGENTBASE_HOME/admin-key")" \
+    "$pw $key $admin" "nor the admin password or the API keys"
 
 q -d postgres -c "CREATE DATABASE bare"
 out=$(DATABASE_URL=$(echo "$DATABASE_URL" | sed 's#/agentbase?#/bare?#') "$AB_BIN" seed 2>&1); rc=$?
