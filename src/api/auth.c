@@ -72,7 +72,8 @@ static void client_ip(struct ab_req *req, char *out, size_t n)
 }
 
 /* Looks the key up and judges it; 0 when it may act, else 1 with the error set. */
-static int check_key(PGconn *conn, struct ab_req *req, const char *key, struct ab_caller *who)
+static int check_key(struct ab_pg_pool *pool, PGconn *conn, struct ab_req *req, const char *key,
+                     struct ab_caller *who)
 {
     char hash[65];
     const char *params[1] = {hash};
@@ -80,12 +81,13 @@ static int check_key(PGconn *conn, struct ab_req *req, const char *key, struct a
     int rc = 1;
 
     ab_auth_key_hash(key, strlen(key), hash);
-    r = PQexecParams(conn,
-                     "SELECT key_id, coalesce(tenant_id::text, ''), coalesce(user_id::text, ''), "
-                     "       array_to_string(scopes, ','), coalesce(expires_at <= now(), false), "
-                     "       revoked_at IS NOT NULL, is_platform, coalesce(tenant_status, '') "
-                     "  FROM agentbase.auth_lookup_key($1)",
-                     1, NULL, params, NULL, NULL, 0);
+    r = ab_pg_pool_exec(
+        pool, conn,
+        "SELECT key_id, coalesce(tenant_id::text, ''), coalesce(user_id::text, ''), "
+        "       array_to_string(scopes, ','), coalesce(expires_at <= now(), false), "
+        "       revoked_at IS NOT NULL, is_platform, coalesce(tenant_status, '') "
+        "  FROM agentbase.auth_lookup_key($1)",
+        1, params);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         ab_http_error(req, 503, "database_unavailable", "cannot check the API key now");
     else if (PQntuples(r) == 0)
@@ -157,7 +159,7 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         return ab_http_error(req, 401, "unauthorized", "malformed API key") + 1;
     if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, conn, &err) != 0)
         return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
-    if (check_key(*conn, req, key, who) || choose_tenant(req, tenant_required, who))
+    if (check_key(app->pool, *conn, req, key, who) || choose_tenant(req, tenant_required, who))
         goto refuse;
     wait = ab_keystate_take(app->keys, who->key_id);
     if (wait > 0) {
@@ -190,10 +192,10 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
     params[5] = who->platform ? "t" : "f";
     r = PQexec(*conn, "BEGIN; SET LOCAL statement_timeout = '30s'");
     PQclear(r);
-    r = PQexecParams(*conn,
-                     "SELECT agentbase.set_request_context($1::uuid, 'api_key', $2, $3, $4, $5, "
-                     "$6::boolean)",
-                     6, NULL, params, NULL, NULL, 0);
+    r = ab_pg_pool_exec(app->pool, *conn,
+                        "SELECT agentbase.set_request_context($1::uuid, 'api_key', $2, $3, $4, "
+                        "$5, $6::boolean)",
+                        6, params);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         ab_http_error(req, 503, "database_unavailable", "cannot start the request's transaction");

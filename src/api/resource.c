@@ -241,10 +241,11 @@ static int db_error(struct ab_req *req, const struct ab_resource *r, const PGres
 }
 
 /* Runs sql and answers with its one text value (or 404 when no row came back). */
-static void answer(struct ab_req *req, const struct ab_resource *r, PGconn *conn, const char *sql,
-                   int n, const char *const *params, int status)
+static void answer(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                   PGconn *conn, const char *sql, int n, const char *const *params, int status)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    /* Prepared once per connection: the engine's statements repeat with every request. */
+    PGresult *res = ab_pg_pool_exec(app->pool, conn, sql, n, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         db_error(req, r, res);
@@ -278,7 +279,7 @@ static int run(struct ab_app *app, struct ab_req *req, const struct ab_resource 
     PGconn *conn;
 
     if (begin_for(app, req, r, write, &conn) == 0) {
-        answer(req, r, conn, sql, n, params, status);
+        answer(app, req, r, conn, sql, n, params, status);
         ab_api_end(app, req, conn);
     }
     return 0;
@@ -569,7 +570,7 @@ static int write_fields(void *appv, struct ab_req *req, bool is_create)
         if ((is_create ? insert_sql(&sql, r, doc) : update_sql(&sql, r, doc)) != 0)
             ab_http_error(req, 500, "internal", "out of memory");
         else
-            answer(req, r, conn, sql.data, is_create && !r->parent ? 1 : 2, params,
+            answer(appv, req, r, conn, sql.data, is_create && !r->parent ? 1 : 2, params,
                    is_create ? 201 : 200);
         ab_buf_free(&sql);
         json_decref(doc);

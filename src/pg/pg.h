@@ -67,6 +67,12 @@ int ab_pg_pool_create(const char *conninfo, const char *appname, const char *ini
  */
 int ab_pg_pool_acquire(struct ab_pg_pool *p, int timeout_ms, PGconn **out,
                        struct ab_error *err) AB_MUSTCHECK;
+/*
+ * Like PQexecParams, but prepares sql on this pooled connection the first time it sees the
+ * text and executes the prepared statement from then on. The caller owns the result.
+ */
+PGresult *ab_pg_pool_exec(struct ab_pg_pool *p, PGconn *conn, const char *sql, int nparams,
+                          const char *const *params);
 /* Returns a connection; one left in a transaction is rolled back, a broken one closed. */
 void ab_pg_pool_release(struct ab_pg_pool *p, PGconn *conn);
 void ab_pg_pool_stats(struct ab_pg_pool *p, struct ab_pg_pool_stats *st);

@@ -14,6 +14,7 @@
 #include "pg/pg.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,15 @@
 
 #define BACKOFF_MIN_MS 100.0
 #define BACKOFF_MAX_MS 5000.0
+#define PREPARED_MAX   512 /* statements prepared per connection before starting over */
 
 struct slot {
     PGconn *conn;
     bool busy;
     double retry_at; /* ab_now_ms() before which no reconnect is tried */
     double backoff;
+    uint64_t prepared[PREPARED_MAX]; /* hashes of the SQL prepared on this connection */
+    size_t nprepared;
 };
 
 struct ab_pg_pool {
@@ -75,6 +79,7 @@ static int slot_connect(struct ab_pg_pool *p, struct slot *s, struct ab_error *e
     s->conn = conn;
     s->backoff = 0;
     s->retry_at = 0;
+    s->nprepared = 0;
     return 0;
 }
 
@@ -218,4 +223,65 @@ void ab_pg_pool_stats(struct ab_pg_pool *p, struct ab_pg_pool_stats *st)
     st->waiting = p->waiting;
     st->connects = p->reconnects;
     pthread_mutex_unlock(&p->mu);
+}
+
+/* ======================================================================================
+ * Prepared statements by text
+ * ====================================================================================== */
+
+/* FNV-1a: statement names come from the SQL text, so equal text shares one statement. */
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (; *sql; sql++)
+        h = (h ^ (unsigned char)*sql) * 1099511628211ull;
+    return h;
+}
+
+static struct slot *slot_of(struct ab_pg_pool *p, PGconn *conn)
+{
+    struct slot *s = NULL;
+
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->size && !s; i++)
+        if (p->slots[i].conn == conn)
+            s = &p->slots[i];
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+PGresult *ab_pg_pool_exec(struct ab_pg_pool *p, PGconn *conn, const char *sql, int nparams,
+                          const char *const *params)
+{
+    struct slot *s = slot_of(p, conn);
+    uint64_t h = sql_hash(sql);
+    char name[32];
+    size_t i;
+
+    if (!s) /* not one of ours: run it unprepared */
+        return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    snprintf(name, sizeof(name), "ab_%016" PRIx64, h);
+    /* The slot belongs to this thread between acquire and release: no lock needed. */
+    for (i = 0; i < s->nprepared && s->prepared[i] != h; i++)
+        ;
+    if (i == s->nprepared) {
+        PGresult *r;
+
+        if (s->nprepared == PREPARED_MAX) {
+            r = PQexec(conn, "DEALLOCATE ALL");
+            PQclear(r);
+            s->nprepared = 0;
+            for (size_t k = 0; k < p->nstmts; k++) {
+                r = PQprepare(conn, p->stmts[k].name, p->stmts[k].sql, 0, NULL);
+                PQclear(r);
+            }
+        }
+        r = PQprepare(conn, name, sql, nparams, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return r; /* the statement's own error (syntax, unknown column ...) */
+        PQclear(r);
+        s->prepared[s->nprepared++] = h;
+    }
+    return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
 }

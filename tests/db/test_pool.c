@@ -131,6 +131,54 @@ static void test_unreachable_server_fails_fast_then_backs_off(void **state)
     ab_pg_pool_destroy(p);
 }
 
+static long prepared_count(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'ab\\_%'");
+    long n = PQresultStatus(r) == PGRES_TUPLES_OK ? atol(PQgetvalue(r, 0, 0)) : -1;
+
+    PQclear(r);
+    return n;
+}
+
+static void test_exec_prepares_each_text_once_per_connection(void **state)
+{
+    const char *params[1] = {"5"};
+    struct ab_pg_pool *p;
+    struct ab_error err;
+    PGconn *c, *admin;
+    PGresult *r;
+    char sql[128];
+
+    (void)state;
+    assert_int_equal(ab_pg_pool_create(url(), "test_pool", NULL, 1, stmts, 1, &p, &err), 0);
+    assert_int_equal(ab_pg_pool_acquire(p, 1000, &c, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        r = ab_pg_pool_exec(p, c, "SELECT $1::int * 2", 1, params);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(r, 0, 0), "10");
+        PQclear(r);
+    }
+    assert_int_equal(prepared_count(c), 1); /* three runs, one statement */
+    r = ab_pg_pool_exec(p, c, "SELEC nonsense", 0, NULL);
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR); /* the statement's own error */
+    PQclear(r);
+    /* after a reconnect the statement is prepared again, transparently */
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", PQbackendPID(c));
+    assert_int_equal(ab_pg_connect(url(), "test_pool_admin", &admin, &err), 0);
+    r = PQexec(admin, sql);
+    PQclear(r);
+    PQfinish(admin);
+    r = ab_pg_pool_exec(p, c, "SELECT 1", 0, NULL); /* fails on the dead connection */
+    PQclear(r);
+    ab_pg_pool_release(p, c);
+    assert_int_equal(ab_pg_pool_acquire(p, 1000, &c, &err), 0);
+    r = ab_pg_pool_exec(p, c, "SELECT $1::int * 2", 1, params);
+    assert_string_equal(PQgetvalue(r, 0, 0), "10");
+    PQclear(r);
+    ab_pg_pool_release(p, c);
+    ab_pg_pool_destroy(p);
+}
+
 struct worker {
     struct ab_pg_pool *p;
     int ok;
@@ -183,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_reconnects_and_reprepares_after_the_server_drops_the_connection),
         cmocka_unit_test(test_unreachable_server_fails_fast_then_backs_off),
         cmocka_unit_test(test_many_threads_share_few_connections),
+        cmocka_unit_test(test_exec_prepares_each_text_once_per_connection),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
