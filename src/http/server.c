@@ -259,17 +259,50 @@ static void count(struct ab_http_server *s, const struct ab_req *req, double ms)
     atomic_fetch_add(&s->latency_count, 1);
 }
 
-static void log_request(struct ab_http_server *s, const struct ab_req *req, double ms)
+/* UTC time with milliseconds, RFC 3339. */
+static void now_rfc3339(char *out, size_t n)
 {
-    const char *route = req->route >= 0 ? s->opts.routes[req->route].pattern : "-";
-    char when[40];
     struct timespec ts;
     struct tm tm;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* libmicrohttpd's own diagnostics, in the same log format as everything else. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct ab_http_server *s = cls;
+    char when[40], message[1024];
+    size_t n;
+
+    vsnprintf(message, sizeof(message), fmt, ap);
+    n = strlen(message);
+    while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == ' '))
+        message[--n] = '\0';
+    now_rfc3339(when, sizeof(when));
+    if (s->opts.log_json) {
+        json_t *line = json_pack("{s:s,s:s,s:s,s:s}", "time", when, "level", "warning", "source",
+                                 "http", "message", message);
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+
+        if (text)
+            fprintf(stderr, "%s\n", text);
+        free(text);
+        json_decref(line);
+    } else {
+        fprintf(stderr, "%s http warning: %s\n", when, message);
+    }
+}
+
+static void log_request(struct ab_http_server *s, const struct ab_req *req, double ms)
+{
+    const char *route = req->route >= 0 ? s->opts.routes[req->route].pattern : "-";
+    char when[40];
+
+    now_rfc3339(when, sizeof(when));
     if (s->opts.log_json) {
         json_t *line =
             json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:s,s:i,s:f}", "time", when, "request_id",
@@ -367,7 +400,8 @@ int ab_http_start(const struct ab_http_opts *o, struct ab_http_server **out, str
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 1),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, s, MHD_OPTION_END);
     if (!s->daemon) {
         free(s->counts);
         free(s);

@@ -92,6 +92,27 @@ static void test_oversize_body_is_413_and_the_server_keeps_serving(void **state)
     api_response_free(&r);
 }
 
+static void test_oversize_headers_are_refused_and_the_server_keeps_serving(void **state)
+{
+    size_t n = 100 * 1024;
+    char *header = malloc(n + 16);
+    const char *headers[2] = {header, NULL};
+    struct api_response r;
+
+    (void)state;
+    assert_non_null(header);
+    memcpy(header, "X-Big: ", 7);
+    memset(header + 7, 'a', n);
+    header[7 + n] = '\0';
+    assert_int_equal(api_request("GET", "/healthz", NULL, 0, headers, &r), 0);
+    assert_true(r.status >= 400 && r.status < 500); /* 431 or 413, never served */
+    api_response_free(&r);
+    free(header);
+    assert_int_equal(api_request("GET", "/healthz", NULL, 0, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    api_response_free(&r);
+}
+
 static void test_metrics_count_requests_by_route_and_status(void **state)
 {
     struct api_response r;
@@ -119,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_readyz_reports_the_schema_version),
         cmocka_unit_test(test_unknown_path_is_404_and_wrong_method_405_as_json),
         cmocka_unit_test(test_oversize_body_is_413_and_the_server_keeps_serving),
+        cmocka_unit_test(test_oversize_headers_are_refused_and_the_server_keeps_serving),
         cmocka_unit_test(test_metrics_count_requests_by_route_and_status),
     };
 
