@@ -1,6 +1,12 @@
 #include "client.h"
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -97,4 +103,17 @@ void api_response_free(struct api_response *r)
     free(r->body);
     free(r->headers);
     memset(r, 0, sizeof(*r));
+}
+
+void api_sql(void *pgconn, const char *q, int n, const char *const *params, char *out,
+             size_t outlen)
+{
+    PGconn *db = pgconn;
+    PGresult *r = PQexecParams(db, q, n, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", q, PQerrorMessage(db));
+    if (out)
+        snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
 }

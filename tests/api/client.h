@@ -22,4 +22,11 @@ int api_request(const char *method, const char *path, const char *body, size_t l
 void api_header(const struct api_response *r, const char *name, char *out, size_t n);
 void api_response_free(struct api_response *r);
 
+/*
+ * Runs q (with text parameters) as the test's superuser connection and copies the first
+ * value of the first row into out (when given); any failure fails the current test.
+ */
+void api_sql(void *pgconn, const char *q, int n, const char *const *params, char *out,
+             size_t outlen);
+
 #endif

@@ -20,23 +20,13 @@ static PGconn *db;
 static char tenant_id[40], suspended_id[40];
 static char good[64], revoked[64], expired[64], platform[64], in_suspended[64];
 
-static void sql(const char *q, int n, const char *const *params, char *out, size_t outlen)
-{
-    PGresult *r = PQexecParams(db, q, n, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    if (out)
-        snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-}
-
 static void make_tenant(const char *slug, const char *status, char *id)
 {
     const char *p[2] = {slug, status};
 
-    sql("INSERT INTO agentbase.tenants (slug, name, status) VALUES ($1, $1, $2) RETURNING id", 2, p,
-        id, 40);
+    api_sql(db,
+            "INSERT INTO agentbase.tenants (slug, name, status) VALUES ($1, $1, $2) RETURNING id",
+            2, p, id, 40);
 }
 
 /* A key of tenant (or a platform key when tenant is NULL), revoked/expired as asked. */
@@ -47,15 +37,17 @@ static void make_key(const char *tenant, const char *state, char *key)
 
     ab_auth_key_new(key, prefix, hash);
     if (tenant)
-        sql("INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes, "
-            "revoked_at, expires_at) VALUES ($1, 'test', $2, $3, '{agents:read}', "
-            "CASE WHEN $4 = 'revoked' THEN now() END, "
-            "CASE WHEN $4 = 'expired' THEN now() - interval '1 s' END)",
-            4, p, NULL, 0);
+        api_sql(db,
+                "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes, "
+                "revoked_at, expires_at) VALUES ($1, 'test', $2, $3, '{agents:read}', "
+                "CASE WHEN $4 = 'revoked' THEN now() END, "
+                "CASE WHEN $4 = 'expired' THEN now() - interval '1 s' END)",
+                4, p, NULL, 0);
     else
-        sql("INSERT INTO agentbase.platform_api_keys (name, key_prefix, key_hash, scopes) "
-            "VALUES ('test', $1, $2, '{admin}')",
-            2, p + 1, NULL, 0);
+        api_sql(db,
+                "INSERT INTO agentbase.platform_api_keys (name, key_prefix, key_hash, scopes) "
+                "VALUES ('test', $1, $2, '{admin}')",
+                2, p + 1, NULL, 0);
 }
 
 static int setup(void **state)
@@ -77,7 +69,8 @@ static int setup(void **state)
     make_key(NULL, "", platform);
     {
         const char *p[1] = {suspended_id};
-        sql("UPDATE agentbase.tenants SET status = 'suspended' WHERE id = $1", 1, p, NULL, 0);
+        api_sql(db, "UPDATE agentbase.tenants SET status = 'suspended' WHERE id = $1", 1, p, NULL,
+                0);
     }
     return 0;
 }
@@ -87,8 +80,8 @@ static int teardown(void **state)
     const char *p[2] = {tenant_id, suspended_id};
 
     (void)state;
-    sql("DELETE FROM agentbase.tenants WHERE id IN ($1, $2)", 2, p, NULL, 0);
-    sql("DELETE FROM agentbase.platform_api_keys WHERE name = 'test'", 0, NULL, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.tenants WHERE id IN ($1, $2)", 2, p, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.platform_api_keys WHERE name = 'test'", 0, NULL, NULL, 0);
     PQfinish(db);
     return 0;
 }

@@ -19,17 +19,6 @@
 static PGconn *db;
 static char tenant[40], creator[64];
 
-static void sql(const char *q, int n, const char *const *params, char *out, size_t outlen)
-{
-    PGresult *r = PQexecParams(db, q, n, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    if (out)
-        snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-}
-
 static long call(const char *key, const char *method, const char *path, const char *body,
                  struct api_response *r)
 {
@@ -52,7 +41,9 @@ static int setup(void **state)
         return -1;
     snprintf(slug, sizeof(slug), "keys-%u", randombytes_random() % 1000000);
     ab_auth_key_new(creator, prefix, hash);
-    sql("WITH t AS (INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id) "
+    api_sql(
+        db,
+        "WITH t AS (INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id) "
         "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
         "SELECT id, 'creator', $2, $3, '{api-keys:write,agents:read}' FROM t RETURNING tenant_id",
         3, p, tenant, sizeof(tenant));
@@ -64,7 +55,7 @@ static int teardown(void **state)
     const char *p[1] = {tenant};
 
     (void)state;
-    sql("DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
     PQfinish(db);
     return 0;
 }
@@ -102,22 +93,25 @@ static void test_a_new_key_is_shown_once_and_stored_only_as_a_hash(void **state)
     {
         const char *p[1] = {key};
 
-        sql("SELECT count(*) FROM agentbase.api_keys k WHERE to_jsonb(k)::text LIKE "
-            "'%' || $1 || '%'",
-            1, p, count, sizeof(count));
+        api_sql(db,
+                "SELECT count(*) FROM agentbase.api_keys k WHERE to_jsonb(k)::text LIKE "
+                "'%' || $1 || '%'",
+                1, p, count, sizeof(count));
         assert_string_equal(count, "0");
-        sql("SELECT count(*) FROM agentbase.api_keys "
-            "WHERE key_hash = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
-            1, p, count, sizeof(count));
+        api_sql(db,
+                "SELECT count(*) FROM agentbase.api_keys "
+                "WHERE key_hash = encode(sha256(convert_to($1, 'UTF8')), 'hex')",
+                1, p, count, sizeof(count));
         assert_string_equal(count, "1");
     }
     /* its first use was recorded, with the address it came from */
     {
         const char *p[1] = {id};
 
-        sql("SELECT (last_used_at IS NOT NULL) || ' ' || coalesce(host(last_used_ip), '') "
-            "FROM agentbase.api_keys WHERE id = $1::uuid",
-            1, p, count, sizeof(count));
+        api_sql(db,
+                "SELECT (last_used_at IS NOT NULL) || ' ' || coalesce(host(last_used_ip), '') "
+                "FROM agentbase.api_keys WHERE id = $1::uuid",
+                1, p, count, sizeof(count));
         assert_string_equal(count, "true 127.0.0.1");
     }
     json_decref(doc);

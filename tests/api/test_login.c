@@ -20,17 +20,6 @@
 static PGconn *db;
 static char tenant[40], slug[64], user_id[40];
 
-static void sql(const char *q, int n, const char *const *params, char *out, size_t outlen)
-{
-    PGresult *r = PQexecParams(db, q, n, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    if (out)
-        snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-}
-
 static long login(const char *tenant_slug, const char *email, const char *password,
                   struct api_response *r)
 {
@@ -54,12 +43,13 @@ static int setup(void **state)
     snprintf(slug, sizeof(slug), "login-%u", randombytes_random() % 1000000);
     if (ab_auth_password_hash("correct horse battery", hash, &err) != 0)
         return -1;
-    sql("WITH t AS (INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id) "
-        "INSERT INTO agentbase.users (tenant_id, email, username, password_hash, role) "
-        "SELECT id, 'ada@example.com', 'ada', $2, 'user' FROM t RETURNING id",
-        2, p, user_id, sizeof(user_id));
-    sql("SELECT tenant_id FROM agentbase.users WHERE id = $1::uuid", 1, (const char *[]){user_id},
-        tenant, sizeof(tenant));
+    api_sql(db,
+            "WITH t AS (INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id) "
+            "INSERT INTO agentbase.users (tenant_id, email, username, password_hash, role) "
+            "SELECT id, 'ada@example.com', 'ada', $2, 'user' FROM t RETURNING id",
+            2, p, user_id, sizeof(user_id));
+    api_sql(db, "SELECT tenant_id FROM agentbase.users WHERE id = $1::uuid", 1,
+            (const char *[]){user_id}, tenant, sizeof(tenant));
     return 0;
 }
 
@@ -68,7 +58,7 @@ static int teardown(void **state)
     const char *p[1] = {tenant};
 
     (void)state;
-    sql("DELETE FROM agentbase.tenants WHERE id = $1::uuid", 1, p, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.tenants WHERE id = $1::uuid", 1, p, NULL, 0);
     PQfinish(db);
     return 0;
 }
@@ -124,18 +114,19 @@ static void test_repeated_failures_lock_the_account(void **state)
         assert_int_equal(login(slug, "ada@example.com", "wrong", &r), 401);
         api_response_free(&r);
     }
-    sql("SELECT locked_until > now() FROM agentbase.users WHERE id = $1::uuid", 1, p, locked,
-        sizeof(locked));
+    api_sql(db, "SELECT locked_until > now() FROM agentbase.users WHERE id = $1::uuid", 1, p,
+            locked, sizeof(locked));
     assert_string_equal(locked, "t");
     assert_int_equal(login(slug, "ada@example.com", "correct horse battery", &r), 401);
     api_response_free(&r);
     /* once the lock has passed, the right password works and resets the count */
-    sql("UPDATE agentbase.users SET locked_until = now() - interval '1 s' WHERE id = $1::uuid", 1,
-        p, NULL, 0);
+    api_sql(db,
+            "UPDATE agentbase.users SET locked_until = now() - interval '1 s' WHERE id = $1::uuid",
+            1, p, NULL, 0);
     assert_int_equal(login(slug, "ada@example.com", "correct horse battery", &r), 200);
     api_response_free(&r);
-    sql("SELECT failed_login_attempts FROM agentbase.users WHERE id = $1::uuid", 1, p, locked,
-        sizeof(locked));
+    api_sql(db, "SELECT failed_login_attempts FROM agentbase.users WHERE id = $1::uuid", 1, p,
+            locked, sizeof(locked));
     assert_string_equal(locked, "0");
 }
 

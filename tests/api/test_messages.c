@@ -23,17 +23,6 @@
 static PGconn *db;
 static char tenant[40], key[64], conversation[40];
 
-static void sql(const char *q, int n, const char *const *params, char *out, size_t outlen)
-{
-    PGresult *r = PQexecParams(db, q, n, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    if (out)
-        snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-}
-
 static long post(const char *path, const char *body, struct api_response *r)
 {
     char auth[128];
@@ -58,11 +47,12 @@ static int setup(void **state)
         return -1;
     snprintf(slug, sizeof(slug), "msg-%u", randombytes_random() % 1000000);
     ab_auth_key_new(key, prefix, hash);
-    sql("WITH t AS (INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id) "
-        "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
-        "SELECT id, 'test', $2, $3, '{conversations:write,messages:write}' FROM t "
-        "RETURNING tenant_id",
-        3, p, tenant, sizeof(tenant));
+    api_sql(db,
+            "WITH t AS (INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id) "
+            "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
+            "SELECT id, 'test', $2, $3, '{conversations:write,messages:write}' FROM t "
+            "RETURNING tenant_id",
+            3, p, tenant, sizeof(tenant));
     snprintf(path, sizeof(path), "/v1/conversations");
     if (post(path, "{\"title\": \"race\"}", &r) != 201)
         return -1;
@@ -79,7 +69,7 @@ static int teardown(void **state)
     const char *p[1] = {tenant};
 
     (void)state;
-    sql("DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
     PQfinish(db);
     return 0;
 }
@@ -116,7 +106,9 @@ static void test_concurrent_appends_get_gap_free_sequence_numbers(void **state)
     }
     assert_int_equal(total, THREADS * PER_THREAD);
     /* numbers 1..N, each once; the counters agree */
-    sql("SELECT count(*) || ' ' || count(DISTINCT sequence_number) || ' ' || min(sequence_number) "
+    api_sql(
+        db,
+        "SELECT count(*) || ' ' || count(DISTINCT sequence_number) || ' ' || min(sequence_number) "
         "       || ' ' || max(sequence_number) || ' ' || "
         "       (SELECT message_count || ' ' || total_tokens FROM agentbase.conversations "
         "         WHERE id = $1::uuid) "
@@ -166,7 +158,8 @@ static void test_appending_to_an_unknown_or_deleted_conversation_is_404(void **s
                           "{\"role\": \"user\", \"content\": \"x\"}", &r),
                      404);
     api_response_free(&r);
-    sql("UPDATE agentbase.conversations SET deleted_at = now() WHERE id = $1::uuid", 1, p, NULL, 0);
+    api_sql(db, "UPDATE agentbase.conversations SET deleted_at = now() WHERE id = $1::uuid", 1, p,
+            NULL, 0);
     snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conversation);
     assert_int_equal(post(path, "{\"role\": \"user\", \"content\": \"x\"}", &r), 404);
     api_response_free(&r);

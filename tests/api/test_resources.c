@@ -29,22 +29,12 @@ static unsigned run_no;
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
-static void sql(const char *q, int n, const char *const *params, char *out, size_t outlen)
-{
-    PGresult *r = PQexecParams(db, q, n, NULL, params, NULL, NULL, 0);
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db));
-    if (out)
-        snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-}
-
 static void make_tenant(const char *slug, char *id)
 {
     const char *p[1] = {slug};
 
-    sql("INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id", 1, p, id, 40);
+    api_sql(db, "INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id", 1, p, id,
+            40);
 }
 
 static void make_key(const char *tenant, const char *scopes, char *key)
@@ -53,9 +43,10 @@ static void make_key(const char *tenant, const char *scopes, char *key)
     const char *p[4] = {tenant, prefix, hash, scopes};
 
     ab_auth_key_new(key, prefix, hash);
-    sql("INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
-        "VALUES ($1, 'test', $2, $3, string_to_array($4, ','))",
-        4, p, NULL, 0);
+    api_sql(db,
+            "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
+            "VALUES ($1, 'test', $2, $3, string_to_array($4, ','))",
+            4, p, NULL, 0);
 }
 
 /* The example body of resource i with its placeholders filled for tenant A. */
@@ -180,29 +171,32 @@ static int setup(void **state)
     {
         const char *p[1] = {tenant_a};
 
-        sql("SELECT set_config('test.tenant_a', $1, false)", 1, p, NULL, 0);
+        api_sql(db, "SELECT set_config('test.tenant_a', $1, false)", 1, p, NULL, 0);
     }
     make_key(tenant_a, "admin", key_a);
     make_key(tenant_b, "admin", key_b);
     make_key(tenant_a, "users:read", key_readonly);
     /* Rows for the read-only resources: the isolation fixtures fill every tenant table for
      * tenant A, and the platform writes a metric (the seed has none). */
-    sql("DO $$ DECLARE f text; BEGIN FOR f IN SELECT proname FROM pg_proc "
-        "WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\\_%' "
-        "ORDER BY proname LOOP EXECUTE format('SELECT abtest.%I(%L)', f, "
-        "current_setting('test.tenant_a')); END LOOP; END $$",
-        0, NULL, NULL, 0);
-    sql("INSERT INTO agentbase.system_metrics (component, metric_name, value) "
-        "VALUES ('test', 'requests', 1)",
-        0, NULL, NULL, 0);
+    api_sql(db,
+            "DO $$ DECLARE f text; BEGIN FOR f IN SELECT proname FROM pg_proc "
+            "WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\\_%' "
+            "ORDER BY proname LOOP EXECUTE format('SELECT abtest.%I(%L)', f, "
+            "current_setting('test.tenant_a')); END LOOP; END $$",
+            0, NULL, NULL, 0);
+    api_sql(db,
+            "INSERT INTO agentbase.system_metrics (component, metric_name, value) "
+            "VALUES ('test', 'requests', 1)",
+            0, NULL, NULL, 0);
     {
         char prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
         const char *p[2] = {prefix, hash};
 
         ab_auth_key_new(key_platform, prefix, hash);
-        sql("INSERT INTO agentbase.platform_api_keys (name, key_prefix, key_hash, scopes) "
-            "VALUES ('test-resources', $1, $2, '{admin}')",
-            2, p, NULL, 0);
+        api_sql(db,
+                "INSERT INTO agentbase.platform_api_keys (name, key_prefix, key_hash, scopes) "
+                "VALUES ('test-resources', $1, $2, '{admin}')",
+                2, p, NULL, 0);
     }
     return 0;
 }
@@ -212,9 +206,10 @@ static int teardown(void **state)
     const char *p[2] = {tenant_a, tenant_b};
 
     (void)state;
-    sql("DELETE FROM agentbase.tenants WHERE id IN ($1, $2)", 2, p, NULL, 0);
-    sql("DELETE FROM agentbase.tenants WHERE slug LIKE 'tenant-%'", 0, NULL, NULL, 0);
-    sql("DELETE FROM agentbase.platform_api_keys WHERE name = 'test-resources'", 0, NULL, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.tenants WHERE id IN ($1, $2)", 2, p, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.tenants WHERE slug LIKE 'tenant-%'", 0, NULL, NULL, 0);
+    api_sql(db, "DELETE FROM agentbase.platform_api_keys WHERE name = 'test-resources'", 0, NULL,
+            NULL, 0);
     PQfinish(db);
     return 0;
 }
