@@ -1,7 +1,7 @@
 # agentbase serve end to end: the per-key rate limit, and PostgreSQL restarted under load
 # (requests in the outage fail fast with 503, none hangs, the server recovers by itself).
 source "$(dirname "$0")/../lib.sh"
-plan 10
+plan 12
 
 ab_home
 ab_pg_start
@@ -61,7 +61,25 @@ is "$(echo "$all" | grep -c curl-exit)" 0 "no request hung or lost its connectio
 like "$(echo "$all" | sort -u | tr '\n' ' ')" "503" "requests during the outage got 503"
 is "$(echo "$all" | grep -cvE '^(200|503)$')" 0 "every answer was 200 or 503"
 is "$(get /v1/agents)" 200 "after the restart the server serves again by itself"
+# ---- SIGTERM finishes the requests in flight ------------------------------------------------
+agent=$(curl -s -m 10 -X POST -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    -d '{"name": "slow", "model_provider": "x", "model_name": "y"}' "$url/v1/agents" |
+    sed -E 's/.*"id": "([^"]+)".*/\1/')
+# Hold the agent's row lock from psql so that a PATCH must wait for it.
+psql -X -q -c "BEGIN; SELECT 1 FROM agentbase.agents WHERE id = '$agent' FOR UPDATE; SELECT pg_sleep(3); COMMIT" \
+    >/dev/null &
+locker=$!
+sleep 0.5
+curl -s -m 20 -o /dev/null -w '%{http_code}' -X PATCH -H "Authorization: Bearer $key" \
+    -d '{"description": "patched while stopping"}' "$url/v1/agents/$agent" >"$AGENTBASE_HOME/inflight" &
+inflight=$!
+sleep 0.5
 kill -TERM $server
+wait $inflight
+is "$(cat "$AGENTBASE_HOME/inflight")" 200 "a request in flight at SIGTERM is finished, not dropped"
 wait $server
-is "$?" 0 "and it still stops cleanly"
+is "$?" 0 "and then the server stops cleanly"
+wait $locker
+is "$(q -c "SELECT description FROM agentbase.agents WHERE id = '$agent'")" "patched while stopping" \
+    "the finished request was committed"
 ab_done
