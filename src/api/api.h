@@ -60,6 +60,8 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
                  struct ab_caller *who, PGconn **conn);
 /* Commits when req->status < 400, else rolls back; returns the connection to the pool. */
 void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn);
+/* True when s is a UUID in its textual form (any case). */
+bool ab_api_is_uuid(const char *s);
 /* True when the comma-separated scopes grant `scope` (see auth.c for the rules). */
 bool ab_api_scope_allows(const char *scopes, const char *scope);
 

@@ -46,18 +46,6 @@ bool ab_api_scope_allows(const char *scopes, const char *scope)
     return false;
 }
 
-static bool is_uuid(const char *s)
-{
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-    if (!s || strlen(s) != sizeof(shape) - 1)
-        return false;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    return true;
-}
-
 static void client_ip(struct ab_req *req, char *out, size_t n)
 {
     const union MHD_ConnectionInfo *ci =
@@ -120,7 +108,7 @@ static int choose_tenant(struct ab_req *req, bool tenant_required, struct ab_cal
                              "the Agentbase-Tenant header is for platform-admin keys only") +
                1;
     if (named) {
-        if (!is_uuid(named))
+        if (!ab_api_is_uuid(named))
             return ab_http_error(req, 400, "invalid_request",
                                  "Agentbase-Tenant must be a tenant id (a UUID)") +
                    1;

@@ -130,7 +130,7 @@ int ab_api_key_revoke(void *appv, struct ab_req *req)
     PGconn *conn;
     PGresult *res;
 
-    if (strlen(req->params[0]) != 36)
+    if (!ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "api-keys/%s not found", req->params[0]);
     if (ab_api_begin(appv, req, "api-keys:write", true, &who, &conn))
         return 0;

@@ -188,7 +188,7 @@ static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const
     return doc;
 }
 
-static bool is_uuid(const char *s)
+bool ab_api_is_uuid(const char *s)
 {
     static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
@@ -323,7 +323,7 @@ static const struct ab_resource *resource_named(const char *name)
 static bool cursor_ok(const struct ab_resource *r, const char *after)
 {
     if (!r->order_by)
-        return is_uuid(after);
+        return ab_api_is_uuid(after);
     return after[0] && strlen(after) <= 18 && strspn(after, "0123456789") == strlen(after);
 }
 
@@ -366,7 +366,7 @@ static int list(void *appv, struct ab_req *req)
                              "next_cursor");
     if (order && !desc && strcmp(order, "asc") != 0)
         return ab_http_error(req, 400, "invalid_parameter", "order must be asc or desc");
-    if (r->parent && !is_uuid(req->params[0]))
+    if (r->parent && !ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent, req->params[0]);
     snprintf(limit, sizeof(limit), "%ld", lim);
     params[0] = after;
@@ -427,7 +427,7 @@ static int get(void *appv, struct ab_req *req)
     const char *params[1] = {req->params[0]};
     struct ab_buf sql;
 
-    if (!is_uuid(req->params[0]))
+    if (!ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
     ab_buf_init(&sql, 16 * 1024);
     if (ab_buf_puts(&sql, "SELECT (to_jsonb(t) - ") || hidden_array(&sql, r) ||
@@ -556,7 +556,7 @@ static int write_fields(void *appv, struct ab_req *req, bool is_create)
 
     if (!is_create && !r->update[0])
         return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
-    if ((!is_create || r->parent) && !is_uuid(req->params[0]))
+    if ((!is_create || r->parent) && !ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "%s/%s not found",
                              is_create ? r->parent : r->name, req->params[0]);
     if (!(kinds = kinds_for(appv, req, r)) || begin_for(appv, req, r, true, &conn))
@@ -596,7 +596,7 @@ static int del(void *appv, struct ab_req *req)
     const char *params[1] = {req->params[0]};
     char sql[512];
 
-    if (!is_uuid(req->params[0]))
+    if (!ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
     if (r->soft_delete)
         snprintf(sql, sizeof(sql),
