@@ -8,6 +8,10 @@
 
 #define DB_WAIT_MS 2000
 #define GRACE_MS   30000
+/* Group commit: batchers (one tenant always goes to the same one) and the most operations
+ * one transaction applies. */
+#define USAGE_BATCHERS  2
+#define USAGE_MAX_BATCH 256
 
 /* ======================================================================================
  * Operational endpoints
@@ -118,14 +122,15 @@ const size_t ab_api_nroutes = AB_ARRAY_LEN(ab_api_routes);
 /* The fixed routes, then the resource engine's. */
 static int build_routes(struct ab_http_route **out, size_t *n, struct ab_error *err)
 {
-    size_t cap = ab_api_nroutes + 5 * ab_nresources;
+    size_t cap = ab_api_nroutes + ab_usage_nroutes + 5 * ab_nresources;
     struct ab_http_route *r = calloc(cap, sizeof(*r));
 
     *n = 0;
     if (!r)
         return ab_error_set(err, AB_ENOMEM, "out of memory");
     memcpy(r, ab_api_routes, ab_api_nroutes * sizeof(*r));
-    *n = ab_api_nroutes;
+    memcpy(r + ab_api_nroutes, ab_usage_routes, ab_usage_nroutes * sizeof(*r));
+    *n = ab_api_nroutes + ab_usage_nroutes;
     if (ab_api_resource_routes(r, cap, n) != 0) {
         free(r);
         return ab_error_set(err, AB_ETOOBIG, "too many routes");
@@ -188,7 +193,8 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
     /* Every request runs as the service role, which RLS confines to one tenant. */
     if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
                                 NULL, 0, &app.pool, err)) ||
-        (rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err)))
+        (rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err)) ||
+        (rc = ab_usage_start(conninfo, USAGE_BATCHERS, USAGE_MAX_BATCH, &app.usage, err)))
         goto out;
     snprintf(o.listen, sizeof(o.listen), "%s", cfg->listen);
     o.threads = cfg->workers;
@@ -209,6 +215,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_er
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     ab_http_stop(app.http, GRACE_MS);
 out:
+    ab_usage_stop(app.usage); /* after the server: requests in flight may still need it */
     ab_pg_pool_destroy(app.pool);
     ab_api_resources_free(&app);
     ab_keystate_destroy(app.keys);

@@ -9,7 +9,9 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "pg/pg.h"
+#include "usage/usage.h"
 
+#include <jansson.h>
 #include <pthread.h>
 
 struct ab_keystate;
@@ -36,6 +38,7 @@ struct ab_app {
     pthread_mutex_t kinds_lock;         /* guards the first load of kinds */
     struct ab_keystate *keys;           /* per-key rate limit and last-use bookkeeping */
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
+    struct ab_usage *usage;             /* the accounting batchers (usage.c) */
     size_t nroutes;
 };
 
@@ -46,6 +49,7 @@ struct ab_caller {
     char user_id[40];
     bool platform;     /* a platform-admin key */
     char scopes[1024]; /* comma-separated, as stored */
+    char ip[64];       /* the client's address ("" when unknown) */
 };
 
 /*
@@ -58,8 +62,20 @@ struct ab_caller {
  */
 int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
                  struct ab_caller *who, PGconn **conn);
+/*
+ * The same checks as ab_api_begin without a transaction afterwards, for handlers that do
+ * their work elsewhere (the usage batchers). 0, or 1 with the error response set.
+ */
+int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scope,
+                        bool tenant_required, struct ab_caller *who);
 /* Commits when req->status < 400, else rolls back; returns the connection to the pool. */
 void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn);
+/*
+ * Parses the request body as one JSON object: at most 32 levels deep, valid UTF-8, no NUL,
+ * no duplicate keys. An empty body is {} when empty_ok. On failure the 400 answer is set
+ * and NULL returned; the caller owns the result (json_decref).
+ */
+json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok);
 /* True when s is a UUID in its textual form (any case). */
 bool ab_api_is_uuid(const char *s);
 /* True when the comma-separated scopes grant `scope` (see auth.c for the rules). */
@@ -121,6 +137,10 @@ int ab_api_login(void *app, struct ab_req *req);
 int ab_api_openapi(void *app, struct ab_req *req);
 int ab_api_key_create(void *app, struct ab_req *req);
 int ab_api_key_revoke(void *app, struct ab_req *req);
+
+/* The usage accounting endpoints (usage.c). */
+extern const struct ab_http_route ab_usage_routes[];
+extern const size_t ab_usage_nroutes;
 
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;

@@ -121,19 +121,47 @@ static int choose_tenant(struct ab_req *req, bool tenant_required, struct ab_cal
     return 0;
 }
 
-int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
-                 struct ab_caller *who, PGconn **conn)
+/* Authenticates on conn (see ab_api_begin); 0, or 1 with the error answer set. */
+static int authenticate(struct ab_app *app, struct ab_req *req, const char *scope,
+                        bool tenant_required, struct ab_caller *who, PGconn *conn)
 {
     const char *auth = ab_http_header(req, "Authorization");
-    const char *key;
-    char ip[64];
-    const char *params[6];
-    struct ab_error err;
+    const char *key = auth + 7;
+    const char *params[3];
     PGresult *r;
     int wait;
 
-    *conn = NULL;
-    memset(who, 0, sizeof(*who));
+    if (check_key(app->pool, conn, req, key, who) || choose_tenant(req, tenant_required, who))
+        return 1;
+    wait = ab_keystate_take(app->keys, who->key_id);
+    if (wait > 0) {
+        snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
+        return ab_http_error(req, 429, "rate_limited",
+                             "too many requests for this API key; retry in %d s", wait) +
+               1;
+    }
+    if (!ab_api_scope_allows(who->scopes, scope))
+        return ab_http_error(req, 403, "forbidden", "this API key lacks the scope %s", scope) + 1;
+    snprintf(req->key_id, sizeof(req->key_id), "%s", who->key_id);
+    snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", who->tenant_id);
+    client_ip(req, who->ip, sizeof(who->ip));
+    /* last_used_at: one autocommitted write a minute per key, never one per request. */
+    if (ab_keystate_touch_due(app->keys, who->key_id)) {
+        params[0] = who->key_id;
+        params[1] = who->platform ? NULL : who->tenant_id;
+        params[2] = who->ip[0] ? who->ip : NULL;
+        r = PQexecParams(conn, "SELECT agentbase.auth_touch_key($1::uuid, $2::uuid, $3::inet)", 3,
+                         NULL, params, NULL, NULL, 0);
+        PQclear(r); /* best effort: a failed touch must not fail the request */
+    }
+    return 0;
+}
+
+/* The checks that need no database: the header and the key's shape. */
+static int check_header(struct ab_req *req)
+{
+    const char *auth = ab_http_header(req, "Authorization");
+
     if (!auth)
         return ab_http_error(req, 401, "unauthorized",
                              "missing API key: send Authorization: Bearer <key>") +
@@ -142,39 +170,46 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         return ab_http_error(req, 401, "unauthorized",
                              "malformed Authorization header: expected Bearer <key>") +
                1;
-    key = auth + 7;
-    if (!ab_auth_key_wellformed(key, strlen(key)))
+    if (!ab_auth_key_wellformed(auth + 7, strlen(auth + 7)))
         return ab_http_error(req, 401, "unauthorized", "malformed API key") + 1;
+    return 0;
+}
+
+int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scope,
+                        bool tenant_required, struct ab_caller *who)
+{
+    struct ab_error err;
+    PGconn *conn;
+    int rc;
+
+    memset(who, 0, sizeof(*who));
+    if (check_header(req))
+        return 1;
+    if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, &conn, &err) != 0)
+        return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
+    rc = authenticate(app, req, scope, tenant_required, who, conn);
+    ab_pg_pool_release(app->pool, conn);
+    return rc;
+}
+
+int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
+                 struct ab_caller *who, PGconn **conn)
+{
+    const char *params[6];
+    struct ab_error err;
+    PGresult *r;
+
+    *conn = NULL;
+    memset(who, 0, sizeof(*who));
+    if (check_header(req))
+        return 1;
     if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, conn, &err) != 0)
         return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
-    if (check_key(app->pool, *conn, req, key, who) || choose_tenant(req, tenant_required, who))
+    if (authenticate(app, req, scope, tenant_required, who, *conn))
         goto refuse;
-    wait = ab_keystate_take(app->keys, who->key_id);
-    if (wait > 0) {
-        snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
-        ab_http_error(req, 429, "rate_limited", "too many requests for this API key; retry in %d s",
-                      wait);
-        goto refuse;
-    }
-    if (!ab_api_scope_allows(who->scopes, scope)) {
-        ab_http_error(req, 403, "forbidden", "this API key lacks the scope %s", scope);
-        goto refuse;
-    }
-    snprintf(req->key_id, sizeof(req->key_id), "%s", who->key_id);
-    snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", who->tenant_id);
-    client_ip(req, ip, sizeof(ip));
-    /* last_used_at: one autocommitted write a minute per key, never one per request. */
-    if (ab_keystate_touch_due(app->keys, who->key_id)) {
-        params[0] = who->key_id;
-        params[1] = who->platform ? NULL : who->tenant_id;
-        params[2] = ip[0] ? ip : NULL;
-        r = PQexecParams(*conn, "SELECT agentbase.auth_touch_key($1::uuid, $2::uuid, $3::inet)", 3,
-                         NULL, params, NULL, NULL, 0);
-        PQclear(r); /* best effort: a failed touch must not fail the request */
-    }
     params[0] = who->tenant_id[0] ? who->tenant_id : NULL;
     params[1] = who->key_id;
-    params[2] = ip[0] ? ip : NULL;
+    params[2] = who->ip[0] ? who->ip : NULL;
     params[3] = ab_http_header(req, "User-Agent");
     params[4] = req->request_id;
     params[5] = who->platform ? "t" : "f";

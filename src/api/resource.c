@@ -86,10 +86,6 @@ static int json_depth(const char *s, size_t len, int max)
     return deepest;
 }
 
-/*
- * Parses the body as a JSON object whose fields are all in `allowed`; on failure the 400
- * response is set and NULL returned. The caller owns the result (json_decref).
- */
 /* The JSON kind a column takes (see struct ab_app), or 0 when unknown. */
 static char kind_of(const char *kinds, const char *field)
 {
@@ -132,15 +128,14 @@ static bool kind_accepts(char kind, const json_t *v)
     return true;
 }
 
-static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const char *allowed,
-                          const char *kinds)
+json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok)
 {
     json_error_t jerr;
-    const char *field;
-    json_t *doc, *value;
-    size_t len;
+    json_t *doc;
 
     if (req->body.len == 0) {
+        if (empty_ok)
+            return json_object();
         ab_http_error(req, 400, "invalid_json", "the request needs a JSON object body");
         return NULL;
     }
@@ -161,6 +156,20 @@ static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const
         ab_http_error(req, 400, "invalid_json", "the body must be a JSON object");
         return NULL;
     }
+    return doc;
+}
+
+/* Parses the body as a JSON object whose fields are all in `allowed`, each of its column's
+ * kind; on failure the 400 response is set and NULL returned. */
+static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const char *allowed,
+                          const char *kinds)
+{
+    const char *field;
+    json_t *doc = ab_api_parse_object(req, false), *value;
+    size_t len;
+
+    if (!doc)
+        return NULL;
     json_object_foreach(doc, field, value)
     {
         if (list_find(allowed, field, &len)) {

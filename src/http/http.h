@@ -19,6 +19,8 @@
 
 #include "core/core.h"
 
+#include <stdatomic.h>
+
 struct MHD_Connection;
 struct ab_http_server;
 
@@ -41,6 +43,11 @@ struct ab_req {
     struct ab_buf out;
     const char *content_type; /* static string; default application/json */
     char retry_after[16];
+    bool replayed; /* adds Idempotent-Replayed: true (a stored first response) */
+    /* a deferred answer (ab_http_defer): 0 none, 1 parked, 2 answered */
+    atomic_int deferred;
+    void (*defer_start)(struct ab_req *req, void *arg);
+    void *defer_arg;
     /* for the log line, set by whoever authenticates the request */
     char tenant_id[40];
     char key_id[40];
@@ -91,6 +98,14 @@ const char *ab_http_query(struct ab_req *req, const char *name);
  */
 int ab_http_error(struct ab_req *req, int status, const char *code, const char *fmt, ...)
     AB_PRINTF(4, 5);
+/*
+ * Answers later: the handler calls this and returns; the server parks the connection
+ * (freeing its thread for other requests) and then calls start(req, arg) on the same
+ * thread. Whoever completes the request, on any thread, fills status and out and calls
+ * ab_http_resume(req) exactly once; the server then sends the response.
+ */
+void ab_http_defer(struct ab_req *req, void (*start)(struct ab_req *req, void *arg), void *arg);
+void ab_http_resume(struct ab_req *req);
 /* Appends the server's metrics in Prometheus text format. */
 int ab_http_metrics(struct ab_http_server *s, struct ab_buf *out) AB_MUSTCHECK;
 

@@ -196,6 +196,8 @@ static enum MHD_Result send_response(struct ab_req *req)
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     if (req->retry_after[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->retry_after);
+    if (req->replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     ok = MHD_queue_response(req->conn, (unsigned int)req->status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -227,6 +229,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         return MHD_YES;
     }
+    if (req->deferred == 2)
+        return send_response(req); /* resumed: the deferred answer is ready */
+    if (req->deferred == 1)
+        return MHD_YES;
     if (*upload_data_size > 0) {
         if (!req->body_too_large && ab_buf_append(&req->body, upload_data, *upload_data_size))
             req->body_too_large = true;
@@ -238,7 +244,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                       s->opts.max_body);
     else
         dispatch(s, req);
+    if (req->defer_start) {
+        req->deferred = 1;
+        MHD_suspend_connection(conn);
+        req->defer_start(req, req->defer_arg);
+        return MHD_YES;
+    }
     return send_response(req);
+}
+
+void ab_http_defer(struct ab_req *req, void (*start)(struct ab_req *req, void *arg), void *arg)
+{
+    req->defer_start = start;
+    req->defer_arg = arg;
+}
+
+void ab_http_resume(struct ab_req *req)
+{
+    /* MHD_resume_connection takes the daemon's lock, which orders this write before the
+     * handler call that reads it. */
+    req->deferred = 2;
+    MHD_resume_connection(req->conn);
 }
 
 static void count(struct ab_http_server *s, const struct ab_req *req, double ms)
@@ -376,8 +402,8 @@ int ab_http_start(const struct ab_http_opts *o, struct ab_http_server **out, str
     struct ab_http_server *s;
     struct sockaddr_storage sa;
     const union MHD_DaemonInfo *info;
-    unsigned int flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                         MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     bool v6 = false;
     int rc;
 
