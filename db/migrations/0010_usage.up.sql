@@ -770,6 +770,8 @@ BEGIN
     END IF;
     SELECT * INTO h FROM agentbase.token_holds
      WHERE tenant_id = agentbase.current_tenant_id() AND id = (p ->> 'id')::uuid;
+    -- The hold is given back first, so the charge sees what the wallet really has.
+    PERFORM agentbase.usage_unhold(h, 'settled', NULL);
     v_charge := agentbase.usage_charge(
         p || jsonb_strip_nulls(jsonb_build_object(
             'user_id', h.user_id, 'agent_id', h.agent_id, 'conversation_id', h.conversation_id,
@@ -779,8 +781,8 @@ BEGIN
         jsonb_build_object('id', h.id, 'status', 'settled', 'user_id', h.user_id,
                            'held_tokens', h.amount, 'released_tokens', h.amount)
         || (v_charge -> 'body'));
-    PERFORM agentbase.usage_unhold(h, 'settled', v_outcome);
-    UPDATE agentbase.token_holds SET ai_request_id = (v_charge #>> '{body,ai_request_id}')::uuid
+    UPDATE agentbase.token_holds
+       SET outcome = v_outcome, ai_request_id = (v_charge #>> '{body,ai_request_id}')::uuid
      WHERE tenant_id = h.tenant_id AND id = h.id;
     RETURN v_outcome || jsonb_build_object('_rollup', v_charge -> '_rollup');
 END
