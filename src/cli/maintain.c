@@ -1,0 +1,80 @@
+/*
+ * agentbase maintain: the periodic jobs, safe to run at any time and as often as wanted
+ * (from cron, a systemd timer, or by hand). Each job is idempotent: running maintain twice
+ * in a row does nothing the second time.
+ */
+#include "cli/cli.h"
+#include "pg/pg.h"
+
+#include <string.h>
+
+static const char maintain_help[] =
+    "usage: agentbase maintain [TASK...]\n"
+    "\n"
+    "Runs the periodic jobs (all of them, or the TASKs named) and prints what each did:\n"
+    "  expire       release reservations past their expiry (the server does this too,\n"
+    "               every second, while it runs)\n"
+    "  daily        reset the daily quotas (and the monthly token counts) that are due\n"
+    "  monthly      reset the token wallets per their plan's policy, once a month\n"
+    "  partitions   create the monthly partitions of the append-only logs 3 months ahead\n"
+    "  idempotency  delete idempotency keys past their expiry (7 days)\n"
+    "\n"
+    "Every job is idempotent; run it every few minutes, or at least once a day.\n";
+
+/* Each job: a name and one statement returning one count. */
+static const struct {
+    const char *name;
+    const char *sql;
+} jobs[] = {
+    {"expire", "SELECT agentbase.usage_expire_holds(1000000)"},
+    {"daily", "SELECT agentbase.reset_daily_quotas()"},
+    {"monthly", "SELECT agentbase.reset_monthly_tokens()"},
+    {"partitions", "SELECT coalesce(sum(agentbase.ensure_monthly_partitions(c.oid::regclass)), 0) "
+                   "  FROM pg_class c WHERE c.relkind = 'p' AND c.relispartition = false "
+                   "   AND c.relnamespace = 'agentbase'::regnamespace"},
+    {"idempotency", "WITH d AS (DELETE FROM agentbase.idempotency_keys WHERE expires_at < now() "
+                    "RETURNING 1) SELECT count(*) FROM d"},
+};
+
+int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
+{
+    bool chosen[AB_ARRAY_LEN(jobs)] = {false};
+    bool any = false;
+    struct ab_error err;
+    char conninfo[4096];
+    PGconn *conn = NULL;
+    PGresult *res;
+    int rc = 0;
+
+    for (int i = 1; i < argc; i++) {
+        size_t j = 0;
+
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(maintain_help, stdout);
+            return AB_EXIT_OK;
+        }
+        while (j < AB_ARRAY_LEN(jobs) && strcmp(argv[i], jobs[j].name) != 0)
+            j++;
+        if (j == AB_ARRAY_LEN(jobs))
+            return ab_cli_usage_error("maintain", "unknown task '%s'", argv[i]);
+        chosen[j] = any = true;
+    }
+    if (ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
+        ab_pg_connect(conninfo, "agentbase maintain", &conn, &err) != 0 ||
+        ab_pg_exec(conn, "SET ROLE agentbase_owner", &err) != 0) {
+        if (conn)
+            PQfinish(conn);
+        ab_cli_connect_hint(cfg, &err);
+        return ab_cli_fail(&err);
+    }
+    for (size_t i = 0; i < AB_ARRAY_LEN(jobs) && rc == 0; i++) {
+        if (any && !chosen[i])
+            continue;
+        rc = ab_pg_query(conn, jobs[i].sql, 0, NULL, &res, &err);
+        if (rc == 0)
+            printf("%-12s %s\n", jobs[i].name, PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    PQfinish(conn);
+    return rc ? ab_cli_fail(&err) : AB_EXIT_OK;
+}
