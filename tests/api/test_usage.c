@@ -374,6 +374,78 @@ static void test_a_daily_quota_covering_50_reservations_grants_exactly_50_of_64(
     assert_string_equal(got, "15000 0 50");
 }
 
+/*
+ * One batch holds many users of a tenant and many tenants: a tenant-wide budget covering
+ * 30 reservations grants exactly 30 of 48 spread over 8 users, while, at the same moment,
+ * another tenant's wallet covering 10 grants exactly 10 of 16; then all 40 are settled at
+ * once, and every counter agrees with the rows.
+ */
+static void test_limits_hold_across_users_and_tenants_of_one_batch(void **state)
+{
+    struct tenant t1, t2;
+    struct shot s[SHOTS] = {0};
+    char users[9][40], got[256];
+    int ok, refused;
+
+    (void)state;
+    new_tenant(&t1);
+    new_tenant(&t2);
+    for (int u = 0; u < 8; u++) {
+        new_user(&t1, users[u]);
+        credit(users[u], 1000000);
+    }
+    new_user(&t2, users[8]);
+    credit(users[8], 10 * 300);
+    sql("INSERT INTO agentbase.user_budgets (tenant_id, name, amount_usd) "
+        "VALUES ($1, 'everyone', 0.15)",
+        t1.id, NULL, NULL, 0);
+    for (int i = 0; i < SHOTS; i++) {
+        s[i].t = i < 48 ? &t1 : &t2;
+        snprintf(s[i].path, sizeof(s[i].path), "/v1/usage/reservations");
+        reservation_body(s[i].body, sizeof(s[i].body), users[i < 48 ? i % 8 : 8], "m", 100, 200,
+                         NULL);
+    }
+    fire_all(s, SHOTS);
+    tally(s, 48, 201, "budget_exceeded", &ok, &refused);
+    assert_int_equal(ok, 30);
+    assert_int_equal(refused, 18);
+    tally(s + 48, 16, 201, "insufficient_tokens", &ok, &refused);
+    assert_int_equal(ok, 10);
+    assert_int_equal(refused, 6);
+    sql("SELECT reserved_usd::numeric(20,4) || ' ' || "
+        "       (SELECT sum(held) FROM agentbase.token_wallets w WHERE w.tenant_id = b.tenant_id) "
+        "  FROM agentbase.user_budgets b WHERE tenant_id = $1",
+        t1.id, NULL, got, sizeof(got));
+    assert_string_equal(got, "0.1500 9000");
+
+    for (int i = 0, j = 0; i < SHOTS; i++) {
+        if (s[i].status != 201)
+            continue;
+        field(s[i].answer, "id", got, 40);
+        s[j].t = s[i].t;
+        snprintf(s[j].path, sizeof(s[j].path), "/v1/usage/reservations/%s/settle", got);
+        snprintf(s[j].body, sizeof(s[j].body), "{\"input_tokens\": 50, \"output_tokens\": 100}");
+        j++;
+    }
+    free_shots(s, SHOTS);
+    fire_all(s, 40);
+    tally(s, 40, 200, "", &ok, &refused);
+    assert_int_equal(ok, 40);
+    free_shots(s, 40);
+    /* 30 calls of 0.0025 USD against the tenant budget; 150 tokens each from the wallets. */
+    sql("SELECT reserved_usd::numeric(20,4) || ' ' || spent_usd::numeric(20,4) || ' ' || "
+        "       (SELECT sum(1000000 - balance) || ' ' || sum(held) FROM agentbase.token_wallets w "
+        "         WHERE w.tenant_id = b.tenant_id) "
+        "  FROM agentbase.user_budgets b WHERE tenant_id = $1",
+        t1.id, NULL, got, sizeof(got));
+    assert_string_equal(got, "0.0000 0.0750 4500 0");
+    sql("SELECT balance || ' ' || held FROM agentbase.token_wallets WHERE user_id = $1", users[8],
+        NULL, got, sizeof(got));
+    assert_string_equal(got, "1500 0");
+    for (int u = 0; u < 9; u++)
+        assert_wallet_consistent(users[u]);
+}
+
 static void test_plan_limits_refuse_with_retry_after(void **state)
 {
     struct tenant t;
@@ -820,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_a_wallet_covering_50_reservations_grants_exactly_50_of_64),
         cmocka_unit_test(test_a_budget_covering_50_reservations_grants_exactly_50_of_64),
         cmocka_unit_test(test_a_daily_quota_covering_50_reservations_grants_exactly_50_of_64),
+        cmocka_unit_test(test_limits_hold_across_users_and_tenants_of_one_batch),
         cmocka_unit_test(test_plan_limits_refuse_with_retry_after),
         cmocka_unit_test(test_a_reservation_sent_8_times_at_once_is_made_once),
         cmocka_unit_test(test_an_event_sent_8_times_at_once_is_counted_once),
