@@ -3,6 +3,7 @@
 #
 #   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit
 #   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql
+#   ab_serve DIR [VAR=value ...]   start `agentbase serve` on a free port; sets server, port, url
 #   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
 #
 # Cleanup runs on exit, on failure and on SIGINT/SIGTERM: every cluster started here is
@@ -42,6 +43,24 @@ ab_pg_start() {
     "$AB_BIN" pg start >/dev/null || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
     export DATABASE_URL; DATABASE_URL=$("$AB_BIN" pg url)
     export PGHOST="$AGENTBASE_HOME/pg/run" PGPORT=5432 PGUSER=postgres PGDATABASE=agentbase
+}
+
+# Starts `agentbase serve` in the background on a free port, with the environment given
+# (VAR=value ...); its stdout goes to DIR/serve.out, its stderr is appended to
+# DIR/serve.log. Sets server (the pid), port and url once it listens (port is empty if it
+# did not within 10 s).
+ab_serve() {
+    local dir=$1
+    shift
+    env AGENTBASE_LISTEN=127.0.0.1:0 "$@" "$AB_BIN" serve >"$dir/serve.out" 2>>"$dir/serve.log" &
+    server=$!
+    port=""
+    for _ in $(seq 100); do
+        port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$dir/serve.out")
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    url="http://127.0.0.1:$port"
 }
 
 # Runs psql quietly, unaligned, stopping at the first error.

@@ -10,15 +10,7 @@ q -c "INSERT INTO agentbase.tenants (slug, name) VALUES ('serve-test', 'Serve te
 key=$("$AB_BIN" keys create --tenant serve-test --scopes agents:write 2>/dev/null)
 like "$key" '^ab_' "keys create prints a key"
 
-AGENTBASE_LISTEN=127.0.0.1:0 AGENTBASE_WORKERS=4 AGENTBASE_RATE_LIMIT=2 \
-    "$AB_BIN" serve >"$AGENTBASE_HOME/serve.out" 2>"$AGENTBASE_HOME/serve.log" &
-server=$!
-for _ in $(seq 100); do
-    port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$AGENTBASE_HOME/serve.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-url="http://127.0.0.1:$port"
+ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=4 AGENTBASE_RATE_LIMIT=2
 get() { curl -s -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$url$1"; }
 
 # ---- rate limit: 2/s with a burst of 4 -------------------------------------------------
@@ -34,15 +26,7 @@ is "$(get /v1/agents)" 200 "after waiting, the key is served again"
 
 # ---- PostgreSQL restarted under load ------------------------------------------------------
 kill -TERM $server; wait $server
-AGENTBASE_LISTEN=127.0.0.1:0 AGENTBASE_WORKERS=4 AGENTBASE_RATE_LIMIT=0 \
-    "$AB_BIN" serve >"$AGENTBASE_HOME/serve.out" 2>"$AGENTBASE_HOME/serve.log" &
-server=$!
-for _ in $(seq 100); do
-    port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$AGENTBASE_HOME/serve.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-url="http://127.0.0.1:$port"
+ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=4 AGENTBASE_RATE_LIMIT=0
 load() { # 4 clients, 6 s, every answer's code and curl's exit status
     local deadline=$((SECONDS + 6))
     while [ $SECONDS -lt $deadline ]; do

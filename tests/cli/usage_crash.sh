@@ -17,18 +17,6 @@ q -c "INSERT INTO agentbase.users (tenant_id, email, username)
 users=($(q -c "SELECT id FROM agentbase.users WHERE email LIKE '%@crash.test'"))
 key=$("$AB_BIN" keys create --tenant crash --scopes usage:write 2>/dev/null)
 
-start_server() {
-    AGENTBASE_LISTEN=127.0.0.1:0 AGENTBASE_RATE_LIMIT=0 \
-        "$AB_BIN" serve >"$AGENTBASE_HOME/serve.out" 2>>"$AGENTBASE_HOME/serve.log" &
-    server=$!
-    port=""
-    for _ in $(seq 100); do
-        port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$AGENTBASE_HOME/serve.out")
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    url="http://127.0.0.1:$port"
-}
 # POST path body [idempotency key]: prints the body, then the status on a line of its own.
 post() {
     curl -s -m 10 -w '\n%{http_code}\n' -H "Authorization: Bearer $key" \
@@ -53,7 +41,7 @@ client() {
     done
 }
 
-start_server
+ab_serve "$AGENTBASE_HOME" AGENTBASE_RATE_LIMIT=0
 for c in 1 2 3 4 5 6; do client $c & done
 sleep 4
 kill -KILL $server
@@ -87,7 +75,7 @@ is "$(q -c "SELECT count(*) FROM agentbase.ai_requests r
                                 WHERE h.id = r.reservation_id AND h.status = 'settled')")" 0 \
     "no ai_requests row without its settled reservation (nothing half-written)"
 
-start_server
+ab_serve "$AGENTBASE_HOME" AGENTBASE_RATE_LIMIT=0
 out=$(post /v1/usage/reservations "{\"user_id\": \"${users[0]}\", \"provider\": \"openai\",
       \"model\": \"gpt-4o-mini\", \"estimated_input_tokens\": 1, \"max_output_tokens\": 1}")
 is "$(echo "$out" | tail -n 1)" 201 "the restarted server takes reservations"
