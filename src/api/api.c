@@ -48,10 +48,12 @@ static int get_metrics(void *appv, struct ab_req *req)
 {
     struct ab_app *app = appv;
     struct ab_pg_pool_stats st;
+    struct ab_usage_stats us;
     int rc;
 
     req->content_type = "text/plain; version=0.0.4";
     ab_pg_pool_stats(app->pool, &st);
+    ab_usage_stats(app->usage, &us);
     rc = ab_http_metrics(app->http, &req->out);
     if (!rc)
         rc = ab_buf_printf(&req->out,
@@ -63,8 +65,23 @@ static int get_metrics(void *appv, struct ab_req *req)
                            "agentbase_db_pool_connections{state=\"waiting\"} %d\n"
                            "# HELP agentbase_db_pool_connects_total Connections opened.\n"
                            "# TYPE agentbase_db_pool_connects_total counter\n"
-                           "agentbase_db_pool_connects_total %lu\n",
-                           st.size, st.open, st.busy, st.waiting, st.connects);
+                           "agentbase_db_pool_connects_total %lu\n"
+                           "# HELP agentbase_usage_batches_total Accounting batches committed.\n"
+                           "# TYPE agentbase_usage_batches_total counter\n"
+                           "agentbase_usage_batches_total %lu\n"
+                           "# HELP agentbase_usage_ops_total Accounting operations applied.\n"
+                           "# TYPE agentbase_usage_ops_total counter\n"
+                           "agentbase_usage_ops_total %lu\n"
+                           "# HELP agentbase_usage_fallbacks_total Batches applied again one "
+                           "operation at a time.\n"
+                           "# TYPE agentbase_usage_fallbacks_total counter\n"
+                           "agentbase_usage_fallbacks_total %lu\n"
+                           "# HELP agentbase_usage_expired_total Reservations released on "
+                           "expiry.\n"
+                           "# TYPE agentbase_usage_expired_total counter\n"
+                           "agentbase_usage_expired_total %lu\n",
+                           st.size, st.open, st.busy, st.waiting, st.connects, us.batches, us.ops,
+                           us.fallbacks, us.expired);
     return rc;
 }
 

@@ -1,7 +1,8 @@
 /*
- * The group-commit batchers (see usage.h). Each batcher owns a queue guarded by its mutex;
- * producers append and signal, the batcher takes the whole queue (up to max_batch) and
- * applies it with one statement, which commits on its own.
+ * The group-commit batchers (see usage.h). One queue, guarded by one mutex: producers
+ * append and signal; a batcher takes what it may (take_batch) and applies it with one
+ * statement, which commits on its own. Each batcher lists the tenants of the batch it is
+ * applying, and nobody else takes operations of those tenants until it is done.
  */
 #include "usage/usage.h"
 #include "pg/pg.h"
@@ -25,13 +26,10 @@
 
 struct batcher {
     struct ab_usage *u;
-    int index;
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    struct ab_usage_op *head, *tail;
-    bool stop;
     bool started;
+    unsigned long *tenants; /* hashes of the tenants of the batch being applied */
+    size_t ntenants;
 };
 
 struct ab_usage {
@@ -39,6 +37,11 @@ struct ab_usage {
     int nbatchers;
     int max_batch;
     struct batcher *b;
+    pthread_mutex_t lock; /* guards everything below, and every batcher's tenants */
+    pthread_cond_t wake;
+    struct ab_usage_op *head, *tail;
+    bool stop;
+    double last_expire; /* ms */
     atomic_ulong batches, ops, fallbacks, expired;
 };
 
@@ -155,77 +158,132 @@ static void expire(struct ab_usage *u)
     ab_pg_pool_release(u->pool, conn);
 }
 
-static void *batcher_main(void *arg)
+/* True when a batcher other than self is applying operations of the tenant with hash h. */
+static bool tenant_busy(const struct ab_usage *u, const struct batcher *self, unsigned long h)
 {
-    struct batcher *b = arg;
-    double last_expire = 0;
+    for (int i = 0; i < u->nbatchers; i++) {
+        const struct batcher *b = &u->b[i];
 
-    for (;;) {
-        struct ab_usage_op *ops, *last;
-        size_t n = 1;
-        bool stop;
-
-        pthread_mutex_lock(&b->lock);
-        while (!b->head && !b->stop) {
-            struct timespec until;
-
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
-            if (pthread_cond_timedwait(&b->wake, &b->lock, &until) != 0)
-                break;
-        }
-        ops = last = b->head;
-        while (last && last->next && n < (size_t)b->u->max_batch) {
-            last = last->next;
-            n++;
-        }
-        if (last) {
-            b->head = last->next;
-            if (!b->head)
-                b->tail = NULL;
-            last->next = NULL;
-        }
-        stop = b->stop && !b->head;
-        pthread_mutex_unlock(&b->lock);
-
-        if (ops)
-            run_batch(b, ops, n);
-        if (b->index == 0 && ab_now_ms() - last_expire >= EXPIRE_EVERY) {
-            expire(b->u);
-            last_expire = ab_now_ms();
-        }
-        if (stop && !ops)
-            return NULL;
+        if (b == self)
+            continue;
+        for (size_t j = 0; j < b->ntenants; j++)
+            if (b->tenants[j] == h)
+                return true;
     }
+    return false;
 }
 
-/* FNV-1a: which batcher a tenant's operations go to. */
-static unsigned shard(const char *s, int n)
+/* Adds h to self's tenants unless it is there already. */
+static void tenant_claim(struct batcher *self, unsigned long h)
 {
-    unsigned h = 2166136261u;
+    for (size_t j = 0; j < self->ntenants; j++)
+        if (self->tenants[j] == h)
+            return;
+    self->tenants[self->ntenants++] = h;
+}
+
+/*
+ * Under u->lock: unlinks from the queue, in order, up to max_batch operations of tenants
+ * no other batcher is applying, claims their tenants, and returns them linked (n set).
+ * An operation left behind keeps every later one of its tenant behind too, since its
+ * tenant stays busy: a tenant's operations are always applied in arrival order.
+ */
+static struct ab_usage_op *take_batch(struct ab_usage *u, struct batcher *self, size_t *n)
+{
+    struct ab_usage_op *taken = NULL, **tail = &taken, **link = &u->head, *prev = NULL;
+
+    *n = 0;
+    while (*link && *n < (size_t)u->max_batch) {
+        struct ab_usage_op *op = *link;
+
+        if (tenant_busy(u, self, op->tenant_hash)) {
+            prev = op;
+            link = &op->next;
+            continue;
+        }
+        tenant_claim(self, op->tenant_hash);
+        *link = op->next;
+        op->next = NULL;
+        *tail = op;
+        tail = &op->next;
+        (*n)++;
+    }
+    /* The queue's tail may have been taken: it is now the last operation left, if any. */
+    if (!*link)
+        u->tail = prev;
+    return taken;
+}
+
+static void *batcher_main(void *arg)
+{
+    struct batcher *self = arg;
+    struct ab_usage *u = self->u;
+
+    pthread_mutex_lock(&u->lock);
+    for (;;) {
+        struct ab_usage_op *ops;
+        bool expire_due;
+        size_t n;
+
+        ops = take_batch(u, self, &n);
+        expire_due = ab_now_ms() - u->last_expire >= EXPIRE_EVERY;
+        if (expire_due)
+            u->last_expire = ab_now_ms();
+        if (!ops && !expire_due) {
+            struct timespec until;
+
+            if (u->stop && !u->head)
+                break;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&u->wake, &u->lock, &until);
+            continue;
+        }
+        pthread_mutex_unlock(&u->lock);
+        if (ops)
+            run_batch(self, ops, n);
+        pthread_mutex_lock(&u->lock);
+        if (self->ntenants) {
+            /* Operations of these tenants may be waiting for another batcher to take. */
+            self->ntenants = 0;
+            pthread_cond_broadcast(&u->wake);
+        }
+        if (expire_due) {
+            pthread_mutex_unlock(&u->lock);
+            expire(u);
+            pthread_mutex_lock(&u->lock);
+        }
+    }
+    pthread_mutex_unlock(&u->lock);
+    return NULL;
+}
+
+/* FNV-1a of a tenant id: how batchers tell tenants apart (a collision only delays). */
+static unsigned long tenant_hash(const char *s)
+{
+    unsigned long h = 14695981039346656037ul;
 
     for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % (unsigned)n;
+        h = (h ^ (unsigned char)*s) * 1099511628211ul;
+    return h;
 }
 
 void ab_usage_submit(struct ab_usage *u, struct ab_usage_op *op)
 {
-    struct batcher *b = &u->b[shard(op->tenant, u->nbatchers)];
-
     op->next = NULL;
     op->status = 0;
     op->body = NULL;
     op->retry_after[0] = '\0';
     op->replayed = false;
-    pthread_mutex_lock(&b->lock);
-    if (b->tail)
-        b->tail->next = op;
+    op->tenant_hash = tenant_hash(op->tenant);
+    pthread_mutex_lock(&u->lock);
+    if (u->tail)
+        u->tail->next = op;
     else
-        b->head = op;
-    b->tail = op;
-    pthread_cond_signal(&b->wake);
-    pthread_mutex_unlock(&b->lock);
+        u->head = op;
+    u->tail = op;
+    pthread_cond_signal(&u->wake);
+    pthread_mutex_unlock(&u->lock);
 }
 
 void ab_usage_stats(struct ab_usage *u, struct ab_usage_stats *st)
@@ -249,17 +307,19 @@ int ab_usage_start(const char *conninfo, int nbatchers, int max_batch, struct ab
     }
     u->nbatchers = nbatchers;
     u->max_batch = max_batch;
-    rc = ab_pg_pool_create(conninfo, "agentbase usage",
-                           "SET ROLE agentbase_app; SET statement_timeout = '30s'", nbatchers, NULL,
-                           0, &u->pool, err);
+    pthread_mutex_init(&u->lock, NULL);
+    pthread_cond_init(&u->wake, NULL);
+    rc = ab_pg_pool_create(
+        conninfo, "agentbase usage",
+        "SET ROLE agentbase_app; SET statement_timeout = '30s'; SET enable_seqscan = off",
+        nbatchers, NULL, 0, &u->pool, err);
     for (int i = 0; rc == 0 && i < nbatchers; i++) {
         struct batcher *b = &u->b[i];
 
         b->u = u;
-        b->index = i;
-        pthread_mutex_init(&b->lock, NULL);
-        pthread_cond_init(&b->wake, NULL);
-        if (pthread_create(&b->thread, NULL, batcher_main, b) != 0)
+        if (!(b->tenants = calloc((size_t)max_batch, sizeof(*b->tenants))))
+            rc = ab_error_set(err, AB_ENOMEM, "out of memory");
+        else if (pthread_create(&b->thread, NULL, batcher_main, b) != 0)
             rc = ab_error_set(err, AB_ENOMEM, "cannot start a usage batcher thread");
         else
             b->started = true;
@@ -276,20 +336,18 @@ void ab_usage_stop(struct ab_usage *u)
 {
     if (!u)
         return;
+    pthread_mutex_lock(&u->lock);
+    u->stop = true;
+    pthread_cond_broadcast(&u->wake);
+    pthread_mutex_unlock(&u->lock);
     for (int i = 0; i < u->nbatchers; i++) {
-        struct batcher *b = &u->b[i];
-
-        if (!b->started)
-            continue;
-        pthread_mutex_lock(&b->lock);
-        b->stop = true;
-        pthread_cond_signal(&b->wake);
-        pthread_mutex_unlock(&b->lock);
-        pthread_join(b->thread, NULL);
-        pthread_mutex_destroy(&b->lock);
-        pthread_cond_destroy(&b->wake);
+        if (u->b[i].started)
+            pthread_join(u->b[i].thread, NULL);
+        free(u->b[i].tenants);
     }
     ab_pg_pool_destroy(u->pool);
+    pthread_mutex_destroy(&u->lock);
+    pthread_cond_destroy(&u->wake);
     free(u->b);
     free(u);
 }

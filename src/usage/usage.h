@@ -8,9 +8,12 @@
  * transaction has committed calls each operation's done() with its own result. So a
  * response never precedes its commit, and synchronous_commit stays on.
  *
- * Operations are sharded over the batchers by tenant: one tenant's operations are applied
- * by one batcher, in arrival order, so batches of different batchers never touch the same
- * rows (and the tenant's advisory lock in the database keeps that true across instances).
+ * Batchers share one queue. An idle batcher takes the oldest waiting operations of every
+ * tenant that no other batcher is applying (at most max_batch): one tenant's operations
+ * are applied in arrival order, by one batcher at a time, so batches of different batchers
+ * never touch the same rows, while a busy tenant keeps one batcher and the other tenants
+ * have the rest. (The tenant's advisory lock in the database keeps that true across
+ * service instances.)
  *
  * When a batch fails as a whole (a bug, a constraint no check foresaw), each operation is
  * applied again alone, so one bad operation cannot fail the others. When the database is
@@ -18,7 +21,8 @@
  * if the connection broke during COMMIT, the client's retry with the same Idempotency-Key
  * gets the first result.
  *
- * Batcher 0 also releases expired reservations once a second (usage_expire_holds).
+ * Once a second, one of the batchers also releases the reservations held past their expiry
+ * (a batch of agentbase.usage_expired_ops()).
  */
 #ifndef AB_USAGE_H
 #define AB_USAGE_H
@@ -29,7 +33,7 @@ struct ab_usage;
 
 struct ab_usage_op {
     char *json;         /* the operation, owned by the op's owner */
-    const char *tenant; /* shard key */
+    const char *tenant; /* the tenant acted in (a UUID) */
     /* the result, set before done() runs */
     int status;           /* HTTP status */
     char *body;           /* JSON text exactly as PostgreSQL wrote it (malloc'd; the owner frees) */
@@ -37,7 +41,8 @@ struct ab_usage_op {
     bool replayed;        /* a stored first response */
     void (*done)(struct ab_usage_op *op); /* called once, on a batcher thread */
     void *arg;                            /* for done() */
-    struct ab_usage_op *next;             /* the batcher's queue */
+    struct ab_usage_op *next;             /* the queue */
+    unsigned long tenant_hash;            /* set by ab_usage_submit */
 };
 
 struct ab_usage_stats {
