@@ -46,7 +46,7 @@ DBTEST_BIN := $(DBTEST_SRC:tests/db/test_%.c=$(BUILD)/tests/db_test_%)
 # End-to-end tests over HTTP (libcurl): run by the api suite against a running server.
 APITEST_SRC := $(sort $(wildcard tests/api/test_*.c))
 APITEST_BIN := $(APITEST_SRC:tests/api/test_%.c=$(BUILD)/tests/api_test_%)
-FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools -name '*.[ch]' 2>/dev/null)
+FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench -name '*.[ch]' 2>/dev/null)
 
 .PHONY: all deps run test unit format format-check bench install clean
 all: $(BIN)
@@ -101,9 +101,14 @@ TEST_SUITES ?=
 test: deps $(BIN) $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
 	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run $(TEST_SUITES)
 
-bench: deps $(BIN)
+# The load generator of bench/run (epoll, plain sockets: as light on the machine as it can be).
+$(BUILD)/bench/usage_load: bench/usage_load.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $<
+
+bench: deps $(BIN) $(BUILD)/bench/usage_load
 	@scripts/install-deps --bench
-	@AB_BIN=$(abspath $(BIN)) bench/run
+	@AB_BIN=$(abspath $(BIN)) AB_LOAD=$(abspath $(BUILD)/bench/usage_load) bench/run $(BENCH)
 
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The REST hot path beside PostgreSQL doing the same work, in one run on one machine:
+# The message hot path beside PostgreSQL doing the same work, in one run on one machine:
 #   POST /v1/conversations/{id}/messages   vs   pgbench running the statements the server
 #   GET  .../messages?order=desc&limit=50        runs for that request (auth lookup, request
 #                                                context, the INSERT or the page query)
@@ -31,15 +31,8 @@ q -c "CREATE TABLE public.bench_ids (n int PRIMARY KEY, id uuid NOT NULL);
       INSERT INTO public.bench_ids SELECT row_number() OVER (ORDER BY id), id FROM c"
 q -c "SELECT id FROM public.bench_ids ORDER BY n" >"$AGENTBASE_HOME/ids"
 
-AGENTBASE_LISTEN=127.0.0.1:0 AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 AGENTBASE_LOG=text \
-    "$AB_BIN" serve >"$AGENTBASE_HOME/serve.out" 2>/dev/null &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; ab_cleanup' EXIT
-for _ in $(seq 100); do
-    port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$AGENTBASE_HOME/serve.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
+ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 AGENTBASE_LOG=text
+trap 'set +e; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; ab_cleanup' EXIT
 
 # The statements the server runs per request, as the same role (pgbench connects as the
 # superuser and becomes agentbase_app at connection start, like the server's pool).
