@@ -51,7 +51,8 @@ static void new_tenant(struct tenant *t)
             "WITH t AS (INSERT INTO agentbase.tenants (slug, name, plan) "
             "           VALUES ($1, $1, 'enterprise') RETURNING id) "
             "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
-            "SELECT id, 'test', $2, $3, '{usage:write,token-wallets:write,users:write}' FROM t "
+            "SELECT id, 'test', $2, $3, "
+            "'{usage:write,token-wallets:write,token-ledger:read,users:write}' FROM t "
             "RETURNING tenant_id",
             3, p, t->id, sizeof(t->id));
 }
@@ -748,6 +749,70 @@ static void test_overage_blocks_reservations_until_credits_cover_it(void **state
     assert_wallet_consistent(user);
 }
 
+/*
+ * The wallet endpoints: adjustments through adjust_user_tokens (never below zero, once per
+ * Idempotency-Key), the ledger they write, filtered, and a plan level's monthly allocation,
+ * credited once a month.
+ */
+static void test_wallet_adjustments_the_ledger_and_level_allocation(void **state)
+{
+    struct tenant t;
+    struct api_response r;
+    char user[40], wallet[40], got[256], want[64], path[160];
+
+    (void)state;
+    new_tenant(&t);
+    new_user(&t, user);
+    credit(user, 100);
+    sql("SELECT id FROM agentbase.token_wallets WHERE user_id = $1", user, NULL, wallet,
+        sizeof(wallet));
+    snprintf(path, sizeof(path), "/v1/wallets/%s/adjust", wallet);
+
+    assert_int_equal(call(&t, path, NULL, "{\"direction\": \"debit\", \"amount\": 101}", &r), 409);
+    error_code(r.body, got, sizeof(got));
+    assert_string_equal(got, "insufficient_tokens");
+    api_response_free(&r);
+    assert_int_equal(call(&t, path, NULL, "{\"direction\": \"refund\", \"amount\": 1}", &r), 400);
+    api_response_free(&r);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(call(&t, path, "debit-40",
+                              "{\"direction\": \"debit\", \"amount\": 40, \"reason\": \"test\"}",
+                              &r),
+                         200);
+        assert_non_null(strstr(r.body, "\"available\": 60"));
+        api_response_free(&r);
+    }
+    snprintf(path, sizeof(path), "/v1/wallets/%s/adjust", "00000000-0000-4000-8000-000000000000");
+    assert_int_equal(call(&t, path, NULL, "{\"direction\": \"credit\", \"amount\": 1}", &r), 404);
+    api_response_free(&r);
+
+    /* The ledger, filtered by wallet and entry type: the one debit (its retry wrote none). */
+    snprintf(path, sizeof(path), "/v1/token-ledger?wallet_id=%s&entry_type=debit", wallet);
+    assert_int_equal(call(&t, path, NULL, NULL, &r), 200);
+    assert_non_null(strstr(r.body, "\"amount\": 40"));
+    assert_null(strstr(r.body, "\"entry_type\": \"credit\""));
+    api_response_free(&r);
+    sql("SELECT count(*) FROM agentbase.token_ledger WHERE wallet_id = $1", wallet, NULL, got,
+        sizeof(got));
+    assert_string_equal(got, "2");
+
+    /* A level credits the plan's monthly allocation, once this month. */
+    snprintf(path, sizeof(path), "/v1/users/%s/level", user);
+    assert_int_equal(call(&t, path, NULL, "{\"level\": \"pro\"}", &r), 200);
+    api_response_free(&r);
+    assert_int_equal(call(&t, path, NULL, "{\"level\": \"pro\"}", &r), 200);
+    api_response_free(&r);
+    assert_int_equal(call(&t, path, NULL, "{\"level\": \"gold\"}", &r), 400);
+    api_response_free(&r);
+    sql("SELECT 60 + monthly_token_allocation FROM agentbase.subscription_plans "
+        "WHERE level = 'pro'",
+        NULL, NULL, want, sizeof(want));
+    sql("SELECT balance || ' ' || level FROM agentbase.token_wallets WHERE id = $1", wallet, NULL,
+        got, sizeof(got));
+    assert_string_equal(got, strcat(want, " pro"));
+    assert_wallet_consistent(user);
+}
+
 static void test_a_future_price_applies_from_its_date_and_rows_keep_theirs(void **state)
 {
     struct tenant t;
@@ -900,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_the_server_releases_expired_reservations),
         cmocka_unit_test(test_budget_thresholds_fire_once_per_period_under_concurrency),
         cmocka_unit_test(test_overage_blocks_reservations_until_credits_cover_it),
+        cmocka_unit_test(test_wallet_adjustments_the_ledger_and_level_allocation),
         cmocka_unit_test(test_a_future_price_applies_from_its_date_and_rows_keep_theirs),
         cmocka_unit_test(test_the_summary_groups_the_rollups),
         cmocka_unit_test(test_bad_requests_get_clear_errors_and_change_nothing),
