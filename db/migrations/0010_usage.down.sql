@@ -2,6 +2,7 @@
 -- their 0004 shape (columns, constraints, comments and the audit of holds).
 
 DROP FUNCTION agentbase.usage_summary(timestamptz, timestamptz, text);
+DROP FUNCTION agentbase.usage_rollup();
 DROP FUNCTION agentbase.usage_expire_holds(integer);
 DROP FUNCTION agentbase.usage_apply(jsonb);
 DROP FUNCTION agentbase.usage_flush(jsonb);

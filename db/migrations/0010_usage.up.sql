@@ -691,6 +691,7 @@ RETURNS agentbase.usage_state
 LANGUAGE plpgsql AS $$
 DECLARE
     v_found integer := 0;
+    v_back bigint;
 BEGIN
     s.tok.reserved_value := greatest(0, (s.tok).reserved_value - h.amount);
     FOR i IN 1 .. cardinality(s.budgets) LOOP
@@ -707,10 +708,12 @@ BEGIN
     IF (s.quota).id IS NOT NULL THEN
         s.quota.tokens_reserved := greatest(0, (s.quota).tokens_reserved - h.amount);
     END IF;
-    -- A hold's wallet is its user's (wallets are unique per user; holds go with them).
-    IF h.wallet_id IS NOT NULL AND h.wallet_id = (s.wallet).id THEN
-        s.wallet.held := (s.wallet).held - h.amount;
-        PERFORM agentbase.usage_ledger(s.wallet, 'release', h.amount, p_reason, h.id, NULL);
+    -- A hold's wallet is its user's (wallets are unique per user; holds go with them). A
+    -- release through the wallet API may have given part of it back already.
+    v_back := least(h.amount, (s.wallet).held);
+    IF h.wallet_id IS NOT NULL AND h.wallet_id = (s.wallet).id AND v_back > 0 THEN
+        s.wallet.held := (s.wallet).held - v_back;
+        PERFORM agentbase.usage_ledger(s.wallet, 'release', v_back, p_reason, h.id, NULL);
     END IF;
     RETURN s;
 END
@@ -1176,6 +1179,56 @@ END
 $$;
 COMMENT ON FUNCTION agentbase.usage_expire_holds(integer) IS
     'releases reservations held past their expiry (all tenants); returns how many';
+
+-- Rolls the hourly rows up into the daily, weekly, monthly and yearly ones, each from the
+-- next finer period (daily from hourly, weekly and monthly from daily, yearly from
+-- monthly), for the current and the previous period of each kind; returns the rows it
+-- created or changed (0 when they already agree, so running it twice changes nothing).
+-- Runs as the owner, for every tenant (`agentbase maintain rollups`).
+CREATE FUNCTION agentbase.usage_rollup() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_step record;
+    v_rows integer;
+    v_total integer := 0;
+BEGIN
+    FOR v_step IN SELECT * FROM (VALUES ('daily', 'hourly', 'day'), ('weekly', 'daily', 'week'),
+                                        ('monthly', 'daily', 'month'), ('yearly', 'monthly', 'year'))
+                                 AS x(target, source, unit) LOOP
+        INSERT INTO agentbase.cost_tracking AS c
+            (tenant_id, period_type, period_start, user_id, agent_id, provider, model, request_count,
+             success_count, error_count, input_tokens, output_tokens, cached_tokens, total_tokens,
+             total_cost, latency_sum_ms, latency_count, avg_latency_ms)
+        SELECT tenant_id, v_step.target, date_trunc(v_step.unit, period_start), user_id, agent_id, provider,
+               model, sum(request_count), sum(success_count), sum(error_count), sum(input_tokens),
+               sum(output_tokens), sum(cached_tokens), sum(total_tokens), sum(total_cost),
+               sum(latency_sum_ms), sum(latency_count),
+               round(sum(latency_sum_ms)::numeric / nullif(sum(latency_count), 0), 3)
+          FROM agentbase.cost_tracking
+         WHERE period_type = v_step.source
+           AND period_start >= date_trunc(v_step.unit, now()) - ('1 ' || v_step.unit)::interval
+         GROUP BY tenant_id, date_trunc(v_step.unit, period_start), user_id, agent_id, provider, model
+        ON CONFLICT ON CONSTRAINT uq_cost_tracking_rollup DO UPDATE
+           SET request_count = excluded.request_count, success_count = excluded.success_count,
+               error_count = excluded.error_count, input_tokens = excluded.input_tokens,
+               output_tokens = excluded.output_tokens, cached_tokens = excluded.cached_tokens,
+               total_tokens = excluded.total_tokens, total_cost = excluded.total_cost,
+               latency_sum_ms = excluded.latency_sum_ms, latency_count = excluded.latency_count,
+               avg_latency_ms = excluded.avg_latency_ms
+         WHERE (c.request_count, c.success_count, c.error_count, c.input_tokens, c.output_tokens,
+                c.cached_tokens, c.total_tokens, c.total_cost, c.latency_sum_ms, c.latency_count)
+               IS DISTINCT FROM
+               (excluded.request_count, excluded.success_count, excluded.error_count, excluded.input_tokens,
+                excluded.output_tokens, excluded.cached_tokens, excluded.total_tokens, excluded.total_cost,
+                excluded.latency_sum_ms, excluded.latency_count);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_total := v_total + v_rows;
+    END LOOP;
+    RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION agentbase.usage_rollup() IS
+    'rolls hourly cost_tracking rows up into daily, weekly, monthly and yearly ones; returns rows changed';
 
 -- ------------------------------------------------------------------------------------
 -- Reports

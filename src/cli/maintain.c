@@ -16,6 +16,7 @@ static const char maintain_help[] =
     "               every second, while it runs)\n"
     "  daily        reset the daily quotas (and the monthly token counts) that are due\n"
     "  monthly      reset the token wallets per their plan's policy, once a month\n"
+    "  rollups      roll the hourly cost rollups up into daily, weekly, monthly, yearly\n"
     "  partitions   create the monthly partitions of the append-only logs 3 months ahead\n"
     "  idempotency  delete idempotency keys past their expiry (7 days)\n"
     "\n"
@@ -29,6 +30,7 @@ static const struct {
     {"expire", "SELECT agentbase.usage_expire_holds(1000000)"},
     {"daily", "SELECT agentbase.reset_daily_quotas()"},
     {"monthly", "SELECT agentbase.reset_monthly_tokens()"},
+    {"rollups", "SELECT agentbase.usage_rollup()"},
     {"partitions", "SELECT coalesce(sum(agentbase.ensure_monthly_partitions(c.oid::regclass)), 0) "
                    "  FROM pg_class c WHERE c.relkind = 'p' AND c.relispartition = false "
                    "   AND c.relnamespace = 'agentbase'::regnamespace"},

@@ -2,7 +2,7 @@
 # is in the database, every wallet agrees with its ledger, the server restarts cleanly, and
 # the reservations the crash left open expire. Then `agentbase maintain`.
 source "$(dirname "$0")/../lib.sh"
-plan 14
+plan 16
 
 ab_home
 ab_pg_start
@@ -102,9 +102,15 @@ is "$?" 0 "the server stops cleanly"
 q -c "UPDATE agentbase.token_holds SET expires_at = now() - interval '1 minute'
        WHERE status = 'held'" >/dev/null
 out=$("$AB_BIN" maintain)
-like "$out" '^expire +[0-9]+' "maintain releases expired reservations (no server running)"
+like "$out" '^expire +[1-9]' "maintain releases expired reservations (no server running)"
+like "$out" $'\nrollups +[1-9]' "maintain rolls the hourly cost rows up"
+is "$(q -c "SELECT string_agg(period_type || '=' || t, ' ' ORDER BY period_type)
+              FROM (SELECT period_type, sum(total_tokens) = (SELECT sum(total_tokens)
+                             FROM agentbase.cost_tracking WHERE period_type = 'hourly') AS t
+                      FROM agentbase.cost_tracking GROUP BY period_type) x")" \
+    "daily=true hourly=true monthly=true weekly=true yearly=true" "... and every period's rows add up to the hourly ones"
 out=$("$AB_BIN" maintain)
-like "$out" $'^expire +0\ndaily +0\nmonthly +0\npartitions +0\nidempotency +0$' \
+like "$out" $'^expire +0\ndaily +0\nmonthly +0\nrollups +0\npartitions +0\nidempotency +0$' \
     "maintain is idempotent: a second run does nothing"
 like "$("$AB_BIN" maintain daily expire)" $'^expire +0\ndaily +0$' "maintain runs only the tasks named"
 "$AB_BIN" maintain hourly 2>"$AGENTBASE_HOME/err"
