@@ -48,6 +48,7 @@ struct ab_caller {
     char tenant_id[40]; /* the tenant acted in; "" for a platform key without Agentbase-Tenant */
     char user_id[40];
     bool platform;     /* a platform-admin key */
+    bool suspended;    /* the key's tenant is suspended */
     char scopes[1024]; /* comma-separated, as stored */
     char ip[64];       /* the client's address ("" when unknown) */
 };
@@ -64,7 +65,9 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
                  struct ab_caller *who, PGconn **conn);
 /*
  * The same checks as ab_api_begin without a transaction afterwards, for handlers that do
- * their work elsewhere (the usage batchers). 0, or 1 with the error response set.
+ * their work elsewhere (the usage batchers), except that a suspended tenant's key passes
+ * (who->suspended says so): the accounting decides, recording the calls that already
+ * happened and refusing new reservations. 0, or 1 with the error response set.
  */
 int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scope,
                         bool tenant_required, struct ab_caller *who);

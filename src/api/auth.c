@@ -84,14 +84,13 @@ static int check_key(struct ab_pg_pool *pool, PGconn *conn, struct ab_req *req, 
         ab_http_error(req, 401, "unauthorized", "this API key has been revoked");
     else if (PQgetvalue(r, 0, 4)[0] == 't')
         ab_http_error(req, 401, "unauthorized", "this API key has expired");
-    else if (strcmp(PQgetvalue(r, 0, 7), "suspended") == 0)
-        ab_http_error(req, 403, "tenant_suspended", "this tenant is suspended");
     else {
         snprintf(who->key_id, sizeof(who->key_id), "%s", PQgetvalue(r, 0, 0));
         snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", PQgetvalue(r, 0, 1));
         snprintf(who->user_id, sizeof(who->user_id), "%s", PQgetvalue(r, 0, 2));
         snprintf(who->scopes, sizeof(who->scopes), "%s", PQgetvalue(r, 0, 3));
         who->platform = PQgetvalue(r, 0, 6)[0] == 't';
+        who->suspended = strcmp(PQgetvalue(r, 0, 7), "suspended") == 0;
         rc = 0;
     }
     PQclear(r);
@@ -121,9 +120,13 @@ static int choose_tenant(struct ab_req *req, bool tenant_required, struct ab_cal
     return 0;
 }
 
-/* Authenticates on conn (see ab_api_begin); 0, or 1 with the error answer set. */
+/*
+ * Authenticates on conn (see ab_api_begin); 0, or 1 with the error answer set. A key of a
+ * suspended tenant is refused unless suspended_ok.
+ */
 static int authenticate(struct ab_app *app, struct ab_req *req, const char *scope,
-                        bool tenant_required, struct ab_caller *who, PGconn *conn)
+                        bool tenant_required, bool suspended_ok, struct ab_caller *who,
+                        PGconn *conn)
 {
     const char *auth = ab_http_header(req, "Authorization");
     const char *key = auth + 7;
@@ -133,6 +136,8 @@ static int authenticate(struct ab_app *app, struct ab_req *req, const char *scop
 
     if (check_key(app->pool, conn, req, key, who) || choose_tenant(req, tenant_required, who))
         return 1;
+    if (who->suspended && !suspended_ok)
+        return ab_http_error(req, 403, "tenant_suspended", "this tenant is suspended") + 1;
     wait = ab_keystate_take(app->keys, who->key_id);
     if (wait > 0) {
         snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
@@ -187,7 +192,7 @@ int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scop
         return 1;
     if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, &conn, &err) != 0)
         return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
-    rc = authenticate(app, req, scope, tenant_required, who, conn);
+    rc = authenticate(app, req, scope, tenant_required, true, who, conn);
     ab_pg_pool_release(app->pool, conn);
     return rc;
 }
@@ -205,7 +210,7 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         return 1;
     if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, conn, &err) != 0)
         return ab_http_error(req, 503, "database_unavailable", "%s", err.message) + 1;
-    if (authenticate(app, req, scope, tenant_required, who, *conn))
+    if (authenticate(app, req, scope, tenant_required, false, who, *conn))
         goto refuse;
     params[0] = who->tenant_id[0] ? who->tenant_id : NULL;
     params[1] = who->key_id;

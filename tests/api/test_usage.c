@@ -447,6 +447,35 @@ static void test_limits_hold_across_users_and_tenants_of_one_batch(void **state)
         assert_wallet_consistent(users[u]);
 }
 
+/* Suspending a tenant refuses new reservations (429) but still records the calls it made. */
+static void test_a_suspended_tenant_settles_what_it_reserved_and_reserves_nothing_more(void **state)
+{
+    struct tenant t;
+    struct api_response r;
+    char user[40], id[40], body[512], got[64];
+
+    (void)state;
+    new_tenant(&t);
+    new_user(&t, user);
+    credit(user, 1000);
+    reserve(&t, user, "m", 100, 200, NULL, id);
+    sql("UPDATE agentbase.tenants SET status = 'suspended' WHERE id = $1", t.id, NULL, NULL, 0);
+    reservation_body(body, sizeof(body), user, "m", 100, 200, NULL);
+    assert_int_equal(call(&t, "/v1/usage/reservations", NULL, body, &r), 429);
+    error_code(r.body, got, sizeof(got));
+    assert_string_equal(got, "tenant_suspended");
+    api_response_free(&r);
+    assert_int_equal(settle(&t, id, "{\"input_tokens\": 100, \"output_tokens\": 50}", &r), 200);
+    api_response_free(&r);
+    /* Everything else of the tenant is closed to its keys. */
+    assert_int_equal(call(&t, "/v1/usage/summary", NULL, NULL, &r), 403);
+    api_response_free(&r);
+    sql("SELECT balance || ' ' || held FROM agentbase.token_wallets WHERE user_id = $1", user, NULL,
+        got, sizeof(got));
+    assert_string_equal(got, "850 0");
+    assert_wallet_consistent(user);
+}
+
 static void test_plan_limits_refuse_with_retry_after(void **state)
 {
     struct tenant t;
@@ -466,14 +495,6 @@ static void test_plan_limits_refuse_with_retry_after(void **state)
     assert_string_equal(id, "quota_exceeded");
     api_header(&r, "Retry-After", retry, sizeof(retry));
     assert_true(atoi(retry) > 0 && atoi(retry) <= 86400);
-    api_response_free(&r);
-
-    /* A suspended tenant is refused too (a platform key would still reach it). */
-    sql("UPDATE agentbase.tenants SET limits = '{}', status = 'suspended' WHERE id = $1", t.id,
-        NULL, NULL, 0);
-    assert_int_equal(call(&t, "/v1/usage/reservations", NULL, body, &r), 403);
-    error_code(r.body, id, sizeof(id));
-    assert_string_equal(id, "tenant_suspended");
     api_response_free(&r);
 }
 
@@ -958,6 +979,8 @@ int main(void)
         cmocka_unit_test(test_a_budget_covering_50_reservations_grants_exactly_50_of_64),
         cmocka_unit_test(test_a_daily_quota_covering_50_reservations_grants_exactly_50_of_64),
         cmocka_unit_test(test_limits_hold_across_users_and_tenants_of_one_batch),
+        cmocka_unit_test(
+            test_a_suspended_tenant_settles_what_it_reserved_and_reserves_nothing_more),
         cmocka_unit_test(test_plan_limits_refuse_with_retry_after),
         cmocka_unit_test(test_a_reservation_sent_8_times_at_once_is_made_once),
         cmocka_unit_test(test_an_event_sent_8_times_at_once_is_counted_once),
