@@ -273,6 +273,7 @@ $$;
 
 CREATE TYPE agentbase.usage_state AS (
     tenant_id      uuid,
+    tenant_found   boolean,
     tenant_active  boolean,
     req            agentbase.tenant_quotas,   -- llm_requests/daily, rolled over to today
     req_limit      bigint,                    -- NULL: none
@@ -347,7 +348,13 @@ BEGIN
     SELECT * INTO v_t FROM agentbase.tenants WHERE id = p_tenant;
     SELECT * INTO v_plan FROM agentbase.subscription_plans WHERE level = v_t.plan;
     s.tenant_id := p_tenant;
-    s.tenant_active := coalesce(v_t.status = 'active' AND v_t.deleted_at IS NULL, false);
+    s.tenant_found := v_t.id IS NOT NULL AND v_t.deleted_at IS NULL;
+    s.tenant_active := s.tenant_found AND v_t.status = 'active';
+    s.budgets := '{}';
+    s.tenant_budgets := 0;
+    IF NOT s.tenant_found THEN
+        RETURN s;  -- a platform key naming no tenant: nothing to count
+    END IF;
     -- A tenant_quotas limit, then tenants.limits, override the plan.
     s.req := agentbase.usage_counter(p_tenant, 'llm_requests', 'daily');
     s.req_limit := coalesce((s.req).limit_value, (v_t.limits ->> 'daily_request_limit')::bigint,
@@ -482,6 +489,9 @@ DECLARE
     v_agent uuid := (p ->> 'agent_id')::uuid;
     v_conversation uuid := (p ->> 'conversation_id')::uuid;
 BEGIN
+    IF NOT s.tenant_found THEN
+        RETURN agentbase.usage_error(404, 'not_found', format('tenant %s not found', s.tenant_id));
+    END IF;
     IF NOT s.user_found THEN
         RETURN agentbase.usage_error(404, 'not_found', format('user %s not found', p ->> 'user_id'));
     END IF;
@@ -548,12 +558,12 @@ BEGIN
     IF s.result IS NOT NULL THEN
         RETURN s;
     END IF;
-    IF NOT s.tenant_active THEN
-        s.result := agentbase.usage_error(429, 'tenant_suspended', 'this tenant is not active');
-        RETURN s;
-    END IF;
     s.result := agentbase.usage_check_refs(s, p);
     IF s.result IS NOT NULL THEN
+        RETURN s;
+    END IF;
+    IF NOT s.tenant_active THEN
+        s.result := agentbase.usage_error(429, 'tenant_suspended', 'this tenant is not active');
         RETURN s;
     END IF;
     v_price := agentbase.usage_price(agentbase.usage_model(p ->> 'provider', p ->> 'model'));

@@ -915,6 +915,36 @@ static void test_the_summary_groups_the_rollups(void **state)
     api_response_free(&r);
 }
 
+/* A platform key acting in a tenant that does not exist: 404, and nothing is counted. */
+static void test_a_platform_key_naming_no_tenant_gets_404(void **state)
+{
+    char key[64], prefix[AB_KEY_PREFIX_LEN + 1], hash[65], auth[128], body[512], got[64];
+    const char *p[2] = {prefix, hash};
+    const char *nobody = "01a20000-0000-7000-8000-0000000000aa";
+    const char *headers[3] = {auth, "Agentbase-Tenant: 01a20000-0000-7000-8000-0000000000aa", NULL};
+    struct api_response r;
+
+    (void)state;
+    ab_auth_key_new(key, prefix, hash);
+    api_sql(db,
+            "INSERT INTO agentbase.platform_api_keys (name, key_prefix, key_hash, scopes) "
+            "VALUES ('usage-test', $1, $2, '{admin}')",
+            2, p, NULL, 0);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    reservation_body(body, sizeof(body), nobody, "m", 1, 1, NULL);
+    assert_int_equal(api_request("POST", "/v1/usage/reservations", body, strlen(body), headers, &r),
+                     0);
+    assert_int_equal(r.status, 404);
+    error_code(r.body, got, sizeof(got));
+    assert_string_equal(got, "not_found");
+    api_response_free(&r);
+    api_sql(db, "DELETE FROM agentbase.platform_api_keys WHERE name = 'usage-test'", 0, NULL, NULL,
+            0);
+    sql("SELECT count(*) FROM agentbase.tenant_quotas WHERE tenant_id = $1", nobody, NULL, got,
+        sizeof(got));
+    assert_string_equal(got, "0");
+}
+
 static void test_bad_requests_get_clear_errors_and_change_nothing(void **state)
 {
     struct tenant t;
@@ -991,6 +1021,7 @@ int main(void)
         cmocka_unit_test(test_wallet_adjustments_the_ledger_and_level_allocation),
         cmocka_unit_test(test_a_future_price_applies_from_its_date_and_rows_keep_theirs),
         cmocka_unit_test(test_the_summary_groups_the_rollups),
+        cmocka_unit_test(test_a_platform_key_naming_no_tenant_gets_404),
         cmocka_unit_test(test_bad_requests_get_clear_errors_and_change_nothing),
     };
 
