@@ -1255,10 +1255,12 @@ DECLARE
     v_totals jsonb;
     v_budgets jsonb;
     v_figures CONSTANT text :=
-        'sum(request_count) AS requests, sum(success_count) AS successes, sum(error_count) AS errors, '
+        'coalesce(sum(request_count), 0) AS requests, coalesce(sum(success_count), 0) AS successes, '
+        'coalesce(sum(error_count), 0) AS errors, '
         'round(sum(success_count)::numeric / nullif(sum(request_count), 0), 4) AS success_rate, '
-        'sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, '
-        'sum(cached_tokens) AS cached_tokens, sum(total_tokens) AS total_tokens, sum(total_cost) AS cost_usd, '
+        'coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens, '
+        'coalesce(sum(cached_tokens), 0) AS cached_tokens, coalesce(sum(total_tokens), 0) AS total_tokens, '
+        'coalesce(sum(total_cost), 0) AS cost_usd, '
         'round(sum(latency_sum_ms)::numeric / nullif(sum(latency_count), 0), 3) AS avg_latency_ms';
 BEGIN
     v_key := CASE p_group_by

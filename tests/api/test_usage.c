@@ -909,6 +909,16 @@ static void test_the_summary_groups_the_rollups(void **state)
         assert_int_equal(call(&t, path, NULL, NULL, &r), 200);
         api_response_free(&r);
     }
+    /* A period without calls adds up to zero, not to nothing. */
+    assert_int_equal(call(&t, "/v1/usage/summary?from=2020-01-01&to=2020-01-02", NULL, NULL, &r),
+                     200);
+    doc = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(doc, "groups")), 0);
+    assert_true(json_is_integer(json_object_get(json_object_get(doc, "totals"), "requests")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(doc, "totals"), "requests")), 0);
+    json_decref(doc);
+    api_response_free(&r);
     assert_int_equal(call(&t, "/v1/usage/summary?group_by=planet", NULL, NULL, &r), 400);
     api_response_free(&r);
     assert_int_equal(call(&t, "/v1/usage/summary?from=yesterday", NULL, NULL, &r), 400);
