@@ -24,7 +24,7 @@ static const struct command commands[] = {
     {"migrate", ab_cli_migrate, "apply, revert, inspect and verify schema migrations"},
     {"keys", ab_cli_keys, "create API keys: keys create --platform-admin | --tenant SLUG"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
-    {"maintain", ab_cli_maintain, "periodic jobs: expire reservations, quota resets, partitions"},
+    {"maintain", ab_cli_maintain, "periodic jobs: expire holds, resets, rollups, partitions"},
     {"docs", ab_cli_docs, "write the data dictionary and ER diagram into docs/schema/"},
     {"version", ab_cli_version, "print the version"},
 };
