@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "pg/pg.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char maintain_help[] =
@@ -22,20 +23,29 @@ static const char maintain_help[] =
     "\n"
     "Every job is idempotent; run it every few minutes, or at least once a day.\n";
 
-/* Each job: a name and one statement returning one count. */
+/*
+ * Each job: a name and one statement returning one count, each in its own transaction. A
+ * job in chunks runs again while its last run did something (expiry: 1,000 holds a batch,
+ * so that no transaction grows with the backlog).
+ */
 static const struct {
     const char *name;
     const char *sql;
+    bool chunks;
 } jobs[] = {
-    {"expire", "SELECT agentbase.usage_expire_holds(1000000)"},
-    {"daily", "SELECT agentbase.reset_daily_quotas()"},
-    {"monthly", "SELECT agentbase.reset_monthly_tokens()"},
-    {"rollups", "SELECT agentbase.usage_rollup()"},
-    {"partitions", "SELECT coalesce(sum(agentbase.ensure_monthly_partitions(c.oid::regclass)), 0) "
-                   "  FROM pg_class c WHERE c.relkind = 'p' AND c.relispartition = false "
-                   "   AND c.relnamespace = 'agentbase'::regnamespace"},
-    {"idempotency", "WITH d AS (DELETE FROM agentbase.idempotency_keys WHERE expires_at < now() "
-                    "RETURNING 1) SELECT count(*) FROM d"},
+    {"expire", "SELECT agentbase.usage_expire_holds(1000)", true},
+    {"daily", "SELECT agentbase.reset_daily_quotas()", false},
+    {"monthly", "SELECT agentbase.reset_monthly_tokens()", false},
+    {"rollups", "SELECT agentbase.usage_rollup()", false},
+    {"partitions",
+     "SELECT coalesce(sum(agentbase.ensure_monthly_partitions(c.oid::regclass)), 0) "
+     "  FROM pg_class c WHERE c.relkind = 'p' AND c.relispartition = false "
+     "   AND c.relnamespace = 'agentbase'::regnamespace",
+     false},
+    {"idempotency",
+     "WITH d AS (DELETE FROM agentbase.idempotency_keys WHERE expires_at < now() "
+     "RETURNING 1) SELECT count(*) FROM d",
+     false},
 };
 
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
@@ -70,12 +80,18 @@ int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
         return ab_cli_fail(&err);
     }
     for (size_t i = 0; i < AB_ARRAY_LEN(jobs) && rc == 0; i++) {
+        long total = 0, n;
+
         if (any && !chosen[i])
             continue;
-        rc = ab_pg_query(conn, jobs[i].sql, 0, NULL, &res, &err);
+        do {
+            rc = ab_pg_query(conn, jobs[i].sql, 0, NULL, &res, &err);
+            n = rc == 0 ? atol(PQgetvalue(res, 0, 0)) : 0;
+            total += n;
+            PQclear(res);
+        } while (rc == 0 && jobs[i].chunks && n > 0);
         if (rc == 0)
-            printf("%-12s %s\n", jobs[i].name, PQgetvalue(res, 0, 0));
-        PQclear(res);
+            printf("%-12s %ld\n", jobs[i].name, total);
     }
     PQfinish(conn);
     return rc ? ab_cli_fail(&err) : AB_EXIT_OK;

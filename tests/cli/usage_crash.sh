@@ -2,7 +2,7 @@
 # is in the database, every wallet agrees with its ledger, the server restarts cleanly, and
 # the reservations the crash left open expire. Then `agentbase maintain`.
 source "$(dirname "$0")/../lib.sh"
-plan 16
+plan 17
 
 ab_home
 ab_pg_start
@@ -113,6 +113,12 @@ out=$("$AB_BIN" maintain)
 like "$out" $'^expire +0\ndaily +0\nmonthly +0\nrollups +0\npartitions +0\nidempotency +0$' \
     "maintain is idempotent: a second run does nothing"
 like "$("$AB_BIN" maintain daily expire)" $'^expire +0\ndaily +0$' "maintain runs only the tasks named"
+# A backlog larger than one batch of expiry (1,000) is released in several transactions.
+q -c "INSERT INTO agentbase.token_holds (tenant_id, user_id, amount, expires_at)
+      SELECT u.tenant_id, u.id, 1, now() - interval '1 hour'
+        FROM agentbase.users u, generate_series(1, 2500) WHERE u.email = 'u1@crash.test'" >/dev/null
+is "$("$AB_BIN" maintain expire):$(q -c "SELECT count(*) FROM agentbase.token_holds WHERE status = 'held'")" \
+    "expire       2500:0" "maintain releases a backlog of 2,500 expired holds in batches"
 "$AB_BIN" maintain hourly 2>"$AGENTBASE_HOME/err"
 is "$?:$(cat "$AGENTBASE_HOME/err")" \
     "2:agentbase maintain: unknown task 'hourly' (see agentbase maintain --help)" \
