@@ -1,7 +1,7 @@
 -- The accounting module: structure, every CHECK, prices in time, and the token functions.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(84);
+SELECT plan(85);
 
 SELECT has_table('agentbase', t, t || ' exists') FROM unnest(ARRAY[
   'ai_providers', 'ai_models', 'ai_model_prices', 'subscription_plans', 'ai_requests',
@@ -150,6 +150,17 @@ SELECT abtest.become('00000000-0000-7000-8000-00000000b001');
 SELECT throws_ok($$SELECT adjust_user_tokens('00000000-0000-7000-8000-00000000a002', 5, 'credit')$$,
           'AB404', NULL, 'the service in tenant B cannot touch a user of tenant A');
 SELECT is((SELECT count(*) FROM token_wallets), 1::bigint, 'and sees only B''s wallet');
+-- Every settle looks its hold up by primary key, with a plan PL/pgSQL keeps: planned while
+-- the table is small (here: empty, never analyzed), it must still be the primary key, and
+-- not an index that only narrows the lookup to the tenant.
+PREPARE hold_lookup(uuid, uuid) AS SELECT user_id FROM token_holds WHERE tenant_id = $1 AND id = $2;
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT matches(abtest.plan($$EXECUTE hold_lookup('00000000-0000-7000-8000-00000000b001',
+                                                 '00000000-0000-7000-8000-00000000b009')$$),
+               'Index Cond: \(\(tenant_id = \$1\) AND \(id = \$2\)\)',
+               'a hold is looked up by (tenant_id, id) on an index, even with a plan made on an empty table');
+RESET plan_cache_mode;
+DEALLOCATE hold_lookup;
 SELECT abtest.unbecome();
 
 SELECT * FROM finish();

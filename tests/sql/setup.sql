@@ -32,3 +32,16 @@ BEGIN
 END
 $$;
 GRANT USAGE ON SCHEMA abtest TO PUBLIC;
+
+-- The plan PostgreSQL chooses for a statement, as one text (EXPLAIN's lines joined).
+CREATE OR REPLACE FUNCTION abtest.plan(p_statement text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_line text;
+    v_plan text := '';
+BEGIN
+    FOR v_line IN EXECUTE 'EXPLAIN ' || p_statement LOOP
+        v_plan := v_plan || v_line || E'\n';
+    END LOOP;
+    RETURN v_plan;
+END
+$$;
