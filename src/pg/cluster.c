@@ -455,11 +455,13 @@ static int write_settings(const struct ab_cluster *c, int port, struct ab_error 
 static int check_port_free(int port, struct ab_error *err)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0, one = 1;
 
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0)
         return ab_error_set(err, AB_EIO, "socket: %s", strerror(errno));
+    /* As PostgreSQL binds it: connections of the past on the port (TIME_WAIT) do not count. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         rc = ab_error_set(err, AB_ECONFLICT, "port %d on 127.0.0.1 is in use: %s", port,
                           strerror(errno));

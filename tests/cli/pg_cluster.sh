@@ -50,7 +50,7 @@ kill "$other" 2>/dev/null
 
 # TCP on a port, then a second cluster on the same port.
 "$AB_BIN" pg stop >/dev/null
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000)) # below the ephemeral ports of outgoing connections
 "$AB_BIN" pg start --port "$port" >/dev/null
 is "$(q -c 'SELECT 1' "$("$AB_BIN" pg url --tcp)")" 1 "with --port, the TCP url works (with its password)"
 first=$AGENTBASE_HOME
