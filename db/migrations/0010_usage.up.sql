@@ -874,7 +874,7 @@ BEGIN
             'debited_tokens', v_debit, 'overage_tokens', v_overage, 'alerts', v_alerts,
             'limits_exceeded', v_exceeded),
         '_rollup', jsonb_build_object(
-            'tenant_id', s.tenant_id, 'hour', date_trunc('hour', now()), 'user_id', s.user_id,
+            'hour', date_trunc('hour', now()), 'user_id', s.user_id,
             'agent_id', p -> 'agent_id', 'provider', p ->> 'provider', 'model', p ->> 'model',
             'input', v_input, 'output', v_output, 'cached', v_cached, 'total', v_total, 'cost', v_cost,
             'latency', v_latency, 'ok', v_status = 'success'));
@@ -969,23 +969,18 @@ $$;
 COMMENT ON FUNCTION agentbase.usage_release(agentbase.usage_state, jsonb) IS
     'gives a reservation back unused (once)';
 
--- Releases the reservation p.id if it is still held past its expiry (200), else 409.
+-- Releases the reservation p.id if it is still held past its expiry (200), else 409: the
+-- same release as a settle or release meeting an expired hold (usage_take_hold).
 CREATE FUNCTION agentbase.usage_expire(s agentbase.usage_state, p jsonb) RETURNS agentbase.usage_state
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_id uuid := (p ->> 'id')::uuid;
-    h agentbase.token_holds;
 BEGIN
-    SELECT * INTO h FROM agentbase.token_holds WHERE tenant_id = s.tenant_id AND id = v_id FOR UPDATE;
-    IF h.id IS NULL OR h.status <> 'held' OR h.expires_at > now() THEN
+    s := agentbase.usage_take_hold(s, (p ->> 'id')::uuid, 'expired');
+    IF (s.hold).status = 'held' AND (s.hold).expires_at <= now() THEN
+        s.result := jsonb_build_object('status', 200, 'body',
+                                       jsonb_build_object('id', (s.hold).id, 'status', 'expired'));
+    ELSE
         s.result := agentbase.usage_error(409, 'not_expired', 'the reservation is not held past its expiry');
-        RETURN s;
     END IF;
-    s := agentbase.usage_unhold(s, h, 'expired');
-    PERFORM agentbase.usage_close_hold(h, 'expired',
-        agentbase.usage_error(409, 'reservation_expired', format('reservation %s expired at %s', h.id, h.expires_at)),
-        NULL);
-    s.result := jsonb_build_object('status', 200, 'body', jsonb_build_object('id', h.id, 'status', 'expired'));
     RETURN s;
 END
 $$;
@@ -1046,130 +1041,139 @@ GRANT EXECUTE ON FUNCTION agentbase.usage_expired_ops(integer) TO agentbase_app;
 -- The batch
 -- ------------------------------------------------------------------------------------
 
--- Adds a batch's charges to the hourly rollups and usage metrics: one upserted row per
--- (hour, user, agent, provider, model) and one metric row per (user, agent), whatever
--- the number of calls, so hot aggregates are written once per batch.
-CREATE FUNCTION agentbase.usage_flush(p_rows jsonb) RETURNS void
+-- Adds a tenant's charges of a batch to the hourly rollups and usage metrics: one upserted
+-- row per (hour, user, agent, provider, model) and one metric row per (user, agent),
+-- whatever the number of calls, so hot aggregates are written once per batch.
+CREATE FUNCTION agentbase.usage_flush(p_tenant uuid, p_rows jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_tenant uuid;
 BEGIN
-    FOR v_tenant IN SELECT DISTINCT (r ->> 'tenant_id')::uuid FROM jsonb_array_elements(p_rows) r LOOP
-        PERFORM set_config('agentbase.tenant_id', v_tenant::text, true);
-        INSERT INTO agentbase.cost_tracking AS c
-            (tenant_id, period_type, period_start, user_id, agent_id, provider, model, request_count,
-             success_count, error_count, input_tokens, output_tokens, cached_tokens, total_tokens,
-             total_cost, latency_sum_ms, latency_count, avg_latency_ms)
-        SELECT v_tenant, 'hourly', hour, user_id, agent_id, provider, model, count(*),
-               count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok), sum(input), sum(output),
-               sum(cached), sum(total), sum(cost), coalesce(sum(latency), 0), count(latency), avg(latency)
-          FROM jsonb_to_recordset(p_rows) AS r(tenant_id uuid, hour timestamptz, user_id uuid, agent_id uuid,
-                                               provider text, model text, input bigint, output bigint,
-                                               cached bigint, total bigint, cost numeric, latency bigint, ok boolean)
-         WHERE r.tenant_id = v_tenant
-         GROUP BY hour, user_id, agent_id, provider, model
-         ORDER BY hour, user_id, agent_id, provider, model
-        ON CONFLICT ON CONSTRAINT uq_cost_tracking_rollup DO UPDATE
-           SET request_count = c.request_count + excluded.request_count,
-               success_count = c.success_count + excluded.success_count,
-               error_count = c.error_count + excluded.error_count,
-               input_tokens = c.input_tokens + excluded.input_tokens,
-               output_tokens = c.output_tokens + excluded.output_tokens,
-               cached_tokens = c.cached_tokens + excluded.cached_tokens,
-               total_tokens = c.total_tokens + excluded.total_tokens,
-               total_cost = c.total_cost + excluded.total_cost,
-               latency_sum_ms = c.latency_sum_ms + excluded.latency_sum_ms,
-               latency_count = c.latency_count + excluded.latency_count,
-               avg_latency_ms = (c.latency_sum_ms + excluded.latency_sum_ms)
-                                / nullif(c.latency_count + excluded.latency_count, 0);
-        INSERT INTO agentbase.usage_metrics (tenant_id, user_id, agent_id, metric_type, value, tokens, cost,
-                                             period_start)
-        SELECT v_tenant, user_id, agent_id, 'llm_requests', count(*), sum(total), sum(cost), min(hour)
-          FROM jsonb_to_recordset(p_rows) AS r(tenant_id uuid, hour timestamptz, user_id uuid, agent_id uuid,
-                                               total bigint, cost numeric)
-         WHERE r.tenant_id = v_tenant
-         GROUP BY user_id, agent_id;
-    END LOOP;
+    IF jsonb_array_length(p_rows) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO agentbase.cost_tracking AS c
+        (tenant_id, period_type, period_start, user_id, agent_id, provider, model, request_count,
+         success_count, error_count, input_tokens, output_tokens, cached_tokens, total_tokens,
+         total_cost, latency_sum_ms, latency_count, avg_latency_ms)
+    SELECT p_tenant, 'hourly', hour, user_id, agent_id, provider, model, count(*),
+           count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok), sum(input), sum(output),
+           sum(cached), sum(total), sum(cost), coalesce(sum(latency), 0), count(latency), avg(latency)
+      FROM jsonb_to_recordset(p_rows) AS r(hour timestamptz, user_id uuid, agent_id uuid, provider text,
+                                           model text, input bigint, output bigint, cached bigint,
+                                           total bigint, cost numeric, latency bigint, ok boolean)
+     GROUP BY hour, user_id, agent_id, provider, model
+     ORDER BY hour, user_id, agent_id, provider, model
+    ON CONFLICT ON CONSTRAINT uq_cost_tracking_rollup DO UPDATE
+       SET request_count = c.request_count + excluded.request_count,
+           success_count = c.success_count + excluded.success_count,
+           error_count = c.error_count + excluded.error_count,
+           input_tokens = c.input_tokens + excluded.input_tokens,
+           output_tokens = c.output_tokens + excluded.output_tokens,
+           cached_tokens = c.cached_tokens + excluded.cached_tokens,
+           total_tokens = c.total_tokens + excluded.total_tokens,
+           total_cost = c.total_cost + excluded.total_cost,
+           latency_sum_ms = c.latency_sum_ms + excluded.latency_sum_ms,
+           latency_count = c.latency_count + excluded.latency_count,
+           avg_latency_ms = (c.latency_sum_ms + excluded.latency_sum_ms)
+                            / nullif(c.latency_count + excluded.latency_count, 0);
+    INSERT INTO agentbase.usage_metrics (tenant_id, user_id, agent_id, metric_type, value, tokens, cost,
+                                         period_start)
+    SELECT p_tenant, user_id, agent_id, 'llm_requests', count(*), sum(total), sum(cost), min(hour)
+      FROM jsonb_to_recordset(p_rows) AS r(hour timestamptz, user_id uuid, agent_id uuid, total bigint,
+                                           cost numeric)
+     GROUP BY user_id, agent_id;
 END
 $$;
-COMMENT ON FUNCTION agentbase.usage_flush(jsonb) IS
-    'adds a batch''s charges to the hourly cost_tracking rollups and usage_metrics, one row per group';
+COMMENT ON FUNCTION agentbase.usage_flush(uuid, jsonb) IS
+    'adds a tenant''s charges of a batch to the hourly cost_tracking rollups and usage_metrics';
 
--- Applies a batch of usage operations in one transaction and returns one result per
--- operation, in order. Each op: {op: reserve|settle|release|event, tenant_id, actor_id,
--- request_id, ip, idempotency_key, args}. The service has authenticated every op and
--- checked its args; tenants are worked through in ascending order (see the header).
+-- Applies the operations of one tenant (at positions p_idx of p_ops, ascending) under its
+-- lock, grouped by user, each user's in arrival order; returns their results, aligned with
+-- p_idx. A settle, release or expiry belongs to the user of its reservation, looked up one
+-- by one by primary key (whatever the planner thinks of the table's size).
+CREATE FUNCTION agentbase.usage_apply_tenant(p_tenant uuid, p_ops jsonb, p_idx integer[]) RETURNS jsonb[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_results jsonb[] := array_fill(NULL::jsonb, ARRAY[cardinality(p_idx)]);
+    v_rollups jsonb[] := '{}';
+    v_users uuid[] := '{}';
+    v_user uuid;
+    v_hold uuid;
+    v_op jsonb;
+    v_kind text;
+    r record;
+    s agentbase.usage_state;
+BEGIN
+    PERFORM set_config('agentbase.tenant_id', p_tenant::text, true);
+    s := agentbase.usage_load_tenant(p_tenant);
+    FOR k IN 1 .. cardinality(p_idx) LOOP
+        v_op := p_ops -> (p_idx[k] - 1);
+        v_user := (v_op #>> '{args,user_id}')::uuid;
+        IF v_op ->> 'op' IN ('settle', 'release', 'expire') THEN
+            v_hold := (v_op #>> '{args,id}')::uuid;
+            SELECT user_id INTO v_user FROM agentbase.token_holds WHERE tenant_id = p_tenant AND id = v_hold;
+        END IF;
+        v_users := v_users || v_user;
+    END LOOP;
+    FOR r IN SELECT u.k, u.user_id FROM unnest(v_users) WITH ORDINALITY AS u(user_id, k)
+              ORDER BY u.user_id NULLS FIRST, u.k LOOP
+        IF r.user_id IS DISTINCT FROM s.user_id THEN
+            PERFORM agentbase.usage_save_user(s);
+            s := agentbase.usage_load_user(s, r.user_id);
+        END IF;
+        v_op := p_ops -> (p_idx[r.k] - 1);
+        v_kind := v_op ->> 'op';
+        PERFORM set_config('agentbase.actor_type', CASE WHEN v_kind = 'expire' THEN 'system' ELSE 'api_key' END, true),
+                set_config('agentbase.actor_id', coalesce(v_op ->> 'actor_id', ''), true),
+                set_config('agentbase.ip', coalesce(v_op ->> 'ip', ''), true),
+                set_config('agentbase.request_id', coalesce(v_op ->> 'request_id', ''), true);
+        IF v_kind = 'reserve' THEN
+            s := agentbase.usage_reserve(s, v_op -> 'args', v_op ->> 'idempotency_key');
+        ELSIF v_kind = 'settle' THEN
+            s := agentbase.usage_settle(s, v_op -> 'args');
+        ELSIF v_kind = 'release' THEN
+            s := agentbase.usage_release(s, v_op -> 'args');
+        ELSIF v_kind = 'event' THEN
+            s := agentbase.usage_event(s, v_op -> 'args', v_op ->> 'idempotency_key');
+        ELSIF v_kind = 'expire' THEN
+            s := agentbase.usage_expire(s, v_op -> 'args');
+        ELSE
+            s.result := agentbase.usage_error(400, 'invalid_request', 'unknown usage operation');
+        END IF;
+        IF s.result ? '_rollup' THEN
+            v_rollups := v_rollups || (s.result -> '_rollup');
+            s.result := s.result - '_rollup';
+        END IF;
+        v_results[r.k] := s.result;
+    END LOOP;
+    PERFORM agentbase.usage_save_user(s);
+    PERFORM agentbase.usage_save_tenant(s);
+    PERFORM agentbase.usage_flush(p_tenant, to_jsonb(v_rollups));
+    RETURN v_results;
+END
+$$;
+COMMENT ON FUNCTION agentbase.usage_apply_tenant(uuid, jsonb, integer[]) IS
+    'applies one tenant''s operations of a batch, grouped by user; their results in order';
+
 -- Applies a batch of usage operations in one transaction and returns one result per
 -- operation, in order. Each op: {op: reserve|settle|release|event|expire, tenant_id,
 -- actor_id, request_id, ip, idempotency_key, args}. The service has authenticated every
--- op and checked its args. Tenants are worked through in ascending order, and a tenant's
--- operations grouped by user (see the header).
+-- op and checked its args. The batch is split by tenant in one pass, and the tenants are
+-- applied in ascending order, the order of their locks (see the header).
 CREATE FUNCTION agentbase.usage_apply(p_ops jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_results jsonb[] := array_fill(NULL::jsonb, ARRAY[jsonb_array_length(p_ops)]);
-    v_rollups jsonb[] := '{}';
-    v_tenant text;
-    v_idx integer[];
-    v_users uuid[];
-    v_user uuid;
-    v_hold uuid;
+    v_part jsonb[];
     r record;
-    s agentbase.usage_state;
 BEGIN
-    FOR v_tenant IN SELECT DISTINCT value ->> 'tenant_id' AS t FROM jsonb_array_elements(p_ops) ORDER BY t LOOP
-        PERFORM set_config('agentbase.tenant_id', v_tenant, true);
-        s := agentbase.usage_load_tenant(v_tenant::uuid);
-        -- The tenant's operations, grouped by user: a settle, release or expiry belongs to
-        -- the user of its reservation (looked up one by one, by primary key, whatever the
-        -- planner thinks of the table's size).
-        v_idx := '{}';
-        v_users := '{}';
-        FOR r IN SELECT x.i, x.op FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS x(op, i)
-                  WHERE x.op ->> 'tenant_id' = v_tenant LOOP
-            v_user := (r.op #>> '{args,user_id}')::uuid;
-            IF r.op ->> 'op' IN ('settle', 'release', 'expire') THEN
-                v_hold := (r.op #>> '{args,id}')::uuid;
-                SELECT user_id INTO v_user FROM agentbase.token_holds WHERE tenant_id = s.tenant_id AND id = v_hold;
-            END IF;
-            v_idx := v_idx || r.i::integer;
-            v_users := v_users || v_user;
+    FOR r IN SELECT coalesce(x.op ->> 'tenant_id', '') AS tenant, array_agg(x.i::integer ORDER BY x.i) AS idx
+               FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS x(op, i)
+              GROUP BY 1 ORDER BY 1 LOOP
+        v_part := agentbase.usage_apply_tenant(r.tenant::uuid, p_ops, r.idx);
+        FOR k IN 1 .. cardinality(r.idx) LOOP
+            v_results[r.idx[k]] := v_part[k];
         END LOOP;
-        FOR r IN SELECT u.i, p_ops -> (u.i - 1) AS op, p_ops -> (u.i - 1) ->> 'op' AS kind,
-                        p_ops -> (u.i - 1) -> 'args' AS args, u.user_id
-                   FROM unnest(v_idx, v_users) AS u(i, user_id)
-                  ORDER BY u.user_id NULLS FIRST, u.i LOOP
-            IF r.user_id IS DISTINCT FROM s.user_id THEN
-                PERFORM agentbase.usage_save_user(s);
-                s := agentbase.usage_load_user(s, r.user_id);
-            END IF;
-            PERFORM set_config('agentbase.actor_type', CASE WHEN r.kind = 'expire' THEN 'system' ELSE 'api_key' END, true),
-                    set_config('agentbase.actor_id', coalesce(r.op ->> 'actor_id', ''), true),
-                    set_config('agentbase.ip', coalesce(r.op ->> 'ip', ''), true),
-                    set_config('agentbase.request_id', coalesce(r.op ->> 'request_id', ''), true);
-            IF r.kind = 'reserve' THEN
-                s := agentbase.usage_reserve(s, r.args, r.op ->> 'idempotency_key');
-            ELSIF r.kind = 'settle' THEN
-                s := agentbase.usage_settle(s, r.args);
-            ELSIF r.kind = 'release' THEN
-                s := agentbase.usage_release(s, r.args);
-            ELSIF r.kind = 'event' THEN
-                s := agentbase.usage_event(s, r.args, r.op ->> 'idempotency_key');
-            ELSIF r.kind = 'expire' THEN
-                s := agentbase.usage_expire(s, r.args);
-            ELSE
-                s.result := agentbase.usage_error(400, 'invalid_request', 'unknown usage operation');
-            END IF;
-            IF s.result ? '_rollup' THEN
-                v_rollups := v_rollups || (s.result -> '_rollup');
-                s.result := s.result - '_rollup';
-            END IF;
-            v_results[r.i] := s.result;
-        END LOOP;
-        PERFORM agentbase.usage_save_user(s);
-        PERFORM agentbase.usage_save_tenant(s);
     END LOOP;
-    PERFORM agentbase.usage_flush(to_jsonb(v_rollups));
     PERFORM set_config('agentbase.tenant_id', '', true), set_config('agentbase.actor_id', '', true),
             set_config('agentbase.request_id', '', true);
     RETURN to_jsonb(v_results);
