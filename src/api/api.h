@@ -51,7 +51,14 @@ struct ab_caller {
     bool suspended;    /* the key's tenant is suspended */
     char scopes[1024]; /* comma-separated, as stored */
     char ip[64];       /* the client's address ("" when unknown) */
+    /* The role the key acts with now (viewer, user, admin, platform) and what it allows. */
+    char role[16];
+    char role_scopes[2048];
+    bool must_change_password; /* the user must change it before anything else */
 };
+
+/* The one scope a session whose password must be changed still has: changing it. */
+#define AB_SCOPE_OWN_PASSWORD "auth:write"
 
 /*
  * Authenticates the request (Authorization: Bearer <key>), checks that the key carries
@@ -83,6 +90,10 @@ json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok);
 bool ab_api_is_uuid(const char *s);
 /* True when the comma-separated scopes grant `scope` (see auth.c for the rules). */
 bool ab_api_scope_allows(const char *scopes, const char *scope);
+/* True for scopes that `admin` does not grant (billing:admin, secrets:read). */
+bool ab_api_scope_explicit(const char *scope);
+/* True when both the caller's key and its role allow `scope`. */
+bool ab_api_caller_allows(const struct ab_caller *who, const char *scope);
 
 /*
  * A table served by the generic resource engine (resource.c) at /v1/<name>. Column lists
@@ -108,6 +119,7 @@ struct ab_resource {
     const char *parent_column; /* the column pointing at the parent */
     const char *order_by;      /* a bigint column to page by instead of id, or NULL */
     bool no_delete;            /* no DELETE route */
+    const char *write_scope;   /* the scope writes need instead of <name>:write, or NULL */
     bool own_create;           /* POST is a business operation registered elsewhere */
     /*
      * A platform table without tenant_id (tenants): served without a tenant context and
@@ -139,6 +151,11 @@ int ab_api_login(void *app, struct ab_req *req);
 /* GET /openapi.json, generated from the route table and descriptors (openapi.c). */
 int ab_api_openapi(void *app, struct ab_req *req);
 int ab_api_key_create(void *app, struct ab_req *req);
+/*
+ * Answers the JSON object text `object` with "key" added in front: a new key goes to the
+ * client without ever being a statement parameter. 0, or a negative error (too large).
+ */
+int ab_api_answer_with_key(struct ab_req *req, const char *object, const char *key) AB_MUSTCHECK;
 int ab_api_key_revoke(void *app, struct ab_req *req);
 
 /* The usage accounting endpoints (usage.c). */

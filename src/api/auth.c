@@ -6,9 +6,15 @@
  * role), then expiry, revocation, tenant status and scope. Only then does the request's
  * transaction begin, with the request context set for RLS and the audit triggers.
  *
- * Scopes: `admin` grants everything a key of its kind may do; `x:write` grants `x:read`;
- * `x:*` grants both. A platform key acts in a tenant only when the request names it with
- * the Agentbase-Tenant header.
+ * Scopes: `admin` grants everything a key of its kind may do except the explicit scopes
+ * (billing:admin, secrets:read), which only a grant by name gives; `x:write` grants
+ * `x:read`; `x:*` grants both. A platform key acts in a tenant only when the request names
+ * it with the Agentbase-Tenant header.
+ *
+ * What a key may do is decided at every use, never at issue: the lookup returns the role
+ * the key acts with now (its user's, or its issuer's for a key without a user) and the
+ * scopes that role allows (agentbase.role_scopes); a request needs the scope in both. The
+ * role goes into the request context, where RLS confines a user or viewer to their rows.
  */
 #include "api/api.h"
 #include "auth/auth.h"
@@ -20,18 +26,37 @@
 
 #define DB_WAIT_MS 2000
 
+/* Scopes that `admin` does not grant: each must be granted by name. */
+static const char *const explicit_scopes[] = {"billing:admin", "secrets:read"};
+
+bool ab_api_scope_explicit(const char *scope)
+{
+    for (size_t i = 0; scope && i < AB_ARRAY_LEN(explicit_scopes); i++)
+        if (strcmp(scope, explicit_scopes[i]) == 0)
+            return true;
+    return false;
+}
+
 bool ab_api_scope_allows(const char *scopes, const char *scope)
 {
     const char *colon = scope ? strchr(scope, ':') : NULL;
     size_t reslen = colon ? (size_t)(colon - scope) : 0;
+    bool is_explicit = ab_api_scope_explicit(scope);
 
     if (!scope)
         return true;
     for (const char *p = scopes; *p;) {
         size_t n = strcspn(p, ",");
 
-        if ((n == 5 && memcmp(p, "admin", 5) == 0) ||
-            (n == strlen(scope) && memcmp(p, scope, n) == 0))
+        if (n == strlen(scope) && memcmp(p, scope, n) == 0)
+            return true;
+        if (is_explicit) {
+            p += n;
+            if (*p == ',')
+                p++;
+            continue;
+        }
+        if (n == 5 && memcmp(p, "admin", 5) == 0)
             return true;
         /* x:write or x:* also grant x:read; x:* grants x:write */
         if (colon && n == reslen + 2 && memcmp(p, scope, reslen + 1) == 0 && p[reslen + 1] == '*')
@@ -59,6 +84,11 @@ static void client_ip(struct ab_req *req, char *out, size_t n)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
 }
 
+bool ab_api_caller_allows(const struct ab_caller *who, const char *scope)
+{
+    return ab_api_scope_allows(who->scopes, scope) && ab_api_scope_allows(who->role_scopes, scope);
+}
+
 /* Looks the key up and judges it; 0 when it may act, else 1 with the error set. */
 static int check_key(struct ab_pg_pool *pool, PGconn *conn, struct ab_req *req, const char *key,
                      struct ab_caller *who)
@@ -73,7 +103,8 @@ static int check_key(struct ab_pg_pool *pool, PGconn *conn, struct ab_req *req, 
         pool, conn,
         "SELECT key_id, coalesce(tenant_id::text, ''), coalesce(user_id::text, ''), "
         "       array_to_string(scopes, ','), coalesce(expires_at <= now(), false), "
-        "       revoked_at IS NOT NULL, is_platform, coalesce(tenant_status, '') "
+        "       revoked_at IS NOT NULL, is_platform, coalesce(tenant_status, ''), role, "
+        "       array_to_string(role_scopes, ','), must_change_password "
         "  FROM agentbase.auth_lookup_key($1)",
         1, params);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -91,6 +122,9 @@ static int check_key(struct ab_pg_pool *pool, PGconn *conn, struct ab_req *req, 
         snprintf(who->scopes, sizeof(who->scopes), "%s", PQgetvalue(r, 0, 3));
         who->platform = PQgetvalue(r, 0, 6)[0] == 't';
         who->suspended = strcmp(PQgetvalue(r, 0, 7), "suspended") == 0;
+        snprintf(who->role, sizeof(who->role), "%s", PQgetvalue(r, 0, 8));
+        snprintf(who->role_scopes, sizeof(who->role_scopes), "%s", PQgetvalue(r, 0, 9));
+        who->must_change_password = PQgetvalue(r, 0, 10)[0] == 't';
         rc = 0;
     }
     PQclear(r);
@@ -145,8 +179,17 @@ static int authenticate(struct ab_app *app, struct ab_req *req, const char *scop
                              "too many requests for this API key; retry in %d s", wait) +
                1;
     }
+    /* Until the password is changed, a session may do nothing else. */
+    if (who->must_change_password && (!scope || strcmp(scope, AB_SCOPE_OWN_PASSWORD) != 0))
+        return ab_http_error(req, 403, "password_change_required",
+                             "the password must be changed first: POST /v1/auth/password") +
+               1;
     if (!ab_api_scope_allows(who->scopes, scope))
         return ab_http_error(req, 403, "forbidden", "this API key lacks the scope %s", scope) + 1;
+    if (!ab_api_scope_allows(who->role_scopes, scope))
+        return ab_http_error(req, 403, "forbidden", "the role %s does not allow %s", who->role,
+                             scope) +
+               1;
     snprintf(req->key_id, sizeof(req->key_id), "%s", who->key_id);
     snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", who->tenant_id);
     client_ip(req, who->ip, sizeof(who->ip));
@@ -200,7 +243,7 @@ int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scop
 int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
                  struct ab_caller *who, PGconn **conn)
 {
-    const char *params[6];
+    const char *params[9];
     struct ab_error err;
     PGresult *r;
 
@@ -218,12 +261,15 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
     params[3] = ab_http_header(req, "User-Agent");
     params[4] = req->request_id;
     params[5] = who->platform ? "t" : "f";
+    params[6] = who->user_id[0] ? who->user_id : NULL;
+    params[7] = who->role;
+    params[8] = ab_api_caller_allows(who, "billing:admin") ? "t" : "f";
     r = PQexec(*conn, "BEGIN; SET LOCAL statement_timeout = '30s'");
     PQclear(r);
     r = ab_pg_pool_exec(app->pool, *conn,
                         "SELECT agentbase.set_request_context($1::uuid, 'api_key', $2, $3, $4, "
-                        "$5, $6::boolean)",
-                        6, params);
+                        "$5, $6::boolean, $7::uuid, $8, $9::boolean)",
+                        9, params);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         ab_http_error(req, 503, "database_unavailable", "cannot start the request's transaction");

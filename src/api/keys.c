@@ -1,11 +1,17 @@
 /*
  * Issuing and revoking API keys. A key is generated here (auth module), shown exactly once
- * in the response to its creation, and stored only as its SHA-256 and display prefix.
- * A caller can only hand out scopes it holds itself, so a key can never mint a stronger one.
+ * in the response to its creation, and stored only as its SHA-256 and display prefix; the
+ * key itself is never a statement parameter (PostgreSQL logs slow statements with theirs).
+ * A caller can only hand out scopes that both its key and its role allow, so a key can
+ * never mint a stronger one; the explicit scopes (billing:admin, secrets:read) only a
+ * platform key grants. Which user a key may be for, RLS and the owner trigger decide: a
+ * user or viewer issues keys only for themselves, and the key acts at every use with its
+ * user's current role (or its issuer's, for a key without a user).
  */
 #include "api/api.h"
 #include "auth/auth.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +21,7 @@ static const char insert_key[] =
     "                                     expires_at, created_by) "
     "VALUES (agentbase.current_tenant_id(), $1::uuid, $2, $3, $4, "
     "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::timestamptz, $7) "
-    "RETURNING (to_jsonb(k) - 'key_hash' || jsonb_build_object('key', $8::text))::text";
+    "RETURNING (to_jsonb(k) - 'key_hash')::text";
 
 /* Checks the body: name (string), scopes (array of strings the caller holds), optional
  * user_id and expires_at (strings). 0, or 1 with the 400/403 answer set. */
@@ -56,18 +62,29 @@ static int check_body(struct ab_req *req, const struct ab_caller *who, json_t *d
             return ab_http_error(req, 400, "invalid_field",
                                  "scopes must look like agents:read, agents:*, or admin") +
                    1;
-        if (!ab_api_scope_allows(who->scopes, s))
+        if (!ab_api_caller_allows(who, s))
             return ab_http_error(req, 403, "forbidden",
                                  "a key cannot grant the scope %s, which it lacks itself", s) +
+                   1;
+        if (ab_api_scope_explicit(s) && !who->platform)
+            return ab_http_error(req, 403, "forbidden",
+                                 "the scope %s is granted only by the platform admin", s) +
                    1;
     }
     return 0;
 }
 
+int ab_api_answer_with_key(struct ab_req *req, const char *object, const char *key)
+{
+    assert(object[0] == '{');
+    return ab_buf_printf(&req->out, "{\"key\": \"%s\"%s%s", key, object[1] == '}' ? "" : ", ",
+                         object + 1);
+}
+
 int ab_api_key_create(void *appv, struct ab_req *req)
 {
     char key[AB_KEY_LEN + 1], prefix[AB_KEY_PREFIX_LEN + 1], hash[65], created_by[64];
-    const char *params[8];
+    const char *params[7];
     struct ab_caller who;
     json_error_t jerr;
     json_t *doc = NULL;
@@ -95,10 +112,9 @@ int ab_api_key_create(void *appv, struct ab_req *req)
     params[4] = scopes;
     params[5] = json_string_value(json_object_get(doc, "expires_at"));
     params[6] = created_by;
-    params[7] = key;
-    res = PQexecParams(conn, insert_key, 8, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(conn, insert_key, 7, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        if (ab_buf_puts(&req->out, PQgetvalue(res, 0, 0)) == 0)
+        if (ab_api_answer_with_key(req, PQgetvalue(res, 0, 0), key) == 0)
             req->status = 201;
         else
             ab_http_error(req, 500, "internal", "response too large");
@@ -108,6 +124,11 @@ int ab_api_key_create(void *appv, struct ab_req *req)
 
         if (state && strcmp(state, "23503") == 0)
             ab_http_error(req, 422, "invalid_reference", "user_id names no user of this tenant");
+        else if (state && strcmp(state, "42501") == 0)
+            ab_http_error(req, 403, "forbidden", "%s",
+                          msg && strncmp(msg, "field ", 6) == 0
+                              ? msg
+                              : "a key for another user is issued only by an admin");
         else if (state && (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0))
             ab_http_error(req, 400, "invalid_field", "%s", msg ? msg : "invalid value");
         else

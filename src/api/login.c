@@ -32,13 +32,24 @@ static const char lookup_sql[] = "SELECT tenant_id, user_id, coalesce(password_h
                                  "         AND coalesce(locked_until <= now(), true) "
                                  "  FROM agentbase.auth_lookup_login($1, $2)";
 
+/*
+ * A failure while the account is locked changes nothing, so a lock lasts its fixed time
+ * from the failure that set it, however many guesses follow; after it, counting restarts.
+ */
 static const char failure_sql[] =
-    "UPDATE agentbase.users SET failed_login_attempts = failed_login_attempts + 1, "
-    "       locked_until = CASE WHEN failed_login_attempts + 1 >= " LOCK_AFTER
-    "                          THEN now() + interval '" LOCK_MINUTES " minutes' "
-    "                          ELSE locked_until END "
-    " WHERE id = $1::uuid";
+    "UPDATE agentbase.users SET "
+    "       failed_login_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 "
+    "                                    ELSE failed_login_attempts + 1 END, "
+    "       locked_until = CASE WHEN locked_until IS NULL AND failed_login_attempts + 1 "
+    ">= " LOCK_AFTER "                          THEN now() + interval '" LOCK_MINUTES
+    " minutes' END "
+    " WHERE id = $1::uuid AND coalesce(locked_until <= now(), true)";
 
+/*
+ * The session carries the scopes of the user's role; the key itself never reaches the
+ * database (a slow statement is logged with its parameters): only its hash does, and the
+ * answer gets the key spliced in by the caller.
+ */
 static const char success_sql[] =
     "WITH u AS (UPDATE agentbase.users SET failed_login_attempts = 0, locked_until = NULL, "
     "                  last_login_at = now() "
@@ -46,13 +57,11 @@ static const char success_sql[] =
     "k AS (INSERT INTO agentbase.api_keys (tenant_id, user_id, name, kind, key_prefix, key_hash, "
     "                                      scopes, expires_at, created_by) "
     "      SELECT agentbase.current_tenant_id(), u.id, 'session', 'session', $2, $3, "
-    "             CASE u.role WHEN 'admin' THEN '{admin}'::text[] "
-    "                  WHEN 'viewer' THEN '{agents:read,conversations:read,messages:read}' "
-    "                  ELSE '{agents:read,users:read,conversations:write,messages:write}' END, "
+    "             agentbase.role_scopes(u.role), "
     "             now() + interval '" SESSION_HOURS " hours', 'login' FROM u "
     "      RETURNING expires_at, scopes) "
-    "SELECT jsonb_build_object('key', $4::text, 'tenant_id', agentbase.current_tenant_id(), "
-    "         'user_id', u.id, 'expires_at', k.expires_at, 'scopes', k.scopes, "
+    "SELECT jsonb_build_object('tenant_id', agentbase.current_tenant_id(), "
+    "         'user_id', u.id, 'role', u.role, 'expires_at', k.expires_at, 'scopes', k.scopes, "
     "         'must_change_password', u.must_change_password)::text FROM u, k";
 
 /* Runs sql in a transaction acting as the user (or as the system, for failures). */
@@ -153,10 +162,9 @@ int ab_api_login(void *appv, struct ab_req *req)
     params[0] = user;
     params[1] = prefix;
     params[2] = key_hash;
-    params[3] = key;
-    if (in_tenant(app, req, tenant, user, success_sql, 4, params, &res) == 0) {
+    if (in_tenant(app, req, tenant, user, success_sql, 3, params, &res) == 0) {
         snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", tenant);
-        if (PQntuples(res) == 1 && ab_buf_puts(&req->out, PQgetvalue(res, 0, 0)) == 0)
+        if (PQntuples(res) == 1 && ab_api_answer_with_key(req, PQgetvalue(res, 0, 0), key) == 0)
             req->status = 200;
         else
             ab_http_error(req, 503, "database_unavailable", "cannot sign in now");

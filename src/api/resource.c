@@ -240,8 +240,14 @@ static int db_error(struct ab_req *req, const struct ab_resource *r, const PGres
                              constraint ? constraint : "unique key");
     if (strncmp(state, "22", 2) == 0 || strcmp(state, "42804") == 0)
         return ab_http_error(req, 400, "invalid_field", "%s", msg ? msg : "invalid value");
+    /* Our own refusals (triggers) name the field; RLS and privileges say less. */
+    if (strcmp(state, "42501") == 0 && msg && strncmp(msg, "field ", 6) == 0)
+        return ab_http_error(req, 403, "forbidden", "%s", msg);
     if (strcmp(state, "42501") == 0)
-        return ab_http_error(req, 403, "forbidden", "not allowed");
+        return ab_http_error(req, 403, "forbidden",
+                             "your role may not make this change to %s (not your row, or "
+                             "not writable by your role)",
+                             r->name);
     if (strcmp(state, "57014") == 0)
         return ab_http_error(req, 503, "timeout", "the request took too long");
     fprintf(stderr, "agentbase: database error on %s: %s (SQLSTATE %s)\n", r->name, msg ? msg : "?",
@@ -272,10 +278,16 @@ static void answer(struct ab_app *app, struct ab_req *req, const struct ab_resou
  * Handlers
  * ====================================================================================== */
 
-/* Scope names are the resource's path name: agents:read, agent-assignments:write ... */
+/*
+ * Scope names are the resource's path name: agents:read, agent-assignments:write ...; a
+ * platform-governed resource is written with its own scope (billing:admin).
+ */
 static void scope_of(const struct ab_resource *r, bool write, char *out, size_t n)
 {
-    snprintf(out, n, "%s:%s", r->name, write ? "write" : "read");
+    if (write && r->write_scope)
+        snprintf(out, n, "%s", r->write_scope);
+    else
+        snprintf(out, n, "%s:%s", r->name, write ? "write" : "read");
 }
 
 static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,

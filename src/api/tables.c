@@ -223,6 +223,8 @@ const struct ab_resource ab_resources[] = {
         .filters = "resource_type,period",
         .example = "{\"resource_type\": \"requests\", \"period\": \"daily\", "
                    "\"limit_value\": 10000}",
+        /* The plan's limits: platform-governed (role_access, and the policies from it). */
+        .write_scope = "billing:admin",
     },
     {
         /* Balances change only through adjust_user_tokens and the usage operations. */

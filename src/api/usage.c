@@ -238,9 +238,13 @@ static int submit(struct ab_app *app, struct ab_req *req, const char *op,
     }
     if (id)
         json_object_set_new(args, "id", json_string(id));
-    doc = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:O}", "op", op, "tenant_id", who.tenant_id,
+    /* A user or viewer accounts only for themselves: usage_apply checks it against this. */
+    doc = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:s?,s:O}", "op", op, "tenant_id", who.tenant_id,
                     "actor_id", who.key_id, "request_id", req->request_id, "ip",
-                    who.ip[0] ? who.ip : NULL, "idempotency_key", key, "args", args);
+                    who.ip[0] ? who.ip : NULL, "idempotency_key", key, "acting_user_id",
+                    strcmp(who.role, "user") == 0 || strcmp(who.role, "viewer") == 0 ? who.user_id
+                                                                                     : NULL,
+                    "args", args);
     p = calloc(1, sizeof(*p));
     if (!doc || !p || !(p->op.json = json_dumps(doc, JSON_COMPACT))) {
         free(p);
@@ -313,6 +317,8 @@ static int answer_json(struct ab_app *app, struct ab_req *req, const char *scope
             ab_http_error(req, 409, "nothing_held", "%s", msg);
         else if (strcmp(state, "AB404") == 0)
             ab_http_error(req, 404, "not_found", "%s", msg);
+        else if (strcmp(state, "42501") == 0)
+            ab_http_error(req, 403, "forbidden", "%s", msg);
         else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)
             ab_http_error(req, 400, "invalid_request", "%s", msg);
         else
@@ -383,7 +389,7 @@ static int post_adjust(void *appv, struct ab_req *req)
     params[6] = meta;
     params[7] = ab_http_header(req, "Idempotency-Key");
     rc =
-        answer_json(appv, req, "token-wallets:write",
+        answer_json(appv, req, "billing:admin",
                     "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
                     "       $6, NULL, $7::jsonb, $8)::text "
                     "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
@@ -412,7 +418,7 @@ static int post_level(void *appv, struct ab_req *req)
         return 0;
     }
     params[1] = json_string_value(json_object_get(doc, "level"));
-    rc = answer_json(appv, req, "users:write",
+    rc = answer_json(appv, req, "billing:admin",
                      "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2,
                      params, 200);
     json_decref(doc);
