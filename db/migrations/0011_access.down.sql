@@ -25,6 +25,7 @@ GRANT EXECUTE ON FUNCTION agentbase.auth_lookup_login(text, text), agentbase.aut
     agentbase.usage_expired_ops(integer) TO agentbase_app;
 
 -- Audit: written by the service's role again.
+DROP FUNCTION agentbase.audit_event(text, text, text, jsonb);
 ALTER FUNCTION agentbase.audit_trigger() SECURITY INVOKER RESET search_path;
 DO $$
 DECLARE
@@ -117,7 +118,7 @@ DECLARE
     r record;
 BEGIN
     FOR r IN SELECT c.oid::regclass AS rel FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-              WHERE t.tgname = 'trg_owner_fill' AND c.relnamespace = 'agentbase'::regnamespace LOOP
+              WHERE t.tgname = 'trg_owner_fill' AND t.tgparentid = 0 AND c.relnamespace = 'agentbase'::regnamespace LOOP
         EXECUTE format('DROP TRIGGER trg_owner_fill ON %s', r.rel);
     END LOOP;
     FOR r IN SELECT format('%I.%I', schemaname, tablename) AS rel, policyname FROM pg_policies

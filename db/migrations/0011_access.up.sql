@@ -730,6 +730,31 @@ BEGIN
 END
 $$;
 
+-- Application events (a secret read, a failed sign-in ...) go into the current tenant's
+-- trail with the request's actor, IP and request id: the one way the service writes it.
+CREATE FUNCTION agentbase.audit_event(p_action text, p_resource_type text, p_resource_id text DEFAULT NULL,
+                                      p_metadata jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = agentbase, pg_temp AS $$
+BEGIN
+    IF agentbase.current_tenant_id() IS NULL THEN
+        RAISE EXCEPTION 'an audit event needs a tenant context' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO agentbase.audit_logs
+        (tenant_id, action, resource_type, resource_id, actor_type, actor_id, ip_address, user_agent,
+         request_id, metadata)
+    VALUES
+        (agentbase.current_tenant_id(), p_action, p_resource_type, p_resource_id,
+         agentbase.current_actor_type(), agentbase.current_actor_id(),
+         NULLIF(current_setting('agentbase.ip', true), '')::inet,
+         NULLIF(current_setting('agentbase.user_agent', true), ''),
+         NULLIF(current_setting('agentbase.request_id', true), ''), coalesce(p_metadata, '{}'));
+END
+$$;
+COMMENT ON FUNCTION agentbase.audit_event(text, text, text, jsonb) IS
+    'appends an application event to the current tenant''s audit trail, with the request context';
+
 -- ------------------------------------------------------------------------------------
 -- Functions: PUBLIC executes none; the service what it calls, and what its policies,
 -- defaults, checks and triggers call as it
@@ -750,7 +775,7 @@ GRANT EXECUTE ON FUNCTION
     agentbase.current_actor_id(), agentbase.current_actor_type(), agentbase.current_user_id(),
     agentbase.current_user_role(), agentbase.current_may_bill(),
     agentbase.set_request_context(uuid, text, text, text, text, text, boolean, uuid, text, boolean),
-    agentbase.role_scopes(text), agentbase.my_projects(text),
+    agentbase.role_scopes(text), agentbase.my_projects(text), agentbase.audit_event(text, text, text, jsonb),
     agentbase.auth_lookup_key(text), agentbase.auth_lookup_login(text, text),
     agentbase.auth_touch_key(uuid, uuid, inet),
     agentbase.adjust_user_tokens(uuid, bigint, text, text, text, text, text, text, jsonb, text),

@@ -52,7 +52,7 @@ static void new_tenant(struct tenant *t)
             "           VALUES ($1, $1, 'enterprise') RETURNING id) "
             "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
             "SELECT id, 'test', $2, $3, "
-            "'{usage:write,token-wallets:write,token-ledger:read,users:write}' FROM t "
+            "'{usage:write,billing:admin,token-ledger:read,users:write}' FROM t "
             "RETURNING tenant_id",
             3, p, t->id, sizeof(t->id));
 }

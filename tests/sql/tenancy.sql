@@ -44,7 +44,8 @@ SELECT columns_are('agentbase', 'users', ARRAY[
     'users columns');
 SELECT columns_are('agentbase', 'api_keys', ARRAY[
     'tenant_id', 'id', 'user_id', 'name', 'kind', 'key_prefix', 'key_hash', 'scopes', 'expires_at', 'revoked_at',
-    'last_used_at', 'last_used_ip', 'created_by', 'metadata', 'created_at', 'updated_at'], 'api_keys columns');
+    'last_used_at', 'last_used_ip', 'created_by', 'metadata', 'created_at', 'updated_at', 'issued_by_user_id'],
+    'api_keys columns (issued_by_user_id: 0011)');
 SELECT columns_are('agentbase', 'platform_api_keys', ARRAY[
     'id', 'name', 'key_prefix', 'key_hash', 'scopes', 'expires_at', 'revoked_at', 'last_used_at', 'created_at',
     'updated_at'], 'platform_api_keys columns');
@@ -98,25 +99,28 @@ SELECT ok(to_regclass('agentbase.audit_logs_p' || to_char(now(), 'YYYYMM')) IS N
           'audit_logs has this month''s partition');
 
 SELECT triggers_are('agentbase', 'tenants', ARRAY['trg_audit', 'trg_guard', 'trg_updated_at'], 'tenants triggers');
-SELECT triggers_are('agentbase', 'users', ARRAY['trg_audit', 'trg_updated_at'], 'users triggers');
-SELECT triggers_are('agentbase', 'api_keys', ARRAY['trg_audit', 'trg_audit_update', 'trg_updated_at'], 'api_keys triggers');
+SELECT triggers_are('agentbase', 'users', ARRAY['trg_audit', 'trg_guard', 'trg_updated_at'], 'users triggers');
+SELECT triggers_are('agentbase', 'api_keys', ARRAY['trg_audit', 'trg_audit_update', 'trg_issue', 'trg_owner_fill', 'trg_updated_at'],
+                    'api_keys triggers');
 SELECT triggers_are('agentbase', 'platform_api_keys', ARRAY['trg_updated_at'], 'platform_api_keys triggers');
 
 SELECT policies_are('agentbase', 'tenants',
-                    ARRAY['tenant_select', 'tenant_update', 'tenant_insert', 'tenant_delete', 'owner_all', 'readonly_all'],
-                    'tenants has its hand-written policies');
+                    ARRAY['tenant_select', 'tenant_update', 'tenant_insert', 'tenant_delete', 'owner_all', 'readonly_all',
+                          'member_select', 'member_insert', 'member_update', 'member_delete', 'viewer_insert', 'viewer_update', 'viewer_delete'],
+                    'tenants has its hand-written policies and the role access ones (0011)');
 SELECT policies_are('agentbase', 'audit_logs',
-                    ARRAY['tenant_isolation', 'owner_all', 'readonly_all', 'platform_admin_insert'],
-                    'audit_logs policies (platform admins may write any tenant''s trail)');
-SELECT policies_are('agentbase', 'users', ARRAY['tenant_isolation', 'owner_all', 'readonly_all'], 'users policies');
-SELECT policies_are('agentbase', 'api_keys', ARRAY['tenant_isolation', 'owner_all', 'readonly_all'], 'api_keys policies');
+                    ARRAY['tenant_isolation', 'owner_all', 'readonly_all', 'member_select', 'member_insert', 'member_update', 'member_delete', 'viewer_insert', 'viewer_update', 'viewer_delete'],
+                    'audit_logs policies');
+SELECT policies_are('agentbase', 'users', ARRAY['tenant_isolation', 'owner_all', 'readonly_all', 'member_select', 'member_insert', 'member_update', 'member_delete', 'viewer_insert', 'viewer_update', 'viewer_delete'], 'users policies');
+SELECT policies_are('agentbase', 'api_keys', ARRAY['tenant_isolation', 'owner_all', 'readonly_all', 'member_select', 'member_insert', 'member_update', 'member_delete', 'viewer_insert', 'viewer_update', 'viewer_delete'],
+                    'api_keys policies');
 SELECT is((SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'agentbase.tenants'::regclass), true,
           'tenants has RLS enabled and forced');
 
 SELECT table_privs_are('agentbase', 'platform_api_keys', 'agentbase_app', '{}', 'the service has no privilege on platform_api_keys');
-SELECT table_privs_are('agentbase', 'audit_logs', 'agentbase_app', ARRAY['SELECT', 'INSERT'],
-                       'the service may only read and append audit_logs');
-SELECT table_privs_are('agentbase', 'audit_logs_default', 'agentbase_app', ARRAY['SELECT', 'INSERT'],
+SELECT table_privs_are('agentbase', 'audit_logs', 'agentbase_app', ARRAY['SELECT'],
+                       'the service may only read audit_logs (the audit trigger and audit_event write it)');
+SELECT table_privs_are('agentbase', 'audit_logs_default', 'agentbase_app', ARRAY['SELECT'],
                        'and so on its partitions');
 
 -- ------------------------------------------------------------------------------------
@@ -387,8 +391,8 @@ SELECT throws_ok($$UPDATE audit_logs SET action = 'forged'$$, '42501', NULL, 'th
 SELECT throws_ok($$DELETE FROM audit_logs$$, '42501', NULL, 'nor delete from it');
 SELECT throws_ok(format($$INSERT INTO audit_logs (tenant_id, action, resource_type) VALUES (%L, 'forged', 'x')$$, :tb),
                  '42501', NULL, 'nor write into another tenant''s trail');
-SELECT lives_ok(format($$INSERT INTO audit_logs (tenant_id, action, resource_type, metadata) VALUES (%L, 'auth.login_failed', 'user', '{"reason": "bad password"}')$$, :ta),
-                'the service appends application events to its own trail');
+SELECT lives_ok($$SELECT agentbase.audit_event('auth.login_failed', 'user', NULL, '{"reason": "bad password"}')$$,
+                'the service appends application events to its own trail through audit_event()');
 SELECT abtest.unbecome();
 
 SELECT * FROM finish();
