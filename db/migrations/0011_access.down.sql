@@ -52,7 +52,10 @@ REVOKE INSERT (tenant_id, id, resource_type, period, limit_value), UPDATE (limit
     ON agentbase.tenant_quotas FROM agentbase_app;
 GRANT INSERT, UPDATE ON agentbase.quotas, agentbase.user_budgets, agentbase.tenant_quotas TO agentbase_app;
 GRANT INSERT, UPDATE, DELETE ON agentbase.token_wallets, agentbase.token_holds, agentbase.cost_tracking,
-    agentbase.idempotency_keys TO agentbase_app;
+    agentbase.replication_status, agentbase.usage_logs, agentbase.token_transactions, agentbase.user_quotas
+    TO agentbase_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON agentbase.idempotency_keys TO agentbase_app;
+GRANT SELECT ON agentbase.platform_api_keys TO agentbase_readonly;
 GRANT INSERT ON agentbase.budget_alert_events TO agentbase_app;
 DO $$
 DECLARE
@@ -131,6 +134,9 @@ BEGIN
 END
 $$;
 DROP FUNCTION agentbase.owner_fill();
+DROP INDEX agentbase.idx_conversations_user_id_id, agentbase.idx_generated_content_user_id_id,
+    agentbase.idx_api_keys_user_id_id, agentbase.idx_user_budgets_user_id_id, agentbase.idx_usage_metrics_user_id_id,
+    agentbase.idx_rag_queries_user_id_id, agentbase.idx_mcp_tool_executions_user_id_id;
 
 -- secure_partition of 0001.
 CREATE OR REPLACE FUNCTION agentbase.secure_partition(p_part regclass, p_parent regclass, p_has_tenant boolean)

@@ -247,7 +247,7 @@ INSERT INTO agentbase.role_access
 ('regions', 'regions', NULL, 'all', 'none', 'all', 'none', 'reference data'),
 ('tenant-regions', 'tenant_regions', NULL, 'none', 'none', 'none', 'all', 'operations, for admins'),
 ('replication-status', 'replication_status', NULL, 'none', 'none', 'none', 'none', 'written by the platform'),
-('cross-region-sync-logs', 'cross_region_sync_logs', NULL, 'none', 'none', 'none', 'none', 'written by the platform'),
+('cross-region-sync-logs', 'cross_region_sync_logs', NULL, 'none', 'none', 'none', 'all', 'appended by the replication jobs, read by admins'),
 -- operations without a table of their own
 ('usage', NULL, NULL, 'all', 'all', 'all', 'all', 'reserve, settle and release for oneself; the summary shows what RLS lets one see'),
 ('auth', NULL, NULL, 'all', 'all', 'all', 'all', 'signing in and one''s own password'),
@@ -425,6 +425,18 @@ BEGIN
     END IF;
 END
 $$;
+
+-- A user's list (keyset by id) is then one index range: (tenant_id, user_id, id), so the
+-- policy is an index condition and the order needs no sort, however many rows the tenant
+-- has. (token_holds, token_ledger and ai_requests are written on the accounting hot path
+-- and keep their indexes; a user lists them by time through (tenant_id, user_id, ...).)
+CREATE INDEX idx_conversations_user_id_id ON agentbase.conversations (tenant_id, user_id, id);
+CREATE INDEX idx_generated_content_user_id_id ON agentbase.generated_content (tenant_id, user_id, id);
+CREATE INDEX idx_api_keys_user_id_id ON agentbase.api_keys (tenant_id, user_id, id);
+CREATE INDEX idx_user_budgets_user_id_id ON agentbase.user_budgets (tenant_id, user_id, id);
+CREATE INDEX idx_usage_metrics_user_id_id ON agentbase.usage_metrics (tenant_id, user_id, id);
+CREATE INDEX idx_rag_queries_user_id_id ON agentbase.rag_queries (tenant_id, user_id, id);
+CREATE INDEX idx_mcp_tool_executions_user_id_id ON agentbase.mcp_tool_executions (tenant_id, user_id, id);
 
 -- ------------------------------------------------------------------------------------
 -- Owner columns: filled from the context, never another user's for a non-admin
@@ -690,20 +702,31 @@ $$;
 COMMENT ON FUNCTION agentbase.usage_apply(jsonb) IS
     'applies a batch of reserve, settle, release, event and expire operations; one result per operation (a user''s own only)';
 
--- Direct writes of money and counters: none for the service.
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON agentbase.token_wallets, agentbase.token_ledger,
-    agentbase.token_holds, agentbase.cost_tracking, agentbase.budget_alert_events,
-    agentbase.idempotency_keys FROM agentbase_app;
+-- Direct writes: none for the service where role_access says only the database (or the
+-- platform, outside the API) writes: wallets, ledger, holds, rollups, alert events, the
+-- platform's replication records; nor on the idempotency keys of the token functions, or
+-- through the legacy views (compatibility for reading).
 DO $$
 DECLARE
     v_rel regclass;
 BEGIN
-    FOR v_rel IN SELECT i.inhrelid::regclass FROM pg_inherits i
-                  WHERE i.inhparent = 'agentbase.token_ledger'::regclass LOOP
+    FOR v_rel IN SELECT c.oid::regclass FROM agentbase.role_access a
+                   JOIN pg_class c ON c.relname = a.table_name AND c.relnamespace = 'agentbase'::regnamespace
+                  WHERE a.admin_write = 'none'
+                 UNION ALL
+                 SELECT i.inhrelid::regclass FROM agentbase.role_access a
+                   JOIN pg_class c ON c.relname = a.table_name AND c.relnamespace = 'agentbase'::regnamespace
+                   JOIN pg_inherits i ON i.inhparent = c.oid
+                  WHERE a.admin_write = 'none' LOOP
         EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM agentbase_app', v_rel);
     END LOOP;
 END
 $$;
+REVOKE ALL ON agentbase.idempotency_keys FROM agentbase_app;
+-- Analytics reads everything but the platform's own keys.
+REVOKE ALL ON agentbase.platform_api_keys FROM agentbase_readonly;
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON agentbase.usage_logs, agentbase.token_transactions,
+    agentbase.user_quotas FROM agentbase_app;
 -- Limits yes, counters no.
 REVOKE INSERT, UPDATE ON agentbase.quotas, agentbase.user_budgets, agentbase.tenant_quotas FROM agentbase_app;
 GRANT INSERT (tenant_id, id, user_id, daily_token_limit, daily_request_limit, monthly_token_limit),

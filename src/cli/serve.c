@@ -30,7 +30,7 @@ int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv)
         }
         return ab_cli_usage_error("serve", "unknown argument '%s'", argv[i]);
     }
-    if (ab_pg_conninfo(&local, conninfo, sizeof(conninfo), &err) != 0 ||
+    if (ab_pg_service_conninfo(&local, conninfo, sizeof(conninfo), &err) != 0 ||
         ab_api_serve(&local, conninfo, &err) != 0)
         return ab_cli_fail(&err);
     return AB_EXIT_OK;

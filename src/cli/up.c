@@ -83,7 +83,8 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
         printf("ready (not serving: --no-serve); psql: agentbase pg psql\n");
         return AB_EXIT_OK;
     }
-    if (ab_api_serve(cfg, conninfo, &err) != 0)
+    if (ab_pg_service_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
+        ab_api_serve(cfg, conninfo, &err) != 0)
         return ab_cli_fail(&err);
     return AB_EXIT_OK;
 }

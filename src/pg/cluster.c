@@ -612,6 +612,12 @@ static int url_encode(struct ab_buf *b, const char *s)
 int ab_cluster_url(struct ab_cluster *c, const char *dbname, bool tcp, char *out, size_t n,
                    struct ab_error *err)
 {
+    return ab_cluster_url_as(c, AB_PG_SUPERUSER, dbname, tcp, out, n, err);
+}
+
+int ab_cluster_url_as(struct ab_cluster *c, const char *user, const char *dbname, bool tcp,
+                      char *out, size_t n, struct ab_error *err)
+{
     char pwpath[PATH_MAX];
     struct ab_buf b, pw = {0};
     long pid;
@@ -629,11 +635,10 @@ int ab_cluster_url(struct ab_cluster *c, const char *dbname, bool tcp, char *out
         if ((rc = ab_file_read(pwpath, 4096, &pw, err)))
             return rc;
         pw.data[strcspn(pw.data, "\n")] = '\0';
-        rc = ab_buf_printf(&b, "postgresql://" AB_PG_SUPERUSER ":%s@127.0.0.1:%d/%s", pw.data, port,
-                           dbname);
+        rc = ab_buf_printf(&b, "postgresql://%s:%s@127.0.0.1:%d/%s", user, pw.data, port, dbname);
         ab_buf_free(&pw);
     } else {
-        rc = ab_buf_printf(&b, "postgresql://" AB_PG_SUPERUSER "@/%s?host=", dbname);
+        rc = ab_buf_printf(&b, "postgresql://%s@/%s?host=", user, dbname);
         if (!rc)
             rc = url_encode(&b, c->run);
         if (!rc)
@@ -645,7 +650,9 @@ int ab_cluster_url(struct ab_cluster *c, const char *dbname, bool tcp, char *out
     return rc ? ab_error_set(err, rc, "connection string too long") : 0;
 }
 
-int ab_pg_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_error *err)
+/* DATABASE_URL, or the embedded cluster's socket URL for user. */
+static int conninfo_as(const struct ab_config *cfg, const char *user, char *out, size_t n,
+                       struct ab_error *err)
 {
     struct ab_cluster c;
     int rc;
@@ -658,5 +665,15 @@ int ab_pg_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_e
     }
     if ((rc = ab_cluster_init(&c, cfg->home, err)))
         return rc;
-    return ab_cluster_url(&c, AB_PG_DBNAME, false, out, n, err);
+    return ab_cluster_url_as(&c, user, AB_PG_DBNAME, false, out, n, err);
+}
+
+int ab_pg_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_error *err)
+{
+    return conninfo_as(cfg, AB_PG_SUPERUSER, out, n, err);
+}
+
+int ab_pg_service_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_error *err)
+{
+    return conninfo_as(cfg, AB_PG_SERVICE_USER, out, n, err);
 }

@@ -21,8 +21,10 @@
 #include <libpq-fe.h>
 
 /* The database the embedded cluster serves, and its superuser. */
-#define AB_PG_DBNAME       "agentbase"
-#define AB_PG_SUPERUSER    "postgres"
+#define AB_PG_DBNAME    "agentbase"
+#define AB_PG_SUPERUSER "postgres"
+/* The service's own login role (0011): it may become agentbase_app, _member and _viewer. */
+#define AB_PG_SERVICE_USER "agentbase_service"
 #define AB_PG_DEFAULT_PORT 5432
 
 /* Opens a connection; application_name names the connection in pg_stat_activity. */
@@ -118,8 +120,18 @@ int ab_cluster_status(struct ab_cluster *c, struct ab_cluster_status *st,
 int ab_cluster_url(struct ab_cluster *c, const char *dbname, bool tcp, char *out, size_t n,
                    struct ab_error *err) AB_MUSTCHECK;
 
+/* The same for user (the socket is trusted: only the cluster's OS user reaches it). */
+int ab_cluster_url_as(struct ab_cluster *c, const char *user, const char *dbname, bool tcp,
+                      char *out, size_t n, struct ab_error *err) AB_MUSTCHECK;
+
 /* The connection string commands use: DATABASE_URL, or the embedded cluster's socket URL. */
 int ab_pg_conninfo(const struct ab_config *cfg, char *out, size_t n,
                    struct ab_error *err) AB_MUSTCHECK;
+/*
+ * The one the service uses: DATABASE_URL, or on the embedded cluster its dedicated login
+ * role agentbase_service (never the superuser).
+ */
+int ab_pg_service_conninfo(const struct ab_config *cfg, char *out, size_t n,
+                           struct ab_error *err) AB_MUSTCHECK;
 
 #endif
