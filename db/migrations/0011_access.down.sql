@@ -156,6 +156,7 @@ END
 $$;
 
 DROP FUNCTION agentbase.my_projects(text);
+DROP FUNCTION agentbase.role_cap(text);
 DROP FUNCTION agentbase.role_scopes(text);
 DROP TABLE agentbase.role_access;
 

@@ -254,13 +254,13 @@ INSERT INTO agentbase.role_access
 ('billing', NULL, NULL, 'none', 'none', 'none', 'platform', 'wallet credits and levels: platform-governed (billing:admin)'),
 ('secrets', NULL, NULL, 'none', 'none', 'none', 'platform', 'decrypting stored secrets: only with an explicit secrets:read');
 
--- The scopes a role allows: what a session of that role carries, and what caps every key
--- acting for a user of that role. For an admin, `admin` (every scope except those that
--- must be granted explicitly, see src/api/auth.c) plus the explicit ones.
+-- The scopes of a role: what a session of that role carries, and (see role_cap) what caps
+-- every key acting for a user of that role. For an admin, `admin`: every scope except those
+-- that must be granted explicitly (billing:admin, secrets:read; see src/api/auth.c).
 CREATE FUNCTION agentbase.role_scopes(p_role text) RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE
-        WHEN p_role IN ('admin', 'platform') THEN ARRAY['admin', 'billing:admin', 'secrets:read']
+        WHEN p_role IN ('admin', 'platform') THEN ARRAY['admin']
         WHEN p_role = 'user' THEN ARRAY(
             SELECT s FROM agentbase.role_access a,
                    LATERAL (VALUES (a.resource || ':read', a.user_read),
@@ -274,7 +274,17 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     END
 $$;
 COMMENT ON FUNCTION agentbase.role_scopes(text) IS
-    'the scopes a role allows (sessions carry them; they cap every key acting for a user of the role)';
+    'the scopes of a role: what its sessions carry';
+
+-- What a key acting with a role may at most do: the role's scopes, and for an admin also the
+-- explicit scopes, which a key has only when the platform granted them by name.
+CREATE FUNCTION agentbase.role_cap(p_role text) RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_role IN ('admin', 'platform') THEN ARRAY['admin', 'billing:admin', 'secrets:read']
+                ELSE agentbase.role_scopes(p_role) END
+$$;
+COMMENT ON FUNCTION agentbase.role_cap(text) IS
+    'the most a key acting with a role may do (its scopes are intersected with this at every use)';
 
 -- ------------------------------------------------------------------------------------
 -- Projects: what the acting user may see (owner or collaborator) and write (owner or editor)
@@ -566,7 +576,7 @@ SET search_path = agentbase, pg_temp AS $$
 BEGIN
     RETURN QUERY
     SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, false, t.status,
-           coalesce(u.role, i.role, 'admin'), agentbase.role_scopes(coalesce(u.role, i.role, 'admin')),
+           coalesce(u.role, i.role, 'admin'), agentbase.role_cap(coalesce(u.role, i.role, 'admin')),
            coalesce(u.must_change_password, false)
       FROM agentbase.api_keys k
       JOIN agentbase.tenants t ON t.id = k.tenant_id
@@ -579,7 +589,7 @@ BEGIN
             OR (i.deleted_at IS NULL AND i.status = 'active'))
     UNION ALL
     SELECT p.id, NULL, NULL, p.scopes, p.expires_at, p.revoked_at, true, NULL, 'platform',
-           ARRAY['admin', 'billing:admin', 'secrets:read'], false
+           agentbase.role_cap('platform'), false
       FROM agentbase.platform_api_keys p
      WHERE p.key_hash = p_key_hash
     LIMIT 1;
@@ -798,7 +808,7 @@ GRANT EXECUTE ON FUNCTION
     agentbase.current_actor_id(), agentbase.current_actor_type(), agentbase.current_user_id(),
     agentbase.current_user_role(), agentbase.current_may_bill(),
     agentbase.set_request_context(uuid, text, text, text, text, text, boolean, uuid, text, boolean),
-    agentbase.role_scopes(text), agentbase.my_projects(text), agentbase.audit_event(text, text, text, jsonb),
+    agentbase.role_scopes(text), agentbase.role_cap(text), agentbase.my_projects(text), agentbase.audit_event(text, text, text, jsonb),
     agentbase.auth_lookup_key(text), agentbase.auth_lookup_login(text, text),
     agentbase.auth_touch_key(uuid, uuid, inet),
     agentbase.adjust_user_tokens(uuid, bigint, text, text, text, text, text, text, jsonb, text),

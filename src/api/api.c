@@ -96,7 +96,7 @@ static int get_whoami(void *appv, struct ab_req *req)
     struct ab_caller who;
     PGconn *conn;
     PGresult *r;
-    const char *params[4];
+    const char *params[6];
 
     if (ab_api_begin(app, req, NULL, false, &who, &conn))
         return 0;
@@ -104,11 +104,15 @@ static int get_whoami(void *appv, struct ab_req *req)
     params[1] = who.user_id[0] ? who.user_id : NULL;
     params[2] = who.platform ? "t" : "f";
     params[3] = who.scopes;
+    params[4] = who.role;
+    params[5] = who.role_scopes;
+    /* The key's scopes, and the role it acts with now, whose scopes cap them. */
     r = PQexecParams(conn,
                      "SELECT jsonb_build_object('key_id', $1::uuid, "
                      "  'tenant_id', agentbase.current_tenant_id(), 'user_id', $2::uuid, "
-                     "  'platform_admin', $3::boolean, 'scopes', string_to_array($4, ','))::text",
-                     4, NULL, params, NULL, NULL, 0);
+                     "  'platform_admin', $3::boolean, 'scopes', string_to_array($4, ','), "
+                     "  'role', $5::text, 'role_scopes', string_to_array($6, ','))::text",
+                     6, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         if (ab_buf_puts(&req->out, PQgetvalue(r, 0, 0)) != 0)
             ab_http_error(req, 500, "internal", "response too large");

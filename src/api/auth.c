@@ -13,7 +13,7 @@
  *
  * What a key may do is decided at every use, never at issue: the lookup returns the role
  * the key acts with now (its user's, or its issuer's for a key without a user) and the
- * scopes that role allows (agentbase.role_scopes); a request needs the scope in both. The
+ * scopes that role allows (agentbase.role_cap); a request needs the scope in both. The
  * role goes into the request context, where RLS confines a user or viewer to their rows.
  */
 #include "api/api.h"
@@ -84,9 +84,18 @@ static void client_ip(struct ab_req *req, char *out, size_t n)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
 }
 
+/* The key's own scopes; a platform key's `admin` includes billing (it governs billing). */
+static bool key_allows(const struct ab_caller *who, const char *scope)
+{
+    if (who->platform && scope && strcmp(scope, "billing:admin") == 0 &&
+        ab_api_scope_allows(who->scopes, "admin"))
+        return true;
+    return ab_api_scope_allows(who->scopes, scope);
+}
+
 bool ab_api_caller_allows(const struct ab_caller *who, const char *scope)
 {
-    return ab_api_scope_allows(who->scopes, scope) && ab_api_scope_allows(who->role_scopes, scope);
+    return key_allows(who, scope) && ab_api_scope_allows(who->role_scopes, scope);
 }
 
 /* Looks the key up and judges it; 0 when it may act, else 1 with the error set. */
@@ -184,7 +193,7 @@ static int authenticate(struct ab_app *app, struct ab_req *req, const char *scop
         return ab_http_error(req, 403, "password_change_required",
                              "the password must be changed first: POST /v1/auth/password") +
                1;
-    if (!ab_api_scope_allows(who->scopes, scope))
+    if (!key_allows(who, scope))
         return ab_http_error(req, 403, "forbidden", "this API key lacks the scope %s", scope) + 1;
     if (!ab_api_scope_allows(who->role_scopes, scope))
         return ab_http_error(req, 403, "forbidden", "the role %s does not allow %s", who->role,

@@ -441,6 +441,10 @@ static int write_settings(const struct ab_cluster *c, int port, struct ab_error 
                        "log_timezone = 'UTC'\n"
                        "log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
                        "log_min_duration_statement = 2000\n"
+                       /* a slow statement is logged without its parameters: the service
+                        * never sends a secret as one, and nobody else should either */
+                       "log_parameter_max_length = 0\n"
+                       "log_parameter_max_length_on_error = 0\n"
                        "log_lock_waits = on\n",
                        port > 0 ? "127.0.0.1" : "", port > 0 ? port : AB_PG_DEFAULT_PORT, c->run);
     if (rc) {

@@ -1,7 +1,8 @@
 /*
  * Signing in: a session key for the right password, one identical answer for every wrong
  * attempt (unknown tenant, unknown e-mail, wrong password), and a lock after repeated
- * failures that holds even against the right password.
+ * failures that holds even against the right password, for a fixed time that further
+ * guesses do not extend.
  */
 #include "auth/auth.h"
 #include "client.h"
@@ -107,7 +108,7 @@ static void test_repeated_failures_lock_the_account(void **state)
 {
     struct api_response r;
     const char *p[1] = {user_id};
-    char locked[8];
+    char locked[8], until[64], again[64];
 
     (void)state;
     for (int i = 0; i < 5; i++) {
@@ -117,8 +118,17 @@ static void test_repeated_failures_lock_the_account(void **state)
     api_sql(db, "SELECT locked_until > now() FROM agentbase.users WHERE id = $1::uuid", 1, p,
             locked, sizeof(locked));
     assert_string_equal(locked, "t");
-    assert_int_equal(login(slug, "ada@example.com", "correct horse battery", &r), 401);
-    api_response_free(&r);
+    /* guesses during the lock, the right password among them, do not extend it */
+    api_sql(db, "SELECT locked_until::text FROM agentbase.users WHERE id = $1::uuid", 1, p, until,
+            sizeof(until));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(login(slug, "ada@example.com", i ? "wrong" : "correct horse battery", &r),
+                         401);
+        api_response_free(&r);
+    }
+    api_sql(db, "SELECT locked_until::text FROM agentbase.users WHERE id = $1::uuid", 1, p, again,
+            sizeof(again));
+    assert_string_equal(until, again);
     /* once the lock has passed, the right password works and resets the count */
     api_sql(db,
             "UPDATE agentbase.users SET locked_until = now() - interval '1 s' WHERE id = $1::uuid",

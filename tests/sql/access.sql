@@ -152,7 +152,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'auto_allocate_tokens_for_level(uuid,text)', 'current_actor_id()', 'current_actor_type()',
                 'current_may_bill()', 'current_tenant_id()', 'current_user_id()', 'current_user_role()',
                 'is_platform_admin()', 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
-                'role_scopes(text)',
+                'role_cap(text)', 'role_scopes(text)',
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
                 'usage_period_start(text)', 'usage_rollup()',
