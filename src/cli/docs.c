@@ -1,10 +1,12 @@
 /*
- * agentbase docs: the data dictionary and the ER diagram, generated from the live catalog.
+ * agentbase docs: the data dictionary, the ER diagram and the access table, generated from
+ * the live catalog.
  *
- * PostgreSQL renders both texts itself (Markdown and Graphviz DOT, from pg_class,
- * pg_attribute and pg_constraint with the COMMENTs every object carries), so this file only
- * fetches two strings, writes them and runs `dot`. The dictionary therefore can never
- * disagree with the schema it describes.
+ * PostgreSQL renders the texts itself (Markdown and Graphviz DOT, from pg_class,
+ * pg_attribute and pg_constraint with the COMMENTs every object carries, and from
+ * role_access), so this file only fetches strings, writes them and runs `dot`. The
+ * documents therefore can never disagree with the schema they describe; the access table
+ * is also in docs/api.md, which tests/cli/docs.sh holds to this one.
  */
 #include "cli/cli.h"
 #include "migrate/migrate.h"
@@ -21,7 +23,8 @@ static const char docs_help[] =
     "\n"
     "Writes the data dictionary (README.md: every table, view and column with its\n"
     "description, type, default and constraints) and the ER diagram (er.dot, rendered to\n"
-    "er.svg with Graphviz) of the schema agentbase, read from the database's catalog.\n"
+    "er.svg with Graphviz) of the schema agentbase, read from the database's catalog, and\n"
+    "the access table (access.md: what each role may read and write, from role_access).\n"
     "The database must be migrated to the newest version. Default DIR: docs/schema.\n";
 
 /* Relations of the schema (partitions are described by their parent). */
@@ -85,6 +88,16 @@ static const char diagram_sql[] =
     "           AND NOT s.relispartition AND t.relname <> 'tenants'), '')"
     "    || E'\\n}\\n'";
 
+/* What each role may read and write: the table docs/api.md shows. */
+static const char access_sql[] =
+    "SELECT E'| resource | user reads | user writes | viewer reads | admin writes | why |\n'"
+    "    || E'|---|---|---|---|---|---|\n'"
+    "    || string_agg(format('| `%s` | %s | %s | %s | %s | %s |', resource, user_read, "
+    "         user_write, viewer_read, CASE admin_write WHEN 'platform' THEN 'billing:admin' "
+    "         WHEN 'none' THEN 'none (the database)' ELSE 'all' END, note), E'\n' "
+    "         ORDER BY table_name IS NULL, resource) || E'\n' "
+    "  FROM agentbase.role_access";
+
 static int fetch_text(PGconn *conn, const char *sql, struct ab_buf *out, struct ab_error *err)
 {
     PGresult *res;
@@ -121,10 +134,11 @@ int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"out", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    struct ab_buf dict, dot;
+    struct ab_buf dict, dot, acc;
     struct ab_migration_set set;
     struct ab_error err;
-    char conninfo[4096], dict_path[PATH_MAX], dot_path[PATH_MAX], svg_path[PATH_MAX];
+    char conninfo[4096], dict_path[PATH_MAX], dot_path[PATH_MAX], svg_path[PATH_MAX],
+        acc_path[PATH_MAX];
     const char *out = "docs/schema";
     PGconn *conn = NULL;
     int o, rc, current = 0;
@@ -143,11 +157,13 @@ int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv)
         return ab_cli_usage_error("docs", "unexpected argument '%s'", argv[optind]);
     if (ab_path_join(dict_path, sizeof(dict_path), out, "README.md") ||
         ab_path_join(dot_path, sizeof(dot_path), out, "er.dot") ||
-        ab_path_join(svg_path, sizeof(svg_path), out, "er.svg"))
+        ab_path_join(svg_path, sizeof(svg_path), out, "er.svg") ||
+        ab_path_join(acc_path, sizeof(acc_path), out, "access.md"))
         return ab_cli_usage_error("docs", "--out is too long");
 
     ab_buf_init(&dict, 16u << 20);
     ab_buf_init(&dot, 4u << 20);
+    ab_buf_init(&acc, 1u << 20);
     if ((rc = ab_migrate_load(&set, NULL, &err)))
         goto out;
     if ((rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
@@ -162,12 +178,14 @@ int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv)
         goto out_set;
     }
     if ((rc = fetch_text(conn, dictionary_sql, &dict, &err)) ||
-        (rc = fetch_text(conn, diagram_sql, &dot, &err)) || (rc = ab_mkdir_p(out, 0755, &err)) ||
+        (rc = fetch_text(conn, diagram_sql, &dot, &err)) ||
+        (rc = fetch_text(conn, access_sql, &acc, &err)) || (rc = ab_mkdir_p(out, 0755, &err)) ||
+        (rc = ab_file_write(acc_path, acc.data, acc.len, 0644, &err)) ||
         (rc = ab_file_write(dict_path, dict.data, dict.len, 0644, &err)) ||
         (rc = ab_file_write(dot_path, dot.data, dot.len, 0644, &err)) ||
         (rc = render_svg(dot_path, svg_path, &err)))
         goto out_set;
-    printf("wrote %s, %s and %s\n", dict_path, dot_path, svg_path);
+    printf("wrote %s, %s, %s and %s\n", dict_path, dot_path, svg_path, acc_path);
 out_set:
     ab_migrate_set_free(&set);
 out:
@@ -175,6 +193,7 @@ out:
         PQfinish(conn);
     ab_buf_free(&dict);
     ab_buf_free(&dot);
+    ab_buf_free(&acc);
     if (rc) {
         ab_cli_connect_hint(cfg, &err);
         return ab_cli_fail(&err);

@@ -1,7 +1,8 @@
 # agentbase docs: the data dictionary names every table and view of the schema with its
-# columns and descriptions, and the ER diagram renders; an unmigrated database is refused.
+# columns and descriptions, the ER diagram renders, the access table is the one in docs/api.md;
+# an unmigrated database is refused.
 source "$(dirname "$0")/../lib.sh"
-plan 7
+plan 9
 
 ab_home
 ab_pg_start
@@ -24,4 +25,10 @@ is "$(grep -cE '^\| `[a-z_0-9]+` \|.*\|  \|$' <<<"$dict")" 0 "every column has a
 like "$(grep -c "<svg " "$AGENTBASE_HOME/docs/er.svg")" "^1$" "the ER diagram is rendered to SVG"
 like "$(cat "$AGENTBASE_HOME/docs/er.dot")" '"messages" -> "conversations"' \
     "and shows the references between tables"
+# The access table in docs/api.md is the one role_access gives (docs cannot drift).
+acc="$AGENTBASE_HOME/docs/access.md"
+like "$(head -n 1 "$acc")" '^\| resource \| user reads' "docs writes the access table"
+in_api=$(sed -n '/^<!-- access table: agentbase docs, access.md -->$/,/^<!-- end of the access table -->$/p' \
+    "$AB_REPO/docs/api.md" | sed '1d;$d')
+is "$in_api" "$(cat "$acc")" "docs/api.md shows exactly the access table of role_access"
 ab_done
