@@ -113,6 +113,13 @@ DROP TRIGGER trg_issue ON agentbase.api_keys;
 DROP FUNCTION agentbase.api_keys_issue();
 ALTER TABLE agentbase.api_keys DROP COLUMN issued_by_user_id;
 
+DROP TRIGGER trg_refs ON agentbase.ai_requests;
+DROP TRIGGER trg_refs ON agentbase.usage_metrics;
+DROP TRIGGER trg_refs ON agentbase.tool_executions;
+DROP TRIGGER trg_refs ON agentbase.tasks;
+DROP TRIGGER trg_refs ON agentbase.workflows;
+DROP FUNCTION agentbase.refs_check();
+
 DROP TRIGGER trg_guard ON agentbase.users;
 DROP FUNCTION agentbase.users_guard();
 

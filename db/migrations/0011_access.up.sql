@@ -494,6 +494,62 @@ END
 $$;
 
 -- ------------------------------------------------------------------------------------
+-- References without a foreign key: checked within the tenant
+-- ------------------------------------------------------------------------------------
+
+-- BEFORE INSERT OR UPDATE trigger for the references a client writes that no foreign key
+-- covers (ids in arrays, and the logs' references): TG_ARGV are column:table pairs; every
+-- id (each element of an array) must name a row of that table in the row's tenant that the
+-- writer can see. Rows the database itself writes as the owner (the usage functions'
+-- ai_requests, on the hot path) skip the trigger: they check their references themselves.
+CREATE FUNCTION agentbase.refs_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_row jsonb := to_jsonb(NEW);
+    v_old jsonb := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END;
+    v_arg text;
+    v_col text;
+    v_table text;
+    v_ids uuid[];
+    v_found int;
+BEGIN
+    FOREACH v_arg IN ARRAY TG_ARGV LOOP
+        v_col := split_part(v_arg, ':', 1);
+        v_table := split_part(v_arg, ':', 2);
+        CONTINUE WHEN v_row -> v_col IS NULL OR jsonb_typeof(v_row -> v_col) = 'null'
+                   OR (v_old IS NOT NULL AND v_old -> v_col = v_row -> v_col);
+        IF jsonb_typeof(v_row -> v_col) = 'array' THEN
+            v_ids := ARRAY(SELECT DISTINCT jsonb_array_elements_text(v_row -> v_col)::uuid);
+        ELSE
+            v_ids := ARRAY[(v_row ->> v_col)::uuid];
+        END IF;
+        EXECUTE format('SELECT count(*) FROM agentbase.%I WHERE tenant_id = $1 AND id = ANY ($2)', v_table)
+           INTO v_found USING NEW.tenant_id, v_ids;
+        IF v_found <> cardinality(v_ids) THEN
+            RAISE EXCEPTION 'field % names no % of this tenant', v_col, v_table
+                  USING ERRCODE = '23503', COLUMN = v_col;
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION agentbase.refs_check() IS
+    'BEFORE trigger: ids without a foreign key (arrays, log references) must name rows of the same tenant';
+
+CREATE TRIGGER trg_refs BEFORE INSERT OR UPDATE ON agentbase.ai_requests
+    FOR EACH ROW WHEN (current_user <> 'agentbase_owner')
+    EXECUTE FUNCTION agentbase.refs_check('user_id:users', 'agent_id:agents', 'conversation_id:conversations',
+                                          'message_id:messages');
+CREATE TRIGGER trg_refs BEFORE INSERT OR UPDATE ON agentbase.usage_metrics
+    FOR EACH ROW EXECUTE FUNCTION agentbase.refs_check('user_id:users', 'agent_id:agents');
+CREATE TRIGGER trg_refs BEFORE INSERT OR UPDATE ON agentbase.tool_executions
+    FOR EACH ROW EXECUTE FUNCTION agentbase.refs_check('message_id:messages');
+CREATE TRIGGER trg_refs BEFORE INSERT OR UPDATE ON agentbase.tasks
+    FOR EACH ROW EXECUTE FUNCTION agentbase.refs_check('assigned_agent_ids:agents');
+CREATE TRIGGER trg_refs BEFORE INSERT OR UPDATE ON agentbase.workflows
+    FOR EACH ROW EXECUTE FUNCTION agentbase.refs_check('agent_ids:agents');
+
+-- ------------------------------------------------------------------------------------
 -- Users: role, status and level
 -- ------------------------------------------------------------------------------------
 

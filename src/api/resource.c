@@ -231,6 +231,8 @@ static int db_error(struct ab_req *req, const struct ab_resource *r, const PGres
     if (strcmp(state, "23514") == 0)
         return ab_http_error(req, 422, "constraint_violation", "%s violates %s", r->name,
                              constraint ? constraint : "a check constraint");
+    if (strcmp(state, "23503") == 0 && !constraint && msg && strncmp(msg, "field ", 6) == 0)
+        return ab_http_error(req, 422, "invalid_reference", "%s", msg); /* refs_check() */
     if (strcmp(state, "23503") == 0)
         return ab_http_error(req, 422, "invalid_reference",
                              "a referenced object does not exist (%s)",

@@ -146,12 +146,16 @@ int ab_pg_pool_acquire(struct ab_pg_pool *p, int timeout_ms, PGconn **out, struc
     }
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        /* Prefer an open connection; else any free slot, to (re)connect. */
+        /*
+         * Prefer an open connection; else the free slot whose backoff ends first, so that
+         * after an outage the first slot allowed to reconnect is the one tried, not one
+         * that must still wait (and answer 503) while another could connect.
+         */
         for (int i = 0; i < p->size && !s; i++)
             if (!p->slots[i].busy && p->slots[i].conn)
                 s = &p->slots[i];
-        for (int i = 0; i < p->size && !s; i++)
-            if (!p->slots[i].busy)
+        for (int i = 0; i < p->size && !(s && s->conn); i++)
+            if (!p->slots[i].busy && (!s || p->slots[i].retry_at < s->retry_at))
                 s = &p->slots[i];
         if (s)
             break;

@@ -6,7 +6,7 @@
 -- points; projects shared with collaborators; the per-user policy as an index condition.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(84);
+SELECT plan(89);
 
 \set ta '''a1100000-0000-7000-8000-00000000000a'''
 \set tb '''b1100000-0000-7000-8000-00000000000b'''
@@ -380,6 +380,29 @@ SELECT lives_ok($$INSERT INTO tenant_quotas (tenant_id, resource_type, period, l
 SELECT throws_ok(format($$SELECT adjust_user_tokens(%L, 50, 'credit')$$,
                         (SELECT id FROM users WHERE tenant_id = :tb LIMIT 1)), 'AB404', NULL,
                  'but never for a user of another tenant');
+SELECT abtest.unbecome();
+
+-- ------------------------------------------------------------------------------------
+-- References without a foreign key stay inside the tenant (arrays too)
+-- ------------------------------------------------------------------------------------
+SELECT id AS agent_b FROM agents WHERE tenant_id = :tb LIMIT 1 \gset
+SELECT id AS user_b FROM users WHERE tenant_id = :tb LIMIT 1 \gset
+SELECT pg_temp.act(:ad, 'admin');
+SELECT throws_ok(format($$INSERT INTO tasks (tenant_id, title, assigned_agent_ids)
+                          VALUES (agentbase.current_tenant_id(), 'x', ARRAY[%L, %L]::uuid[])$$, :'agent', :'agent_b'),
+                 '23503', 'field assigned_agent_ids names no agents of this tenant',
+                 'a task cannot be assigned another tenant''s agent, even inside an array');
+SELECT lives_ok(format($$INSERT INTO tasks (tenant_id, title, assigned_agent_ids)
+                         VALUES (agentbase.current_tenant_id(), 'x', ARRAY[%L]::uuid[])$$, :'agent'),
+                'but its own agents');
+SELECT throws_ok(format($$INSERT INTO ai_requests (tenant_id, user_id, provider, model)
+                          VALUES (agentbase.current_tenant_id(), %L, 'openai', 'gpt-4o')$$, :'user_b'),
+                 '23503', 'field user_id names no users of this tenant', 'an LLM request cannot name another tenant''s user');
+SELECT throws_ok(format($$INSERT INTO usage_metrics (tenant_id, agent_id, metric_type, value)
+                          VALUES (agentbase.current_tenant_id(), %L, 'tokens', 1)$$, :'agent_b'),
+                 '23503', 'field agent_id names no agents of this tenant', 'nor a usage metric another tenant''s agent');
+SELECT throws_ok(format($$UPDATE workflows SET agent_ids = ARRAY[%L]::uuid[]$$, :'agent_b'),
+                 '23503', 'field agent_ids names no agents of this tenant', 'nor a workflow');
 SELECT abtest.unbecome();
 
 -- ------------------------------------------------------------------------------------

@@ -140,7 +140,8 @@ SELECT triggers_are('agentbase', 'agents', ARRAY['trg_audit', 'trg_audit_update'
 SELECT triggers_are('agentbase', 'agent_assignments', ARRAY['trg_audit', 'trg_updated_at'], 'agent_assignments triggers');
 SELECT triggers_are('agentbase', 'conversations', ARRAY['trg_audit', 'trg_audit_update', 'trg_guard', 'trg_owner_fill', 'trg_updated_at'], 'conversations triggers');
 SELECT triggers_are('agentbase', 'messages', ARRAY['trg_append', 'trg_audit', 'trg_guard'], 'messages triggers');
-SELECT triggers_are('agentbase', 'tool_executions', '{}'::name[], 'tool_executions has no trigger (a log is not audited)');
+SELECT triggers_are('agentbase', 'tool_executions', ARRAY['trg_refs'],
+                    'tool_executions has only the reference check of 0011 (a log is not audited)');
 SELECT triggers_are('agentbase', 'generated_content', ARRAY['trg_audit', 'trg_audit_update', 'trg_owner_fill', 'trg_updated_at'], 'generated_content triggers');
 
 SELECT table_privs_are('agentbase', 'messages', 'agentbase_app', ARRAY['SELECT', 'INSERT', 'UPDATE'],

@@ -60,7 +60,7 @@ SELECT has_index('agentbase', 'workflows', 'idx_workflows_agent_ids', 'workflows
 SELECT has_index('agentbase', 'workflows', 'idx_workflows_created_by', 'workflows has index idx_workflows_created_by');
 SELECT has_index('agentbase', 'workflows', 'idx_workflows_template_id', 'workflows has index idx_workflows_template_id');
 SELECT has_index('agentbase', 'workflows', 'uq_workflows_name', 'workflows has index uq_workflows_name');
-SELECT triggers_are('agentbase', 'workflows', ARRAY['trg_audit', 'trg_updated_at'], 'workflows has its triggers');
+SELECT triggers_are('agentbase', 'workflows', ARRAY['trg_audit', 'trg_refs', 'trg_updated_at'], 'workflows has its triggers');
 
 -- workflow_executions
 SELECT has_table('agentbase', 'workflow_executions', 'workflow_executions exists');
@@ -110,7 +110,7 @@ SELECT has_index('agentbase', 'tasks', 'idx_tasks_dependencies', 'tasks has inde
 SELECT has_index('agentbase', 'tasks', 'idx_tasks_parent_task_id', 'tasks has index idx_tasks_parent_task_id');
 SELECT has_index('agentbase', 'tasks', 'idx_tasks_status_due_at', 'tasks has index idx_tasks_status_due_at');
 SELECT has_index('agentbase', 'tasks', 'idx_tasks_workflow_execution_id', 'tasks has index idx_tasks_workflow_execution_id');
-SELECT triggers_are('agentbase', 'tasks', ARRAY['trg_audit', 'trg_updated_at'], 'tasks has its triggers');
+SELECT triggers_are('agentbase', 'tasks', ARRAY['trg_audit', 'trg_refs', 'trg_updated_at'], 'tasks has its triggers');
 
 -- quality_gate_results
 SELECT has_table('agentbase', 'quality_gate_results', 'quality_gate_results exists');
