@@ -722,34 +722,53 @@ $$;
 COMMENT ON FUNCTION agentbase.auto_allocate_tokens_for_level(uuid, text) IS
     'sets a user''s level and grants its monthly tokens once a month (platform-governed)';
 
--- The batch entry point: as the owner, and for a request acting as a user or viewer
--- (args acting_user_id in the op), only that user's own reservations and events.
+-- The batch entry point, as the owner. Before the batch runs, two refusals that need the
+-- reservation: a request acting as a user or viewer (acting_user_id in the op) accounts
+-- only for that user, and a settle records at most what its reservation allows: input
+-- tokens up to twice the estimate (or 4,096 more, whichever is larger) and output tokens up
+-- to max_output_tokens plus a tenth (at least 64), so that no settle can book an overage
+-- that blocks the tenant's plan for the month.
 ALTER FUNCTION agentbase.usage_apply(jsonb) RENAME TO usage_apply_unchecked;
 CREATE FUNCTION agentbase.usage_apply(p_ops jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = agentbase, pg_temp AS $$
 DECLARE
-    v_ops jsonb := p_ops;
+    v_ops jsonb;
     v_op jsonb;
+    v_kind text;
     v_me uuid;
-    v_owner uuid;
+    h agentbase.token_holds;
     v_refused jsonb := '{}';
+    v_refusal jsonb;
     v_results jsonb;
 BEGIN
     FOR k IN 0 .. jsonb_array_length(p_ops) - 1 LOOP
         v_op := p_ops -> k;
+        v_kind := v_op ->> 'op';
         v_me := (v_op ->> 'acting_user_id')::uuid;
-        CONTINUE WHEN v_me IS NULL;
-        IF v_op ->> 'op' IN ('settle', 'release') THEN
-            SELECT h.user_id INTO v_owner FROM agentbase.token_holds h
-             WHERE h.tenant_id = (v_op ->> 'tenant_id')::uuid AND h.id = (v_op #>> '{args,id}')::uuid;
-            IF v_owner IS DISTINCT FROM v_me THEN
-                v_refused := v_refused || jsonb_build_object(k::text, agentbase.usage_error(404, 'not_found',
-                    format('reservation %s not found', v_op #>> '{args,id}')));
+        v_refusal := NULL;
+        IF v_kind = 'settle' OR (v_kind = 'release' AND v_me IS NOT NULL) THEN
+            SELECT * INTO h FROM agentbase.token_holds
+             WHERE tenant_id = (v_op ->> 'tenant_id')::uuid AND id = (v_op #>> '{args,id}')::uuid;
+            IF v_me IS NOT NULL AND h.user_id IS DISTINCT FROM v_me THEN
+                v_refusal := agentbase.usage_error(404, 'not_found', format('reservation %s not found', v_op #>> '{args,id}'));
+            ELSIF v_kind = 'settle' AND h.id IS NOT NULL
+                  AND (v_op #>> '{args,input_tokens}')::bigint > greatest(2 * h.input_tokens, h.input_tokens + 4096) THEN
+                v_refusal := agentbase.usage_error(422, 'invalid_field', format(
+                    'field input_tokens: %s is more than reservation %s allows (at most %s: twice its estimate, or 4096 more)',
+                    v_op #>> '{args,input_tokens}', h.id, greatest(2 * h.input_tokens, h.input_tokens + 4096)));
+            ELSIF v_kind = 'settle' AND h.id IS NOT NULL
+                  AND (v_op #>> '{args,output_tokens}')::bigint > h.max_output_tokens + greatest(h.max_output_tokens / 10, 64) THEN
+                v_refusal := agentbase.usage_error(422, 'invalid_field', format(
+                    'field output_tokens: %s is more than reservation %s allows (at most %s: its max_output_tokens and a tenth)',
+                    v_op #>> '{args,output_tokens}', h.id, h.max_output_tokens + greatest(h.max_output_tokens / 10, 64)));
             END IF;
-        ELSIF (v_op #>> '{args,user_id}')::uuid IS DISTINCT FROM v_me OR v_op ->> 'op' = 'expire' THEN
-            v_refused := v_refused || jsonb_build_object(k::text, agentbase.usage_error(403, 'forbidden',
-                'field user_id must be your own user id: only admins account for other users'));
+        ELSIF v_me IS NOT NULL AND ((v_op #>> '{args,user_id}')::uuid IS DISTINCT FROM v_me OR v_kind = 'expire') THEN
+            v_refusal := agentbase.usage_error(403, 'forbidden',
+                'field user_id must be your own user id: only admins account for other users');
+        END IF;
+        IF v_refusal IS NOT NULL THEN
+            v_refused := v_refused || jsonb_build_object(k::text, v_refusal);
         END IF;
     END LOOP;
     IF v_refused = '{}' THEN
@@ -766,7 +785,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION agentbase.usage_apply(jsonb) IS
-    'applies a batch of reserve, settle, release, event and expire operations; one result per operation (a user''s own only)';
+    'applies a batch of reserve, settle, release, event and expire operations; one result per operation (a user''s own, settles within their reservation)';
 
 -- Direct writes: none for the service where role_access says only the database (or the
 -- platform, outside the API) writes: wallets, ledger, holds, rollups, alert events, the

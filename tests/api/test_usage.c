@@ -736,9 +736,10 @@ static void test_overage_blocks_reservations_until_credits_cover_it(void **state
     new_tenant(&t);
     new_user(&t, user);
     credit(user, 1000);
-    reserve(&t, user, "m", 100, 200, NULL, id);
-    /* The call used 5,000 tokens: 1,000 are covered, 4,000 are overage. */
-    assert_int_equal(settle(&t, id, "{\"input_tokens\": 4000, \"output_tokens\": 1000}", &r), 200);
+    reserve(&t, user, "m", 100, 800, NULL, id);
+    /* The call used 5,000 tokens (within what the reservation allows): 1,000 are covered,
+     * 4,000 are overage. */
+    assert_int_equal(settle(&t, id, "{\"input_tokens\": 4120, \"output_tokens\": 880}", &r), 200);
     assert_non_null(strstr(r.body, "\"overage_tokens\": 4000"));
     api_response_free(&r);
     sql("SELECT balance || ' ' || overage FROM agentbase.token_wallets WHERE user_id = $1", user,
@@ -767,6 +768,42 @@ static void test_overage_blocks_reservations_until_credits_cover_it(void **state
         "WHERE user_id = $1",
         user, NULL, got, sizeof(got));
     assert_string_equal(got, "1000 20 0");
+    assert_wallet_consistent(user);
+}
+
+/*
+ * A settle records at most what its reservation allows (twice the estimated input or 4,096
+ * more, max_output_tokens and a tenth), so that one call cannot book an overage that blocks
+ * the tenant's plan: more is a 422 naming the field, and the reservation stays open.
+ */
+static void test_a_settle_records_at_most_what_its_reservation_allows(void **state)
+{
+    struct tenant t;
+    struct api_response r;
+    char user[40], id[40], got[512];
+
+    (void)state;
+    new_tenant(&t);
+    new_user(&t, user);
+    credit(user, 1000);
+    reserve(&t, user, "m", 20, 10, NULL, id);
+    assert_int_equal(settle(&t, id, "{\"input_tokens\": 10000000000, \"output_tokens\": 1}", &r),
+                     422);
+    assert_non_null(strstr(r.body, "field input_tokens: 10000000000 is more than reservation"));
+    assert_non_null(strstr(r.body, "at most 4116"));
+    api_response_free(&r);
+    assert_int_equal(settle(&t, id, "{\"input_tokens\": 4116, \"output_tokens\": 75}", &r), 422);
+    assert_non_null(strstr(r.body, "field output_tokens: 75"));
+    assert_non_null(strstr(r.body, "at most 74"));
+    api_response_free(&r);
+    sql("SELECT status || ' ' || (SELECT overage FROM agentbase.token_wallets WHERE user_id = $1) "
+        "FROM agentbase.token_holds WHERE id = $2::uuid",
+        user, id, got, sizeof(got));
+    assert_string_equal(got, "held 0");
+    assert_int_equal(settle(&t, id, "{\"input_tokens\": 4116, \"output_tokens\": 74}", &r), 200);
+    api_response_free(&r);
+    sql("SELECT status FROM agentbase.token_holds WHERE id = $1::uuid", id, NULL, got, sizeof(got));
+    assert_string_equal(got, "settled");
     assert_wallet_consistent(user);
 }
 
@@ -1028,6 +1065,7 @@ int main(void)
         cmocka_unit_test(test_the_server_releases_expired_reservations),
         cmocka_unit_test(test_budget_thresholds_fire_once_per_period_under_concurrency),
         cmocka_unit_test(test_overage_blocks_reservations_until_credits_cover_it),
+        cmocka_unit_test(test_a_settle_records_at_most_what_its_reservation_allows),
         cmocka_unit_test(test_wallet_adjustments_the_ledger_and_level_allocation),
         cmocka_unit_test(test_a_future_price_applies_from_its_date_and_rows_keep_theirs),
         cmocka_unit_test(test_the_summary_groups_the_rollups),
