@@ -3,8 +3,9 @@
  *
  * Each slot holds one connection, opened lazily and reopened after PostgreSQL goes away.
  * A slot whose connection failed waits out an exponential backoff (100 ms doubling to
- * 5 s) before the next attempt, so an outage costs each request one fast failure (503),
- * never a hang and never a storm of connection attempts. Every (re)connection prepares
+ * 1 s) before the next attempt, so an outage costs each request one fast failure (503),
+ * never a hang and never a storm of connection attempts (at most one a second a slot),
+ * and the service is back within a second of PostgreSQL. Every (re)connection prepares
  * the statements registered at creation (after running its init SQL, e.g. SET ROLE), so
  * callers can use PQexecPrepared at once.
  *
@@ -21,7 +22,7 @@
 #include <time.h>
 
 #define BACKOFF_MIN_MS 100.0
-#define BACKOFF_MAX_MS 5000.0
+#define BACKOFF_MAX_MS 1000.0
 #define PREPARED_MAX   512 /* statements prepared per connection before starting over */
 
 struct slot {

@@ -561,6 +561,23 @@ static void test_rights_follow_the_user_at_every_use(void **state)
     assert_int_equal(status_of(ADMIN, "PATCH", path, "{\"role\": \"user\"}"), 200);
     assert_int_equal(status_of(OTHER, "POST", "/v1/conversations", body), 201);
 
+    /* a key an admin issues for a user with `admin` can do what the user can, no more */
+    snprintf(body, sizeof(body),
+             "{\"name\": \"for a user\", \"scopes\": [\"admin\"], \"user_id\": \"%s\"}",
+             actors[OTHER].user);
+    assert_int_equal(call(ADMIN, "POST", "/v1/api-keys", body, &r), 201);
+    doc = json_loads(r.body, 0, NULL);
+    snprintf(actors[VIEWER].key, sizeof(actors[VIEWER].key), "%s", /* borrow a slot */
+             json_string_value(json_object_get(doc, "key")));
+    json_decref(doc);
+    api_response_free(&r);
+    assert_int_equal(call(VIEWER, "GET", "/v1/users", NULL, &r), 200);
+    assert_non_null(strstr(r.body, actors[OTHER].user));
+    assert_null(strstr(r.body, actors[ADMIN].user));
+    api_response_free(&r);
+    assert_int_equal(status_of(VIEWER, "POST", "/v1/agents", "{\"name\": \"x\"}"), 403);
+    assert_int_equal(status_of(VIEWER, "GET", "/v1/audit-logs", NULL), 403);
+
     /* a key without a user, issued by an admin, stops when that admin is suspended */
     assert_int_equal(call(ADMIN, "POST", "/v1/api-keys",
                           "{\"name\": \"service\", \"scopes\": [\"agents:read\"]}", &r),
@@ -569,7 +586,7 @@ static void test_rights_follow_the_user_at_every_use(void **state)
     snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(doc, "key")));
     json_decref(doc);
     api_response_free(&r);
-    snprintf(actors[VIEWER].key, sizeof(actors[VIEWER].key), "%s", key); /* borrow a slot */
+    snprintf(actors[VIEWER].key, sizeof(actors[VIEWER].key), "%s", key);
     assert_int_equal(status_of(VIEWER, "GET", "/v1/agents", NULL), 200);
     snprintf(path, sizeof(path), "/v1/users/%s", actors[ADMIN].user);
     assert_int_equal(status_of(PLATFORM, "PATCH", path, "{\"status\": \"suspended\"}"), 200);
