@@ -2,7 +2,8 @@
 # and a few TAP helpers. Source it; it needs AB_BIN (the agentbase binary under test).
 #
 #   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit
-#   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql
+#   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql,
+#                      and AGENTBASE_SECRET_KEY_FILE (the key ring its first start wrote)
 #   ab_serve DIR [VAR=value ...]   start `agentbase serve` on a free port; sets server, port, url
 #   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
 #
@@ -43,6 +44,8 @@ ab_pg_start() {
     "$AB_BIN" pg start >/dev/null || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
     export DATABASE_URL; DATABASE_URL=$("$AB_BIN" pg url)
     export PGHOST="$AGENTBASE_HOME/pg/run" PGPORT=5432 PGUSER=postgres PGDATABASE=agentbase
+    # With DATABASE_URL a server needs a key ring named: the one the first start generated.
+    export AGENTBASE_SECRET_KEY_FILE="$AGENTBASE_HOME/secret-keys"
 }
 
 # Starts `agentbase serve` in the background on a free port, with the environment given

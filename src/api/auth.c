@@ -7,8 +7,9 @@
  * transaction begin, with the request context set for RLS and the audit triggers.
  *
  * Scopes: `admin` grants everything a key of its kind may do; `x:write` grants `x:read`;
- * `x:*` grants both. A platform key acts in a tenant only when the request names it with
- * the Agentbase-Tenant header.
+ * `x:*` grants both. The scopes of explicit_scopes below are the exception: only a grant
+ * of that very scope gives them, never admin or a wildcard. A platform key acts in a tenant
+ * only when the request names it with the Agentbase-Tenant header.
  */
 #include "api/api.h"
 #include "auth/auth.h"
@@ -20,18 +21,39 @@
 
 #define DB_WAIT_MS 2000
 
+/*
+ * Scopes that only an explicit grant gives. Reading a stored secret's value is not part of
+ * administering a tenant: an admin key or session manages the secrets (writes them, sees
+ * which are set) but reads none unless it was given secrets:read itself.
+ */
+static const char *const explicit_scopes[] = {AB_SCOPE_SECRETS_READ};
+
+static bool explicit_only(const char *scope)
+{
+    for (size_t i = 0; i < AB_ARRAY_LEN(explicit_scopes); i++)
+        if (strcmp(scope, explicit_scopes[i]) == 0)
+            return true;
+    return false;
+}
+
 bool ab_api_scope_allows(const char *scopes, const char *scope)
 {
     const char *colon = scope ? strchr(scope, ':') : NULL;
     size_t reslen = colon ? (size_t)(colon - scope) : 0;
+    bool exact_only = scope && explicit_only(scope);
 
     if (!scope)
         return true;
     for (const char *p = scopes; *p;) {
         size_t n = strcspn(p, ",");
 
-        if ((n == 5 && memcmp(p, "admin", 5) == 0) ||
-            (n == strlen(scope) && memcmp(p, scope, n) == 0))
+        if (n == strlen(scope) && memcmp(p, scope, n) == 0)
+            return true;
+        if (exact_only) {
+            p += n + (p[n] == ',');
+            continue;
+        }
+        if (n == 5 && memcmp(p, "admin", 5) == 0)
             return true;
         /* x:write or x:* also grant x:read; x:* grants x:write */
         if (colon && n == reslen + 2 && memcmp(p, scope, reslen + 1) == 0 && p[reslen + 1] == '*')
