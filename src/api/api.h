@@ -179,6 +179,8 @@ void ab_api_sealed_free(struct ab_api_sealed *s);
  * NULL when there is no such member (or no memory); the caller frees the result.
  */
 char *ab_api_blank_member(const char *s, size_t len, const char *field);
+/* "<table>.<columns>": the purpose in the additional data of r's sealed secrets. */
+void ab_api_secret_purpose(const struct ab_resource *r, char *out, size_t n);
 /* GET /v1/<name>/{id}/<field>: the secret's value, for a key holding secrets:read. */
 int ab_api_secret_read(void *app, struct ab_req *req);
 /*

@@ -14,9 +14,9 @@
  *   secrets:read (which admin does not grant), and only together with the audit row of
  *   that read, in the same transaction.
  *
- * A writer of secrets holds the advisory lock AB_SECRET_LOCK shared from before it seals
- * until it commits, so that a key rotation can tell when no transaction sealed with the
- * retiring key is left to commit (see agentbase secrets rotate).
+ * A request that seals or opens a secret holds the advisory lock AB_SECRET_LOCK shared from
+ * before it reads the row until it commits, so that a key rotation can tell when no
+ * transaction that sealed or opened with the retiring key is left (see cli/secrets.c).
  */
 #include "api/api.h"
 
@@ -191,8 +191,7 @@ int ab_api_secret_check(struct ab_req *req, const struct ab_resource *r, const j
  * Sealing
  * ====================================================================================== */
 
-/* "<table>.<columns>": the purpose part of a secret's additional data. */
-static void purpose_of(const struct ab_resource *r, char *out, size_t n)
+void ab_api_secret_purpose(const struct ab_resource *r, char *out, size_t n)
 {
     snprintf(out, n, "%s.%s", r->table, r->secret->columns);
 }
@@ -206,37 +205,11 @@ static json_t *hint_of(const char *value, size_t len)
     return json_pack("{s:b,s:s?}", "set", 1, "last4", last4[0] ? last4 : NULL);
 }
 
-static char *hex_of(const unsigned char *p, size_t n)
-{
-    char *hex = malloc(2 * n + 1);
-
-    if (hex)
-        sodium_bin2hex(hex, 2 * n + 1, p, n);
-    return hex;
-}
-
-/* Fills box from the hex texts the database returned; false when they are not hex. */
-static bool box_of(const char *ct_hex, const char *nonce_hex, const char *key_id,
-                   struct ab_secret_box *box)
-{
-    size_t n = 0;
-
-    memset(box, 0, sizeof(*box));
-    box->ciphertext = malloc(strlen(ct_hex) / 2 + 1);
-    if (!box->ciphertext ||
-        sodium_hex2bin(box->ciphertext, strlen(ct_hex) / 2 + 1, ct_hex, strlen(ct_hex), NULL,
-                       &box->len, NULL) != 0 ||
-        sodium_hex2bin(box->nonce, sizeof(box->nonce), nonce_hex, strlen(nonce_hex), NULL, &n,
-                       NULL) != 0 ||
-        n != sizeof(box->nonce))
-        return false;
-    snprintf(box->key_id, sizeof(box->key_id), "%s", key_id);
-    return true;
-}
-
 /*
- * The row's place and stored secret: for a create, a new id; for an update, the row
- * (locked) with its box when one is stored (*stored). 0, or 1 with the answer set.
+ * The row's place and stored secret: for a create, a new id; for an update or a read, the
+ * row (locked) with its box when one is stored (*stored). First takes AB_SECRET_LOCK shared
+ * for the transaction, so that a rotation's final check waits for this request. 0, or 1
+ * with the answer set.
  */
 static int find_row(struct ab_app *app, struct ab_req *req, PGconn *conn,
                     const struct ab_resource *r, const char *row_id, char tenant[40], char id[40],
@@ -248,6 +221,12 @@ static int find_row(struct ab_app *app, struct ab_req *req, PGconn *conn,
     int rc = 1;
 
     *stored = false;
+    res = PQexec(conn, "SELECT pg_advisory_xact_lock_shared(" AB_SECRET_LOCK ")");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        return ab_http_error(req, 503, "database_unavailable", "cannot reach the secret now") + 1;
+    }
+    PQclear(res);
     ab_buf_init(&sql, 4096);
     if (!row_id)
         rc = ab_buf_puts(&sql, "SELECT agentbase.current_tenant_id()::text, "
@@ -271,8 +250,10 @@ static int find_row(struct ab_app *app, struct ab_req *req, PGconn *conn,
     else if (PQntuples(res) == 0)
         ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, row_id);
     else if (!PQgetisnull(res, 0, 2) &&
-             !box_of(PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), box))
-        ab_http_error(req, 500, "internal", "out of memory");
+             !ab_secret_box_from_hex(box, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+                                     PQgetvalue(res, 0, 4)))
+        ab_http_error(req, 500, "secret_unreadable", "the stored %s is malformed",
+                      r->secret->field);
     else {
         snprintf(tenant, 40, "%s", PQgetvalue(res, 0, 0));
         snprintf(id, 40, "%s", PQgetvalue(res, 0, 1));
@@ -351,17 +332,10 @@ int ab_api_secret_seal(struct ab_app *app, struct ab_req *req, PGconn *conn,
     struct ab_error err;
     char *plain = NULL;
     bool has_stored;
-    PGresult *res;
     int rc = 1;
 
     memset(out, 0, sizeof(*out));
-    purpose_of(r, purpose, sizeof(purpose));
-    res = PQexec(conn, "SELECT pg_advisory_xact_lock_shared(" AB_SECRET_LOCK ")");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
-        return ab_http_error(req, 503, "database_unavailable", "cannot store the secret now") + 1;
-    }
-    PQclear(res);
+    ab_api_secret_purpose(r, purpose, sizeof(purpose));
     if (find_row(app, req, conn, r, row_id, tenant, id, &stored, &has_stored) ||
         merge(app, req, r, &at, value, has_stored ? &stored : NULL, &plain, &out->hint))
         goto out;
@@ -375,7 +349,7 @@ int ab_api_secret_seal(struct ab_app *app, struct ab_req *req, PGconn *conn,
         goto out;
     }
     if (plain) {
-        out->ciphertext = hex_of(box.ciphertext, box.len);
+        out->ciphertext = ab_secret_hex(box.ciphertext, box.len);
         sodium_bin2hex(out->nonce, sizeof(out->nonce), box.nonce, sizeof(box.nonce));
         snprintf(out->key_id, sizeof(out->key_id), "%s", box.key_id);
         if (!out->ciphertext) {
@@ -458,7 +432,7 @@ int ab_api_secret_read(void *appv, struct ab_req *req)
         return 0;
     ab_buf_init(&plain, 1);
     ab_buf_init(&names, 64 * 1024);
-    purpose_of(r, purpose, sizeof(purpose));
+    ab_api_secret_purpose(r, purpose, sizeof(purpose));
     if (find_row(app, req, conn, r, req->params[0], tenant, id, &box, &stored))
         goto out;
     if (stored && ab_secret_open(app->secrets, &at, &box, &plain, &err) != 0) {

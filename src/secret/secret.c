@@ -549,6 +549,33 @@ void ab_secret_box_free(struct ab_secret_box *box)
     memset(box, 0, sizeof(*box));
 }
 
+bool ab_secret_box_from_hex(struct ab_secret_box *box, const char *ciphertext, const char *nonce,
+                            const char *key_id)
+{
+    size_t len = strlen(ciphertext), n = 0;
+
+    memset(box, 0, sizeof(*box));
+    box->ciphertext = malloc(len / 2 + 1);
+    if (!box->ciphertext ||
+        sodium_hex2bin(box->ciphertext, len / 2 + 1, ciphertext, len, NULL, &box->len, NULL) != 0 ||
+        sodium_hex2bin(box->nonce, sizeof(box->nonce), nonce, strlen(nonce), NULL, &n, NULL) != 0 ||
+        n != sizeof(box->nonce) || !id_ok(key_id, strlen(key_id))) {
+        ab_secret_box_free(box);
+        return false;
+    }
+    snprintf(box->key_id, sizeof(box->key_id), "%s", key_id);
+    return true;
+}
+
+char *ab_secret_hex(const unsigned char *p, size_t n)
+{
+    char *hex = malloc(2 * n + 1);
+
+    if (hex)
+        sodium_bin2hex(hex, 2 * n + 1, p, n);
+    return hex;
+}
+
 void ab_secret_wipe(struct ab_buf *b)
 {
     if (b->data)

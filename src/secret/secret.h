@@ -132,6 +132,14 @@ int ab_secret_open(struct ab_secret_ring *ring, const struct ab_secret_place *at
                    const struct ab_secret_box *box, struct ab_buf *plain,
                    struct ab_error *err) AB_MUSTCHECK;
 void ab_secret_box_free(struct ab_secret_box *box);
+/*
+ * Fills box from the database's hex texts of ciphertext and nonce (encode(..., 'hex')) and
+ * the key id; false when they are not hex of the right sizes (or no memory).
+ */
+bool ab_secret_box_from_hex(struct ab_secret_box *box, const char *ciphertext, const char *nonce,
+                            const char *key_id);
+/* Hex of n bytes (malloc'd; NULL without memory), for a bytea parameter decode($n, 'hex'). */
+char *ab_secret_hex(const unsigned char *p, size_t n);
 /* Overwrites and frees a buffer that held plaintext. */
 void ab_secret_wipe(struct ab_buf *b);
 
