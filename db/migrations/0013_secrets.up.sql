@@ -14,9 +14,11 @@
 --
 -- What this migration adds:
 --   * mcp_server_configs.secrets_hint ({"GITHUB_TOKEN": {"set": true, "last4": "x9Qz"}}),
---     and a trigger that refuses a config value under a name the server's env_schema
---     marks "secret": true (22023, naming the field): such a value belongs in the
---     encrypted secrets, and config is stored, dumped and audited in plain text.
+--     and mcp_server_configs_check_config(), which refuses a config value under a name the
+--     server's env_schema marks "secret": true (22023, naming the field): such a value
+--     belongs in the encrypted secrets, and config is stored, dumped and audited in plain
+--     text. A trigger applies it to every write; the service calls it beforehand with the
+--     names alone, so that the refused value is not even a parameter of a statement.
 --   * ai_provider_keys: a tenant's API key for an AI provider (the Vanilla SaaS seed's
 --     "default AI providers (add your API keys)"), sealed like the MCP secrets. Its audit
 --     trigger redacts the ciphertext and the nonce, as 0007 does for mcp_server_configs.
@@ -27,7 +29,8 @@
 --   ai_provider_keys: SELECT, INSERT, DELETE, and UPDATE of name, is_active, metadata
 --     and the api_key_* columns only (never tenant_id, id, provider_id, created_at);
 --     nothing else (no TRUNCATE, REFERENCES or TRIGGER).
---   audit_secret_read(text, uuid, text, text[]): EXECUTE (PUBLIC: nothing).
+--   audit_secret_read(text, uuid, text, text[]) and
+--   mcp_server_configs_check_config(uuid, uuid, uuid, text[]): EXECUTE (PUBLIC: nothing).
 --   mcp_server_configs_refuse_secret_config(): nobody executes it (PUBLIC: nothing); a
 --     trigger function needs no EXECUTE privilege to fire.
 -- Key rotation (`agentbase secrets rotate`) runs as agentbase_owner.
@@ -54,29 +57,47 @@ ALTER TABLE agentbase.mcp_server_configs
 COMMENT ON COLUMN agentbase.mcp_server_configs.secrets_hint IS
     'which secrets are set, by name: {"set": true, "last4": ...} (last4 only for secrets of 12 characters or more); never a value';
 
-CREATE FUNCTION agentbase.mcp_server_configs_refuse_secret_config() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- The rule, in one place: raises 22023 naming the first of p_names (names of config
+-- values) that the env_schema of the config's server marks "secret": true. The trigger
+-- below applies it to every write; the service calls it first with the names alone, so
+-- that a refused value never even reaches PostgreSQL as a statement parameter.
+CREATE FUNCTION agentbase.mcp_server_configs_check_config(p_tenant_id uuid, p_server_id uuid,
+                                                          p_tenant_server_id uuid, p_names text[])
+RETURNS void
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_schema jsonb;
     v_name text;
 BEGIN
-    IF jsonb_typeof(NEW.config) IS DISTINCT FROM 'object'
-       OR (TG_OP = 'UPDATE' AND NEW.config IS NOT DISTINCT FROM OLD.config) THEN
-        RETURN NEW;  -- the CHECK constraint judges the shape
-    END IF;
-    IF NEW.server_id IS NOT NULL THEN
-        SELECT s.env_schema INTO v_schema FROM agentbase.mcp_servers s WHERE s.id = NEW.server_id;
+    IF p_server_id IS NOT NULL THEN
+        SELECT s.env_schema INTO v_schema FROM agentbase.mcp_servers s WHERE s.id = p_server_id;
     ELSE
         SELECT t.env_schema INTO v_schema FROM agentbase.tenant_mcp_servers t
-         WHERE t.tenant_id = NEW.tenant_id AND t.id = NEW.tenant_server_id;
+         WHERE t.tenant_id = p_tenant_id AND t.id = p_tenant_server_id;
     END IF;
-    SELECT k INTO v_name FROM jsonb_object_keys(NEW.config) AS k
+    SELECT k INTO v_name FROM unnest(p_names) AS k
      WHERE v_schema -> 'properties' -> k ->> 'secret' = 'true'
      ORDER BY k LIMIT 1;
     IF v_name IS NOT NULL THEN
         RAISE EXCEPTION 'field ''config.%'' is a secret of this MCP server: send it in ''secrets'', which is stored encrypted', v_name
               USING ERRCODE = '22023';
     END IF;
+END
+$$;
+COMMENT ON FUNCTION agentbase.mcp_server_configs_check_config(uuid, uuid, uuid, text[]) IS
+    'refuses (22023) config value names that the server''s env_schema marks secret';
+REVOKE ALL ON FUNCTION agentbase.mcp_server_configs_check_config(uuid, uuid, uuid, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentbase.mcp_server_configs_check_config(uuid, uuid, uuid, text[]) TO agentbase_app;
+
+CREATE FUNCTION agentbase.mcp_server_configs_refuse_secret_config() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF jsonb_typeof(NEW.config) IS DISTINCT FROM 'object'
+       OR (TG_OP = 'UPDATE' AND NEW.config IS NOT DISTINCT FROM OLD.config) THEN
+        RETURN NEW;  -- the CHECK constraint judges the shape
+    END IF;
+    PERFORM agentbase.mcp_server_configs_check_config(NEW.tenant_id, NEW.server_id, NEW.tenant_server_id,
+                                                      ARRAY(SELECT jsonb_object_keys(NEW.config)));
     RETURN NEW;
 END
 $$;

@@ -141,6 +141,12 @@ struct ab_resource {
      */
     bool global;
     const struct ab_resource_secret *secret; /* a write-only secret, or NULL */
+    /*
+     * The resource's own judgement of a create or update body, before any statement carries
+     * the body (NULL: none); row_id is NULL on create. 0, or 1 with the answer set.
+     */
+    int (*check)(struct ab_app *app, struct ab_req *req, PGconn *conn, const json_t *doc,
+                 const char *row_id);
 };
 
 extern const struct ab_resource ab_resources[];
@@ -179,6 +185,12 @@ void ab_api_sealed_free(struct ab_api_sealed *s);
  * NULL when there is no such member (or no memory); the caller frees the result.
  */
 char *ab_api_blank_member(const char *s, size_t len, const char *field);
+/*
+ * mcp-server-configs' check: a config value under a name the server's env_schema marks
+ * secret is refused (agentbase.mcp_server_configs_check_config, given the names alone).
+ */
+int ab_api_mcp_config_check(struct ab_app *app, struct ab_req *req, PGconn *conn, const json_t *doc,
+                            const char *row_id);
 /* "<table>.<columns>": the purpose in the additional data of r's sealed secrets. */
 void ab_api_secret_purpose(const struct ab_resource *r, char *out, size_t n);
 /* GET /v1/<name>/{id}/<field>: the secret's value, for a key holding secrets:read. */

@@ -655,7 +655,9 @@ static int write_fields(void *appv, struct ab_req *req, bool is_create)
     if (!(kinds = kinds_for(appv, req, r)) || begin_for(appv, req, r, true, &conn))
         return 0;
     doc = parse_body(req, r, is_create, kinds);
-    if (doc && take_secret(appv, req, conn, r, is_create, doc, &sealed, &body) == 0) {
+    if (doc &&
+        (!r->check || r->check(appv, req, conn, doc, is_create ? NULL : req->params[0]) == 0) &&
+        take_secret(appv, req, conn, r, is_create, doc, &sealed, &body) == 0) {
         ab_buf_init(&sql, 64 * 1024);
         /* create: $1 body, $2 parent id; patch: $1 id, $2 body; then a sealed secret's */
         params[0] = is_create ? (body ? body : req->body.data) : req->params[0];

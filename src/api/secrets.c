@@ -378,6 +378,55 @@ void ab_api_sealed_free(struct ab_api_sealed *s)
 }
 
 /* ======================================================================================
+ * No secret in an MCP config
+ * ====================================================================================== */
+
+int ab_api_mcp_config_check(struct ab_app *app, struct ab_req *req, PGconn *conn, const json_t *doc,
+                            const char *row_id)
+{
+    json_t *config = json_object_get(doc, "config"), *names = json_array(), *v;
+    const char *name, *params[3], *state;
+    char *text = NULL;
+    PGresult *res = NULL;
+    int rc = 1;
+
+    if (!json_is_object(config) || json_object_size(config) == 0) {
+        json_decref(names);
+        return 0;
+    }
+    json_object_foreach(config, name, v) json_array_append_new(names, json_string(name));
+    if (!(text = json_dumps(names, JSON_COMPACT))) {
+        ab_http_error(req, 500, "internal", "out of memory");
+        goto out;
+    }
+    /* create: the servers named in the body; update: the row's (none: the update 404s) */
+    params[0] = row_id ? row_id : json_string_value(json_object_get(doc, "server_id"));
+    params[1] = row_id ? text : json_string_value(json_object_get(doc, "tenant_server_id"));
+    params[2] = text;
+    res = ab_pg_pool_exec(
+        app->pool, conn,
+        row_id ? "SELECT agentbase.mcp_server_configs_check_config(c.tenant_id, c.server_id, "
+                 "  c.tenant_server_id, ARRAY(SELECT jsonb_array_elements_text($2::jsonb))) "
+                 "  FROM agentbase.mcp_server_configs c WHERE c.id = $1::uuid"
+               : "SELECT agentbase.mcp_server_configs_check_config(agentbase.current_tenant_id(), "
+                 "  $1::uuid, $2::uuid, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)))",
+        row_id ? 2 : 3, params);
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        rc = 0;
+    else if (state && strncmp(state, "22", 2) == 0)
+        ab_http_error(req, 400, "invalid_field", "%s",
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+    else
+        ab_http_error(req, 503, "database_unavailable", "cannot check the config now");
+out:
+    PQclear(res);
+    free(text);
+    json_decref(names);
+    return rc;
+}
+
+/* ======================================================================================
  * Reading a value: GET /v1/<name>/{id}/<field>
  * ====================================================================================== */
 

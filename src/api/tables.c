@@ -537,7 +537,7 @@ const struct ab_resource ab_resources[] = {
     },
     {
         /* Secrets (tokens, passwords, secret environment variables) go in the write-only
-         * `secrets`, never in config (a trigger refuses those env_schema marks secret). */
+         * `secrets`, never in config (those env_schema marks secret are refused). */
         .name = "mcp-server-configs",
         .table = "mcp_server_configs",
         .create = "server_id,tenant_server_id,name,config,enabled,user_id",
@@ -548,6 +548,7 @@ const struct ab_resource ab_resources[] = {
         .example = "{\"tenant_server_id\": \"{{tenant-mcp-servers}}\", \"name\": \"config {{n}}\", "
                    "\"secrets\": {\"API_TOKEN\": \"tok-example-0123456789\"}}",
         .secret = &mcp_config_secrets,
+        .check = ab_api_mcp_config_check,
     },
     {
         .name = "mcp-tool-executions",

@@ -3,7 +3,7 @@
 -- MCP config, and the audit row of a secret read.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(24);
+SELECT plan(25);
 
 \set ta '''a0000013-0000-7000-8000-00000000000a'''
 \set tb '''b0000013-0000-7000-8000-00000000000b'''
@@ -33,10 +33,11 @@ SELECT is(ARRAY(SELECT a.attname::text FROM pg_attribute a
 SELECT triggers_are('agentbase', 'ai_provider_keys', ARRAY['trg_audit', 'trg_updated_at'], 'ai_provider_keys triggers');
 
 -- ------------------------------------------------------------------------------------
--- Functions: PUBLIC executes none; the service only the audit entry point
+-- Functions: PUBLIC executes none; the service the audit entry point and the config check
 -- ------------------------------------------------------------------------------------
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.oid IN ('agentbase.audit_secret_read(text, uuid, text, text[])'::regprocedure,
+                                 'agentbase.mcp_server_configs_check_config(uuid, uuid, uuid, text[])'::regprocedure,
                                  'agentbase.mcp_server_configs_refuse_secret_config()'::regprocedure)
                    AND (p.proacl IS NULL
                         OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0))
@@ -44,6 +45,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
           '{}', 'PUBLIC executes no function of 0013');
 SELECT ok(has_function_privilege('agentbase_app', 'agentbase.audit_secret_read(text, uuid, text, text[])', 'EXECUTE'),
           'the service may write the audit row of a secret read');
+SELECT ok(has_function_privilege('agentbase_app', 'agentbase.mcp_server_configs_check_config(uuid, uuid, uuid, text[])', 'EXECUTE'),
+          'the service may check config names before it writes a config');
 SELECT ok(NOT has_function_privilege('agentbase_app', 'agentbase.mcp_server_configs_refuse_secret_config()', 'EXECUTE'),
           'the service cannot call the trigger function (the trigger fires all the same)');
 
