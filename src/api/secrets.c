@@ -196,6 +196,30 @@ void ab_api_secret_purpose(const struct ab_resource *r, char *out, size_t n)
     snprintf(out, n, "%s.%s", r->table, r->secret->columns);
 }
 
+/*
+ * Answers a stored secret that did not open. The client learns which key sealed it, never
+ * where the server keeps its keys.
+ */
+static int unreadable(struct ab_req *req, const struct ab_resource *r,
+                      const struct ab_secret_box *box, const struct ab_error *err)
+{
+    if (err->code == AB_EIO)
+        return ab_http_error(req, 503, "secrets_unavailable",
+                             "the server cannot read its key ring now") +
+               1;
+    if (err->code == AB_ENOTFOUND)
+        return ab_http_error(req, 500, "secret_unreadable",
+                             "the stored %s was sealed with key %s, which this server's key ring "
+                             "lacks",
+                             r->secret->field, box->key_id) +
+               1;
+    return ab_http_error(req, 500, "secret_unreadable",
+                         "the stored %s does not open with key %s (it was changed, or moved "
+                         "from another row)",
+                         r->secret->field, box->key_id) +
+           1;
+}
+
 /* {"set": true, "last4": "..."} (last4 null for a short value) for one value. */
 static json_t *hint_of(const char *value, size_t len)
 {
@@ -286,9 +310,7 @@ static int merge(struct ab_app *app, struct ab_req *req, const struct ab_resourc
         goto out;
     }
     if (box && ab_secret_open(app->secrets, at, box, &old, &err) != 0) {
-        rc = ab_http_error(req, 500, "secret_unreadable", "the stored %s cannot be decrypted: %s",
-                           r->secret->field, err.message) +
-             1;
+        rc = unreadable(req, r, box, &err);
         goto out;
     }
     all = box ? json_loadb(old.data, old.len, 0, NULL) : json_object();
@@ -343,9 +365,12 @@ int ab_api_secret_seal(struct ab_app *app, struct ab_req *req, PGconn *conn,
         snprintf(out->id, sizeof(out->id), "%s", id);
     out->cleared = plain == NULL;
     if (plain && ab_secret_seal(app->secrets, &at, plain, strlen(plain), &box, &err) != 0) {
-        ab_http_error(req, err.code == AB_ETOOBIG ? 413 : 503,
-                      err.code == AB_ETOOBIG ? "payload_too_large" : "secrets_unavailable",
-                      "cannot seal the %s: %s", r->secret->field, err.message);
+        if (err.code == AB_ETOOBIG)
+            ab_http_error(req, 413, "payload_too_large", "the %s are %d bytes at most in all",
+                          r->secret->field, AB_SECRET_MAX_PLAIN);
+        else
+            ab_http_error(req, 503, "secrets_unavailable",
+                          "the server cannot read its key ring now");
         goto out;
     }
     if (plain) {
@@ -485,8 +510,7 @@ int ab_api_secret_read(void *appv, struct ab_req *req)
     if (find_row(app, req, conn, r, req->params[0], tenant, id, &box, &stored))
         goto out;
     if (stored && ab_secret_open(app->secrets, &at, &box, &plain, &err) != 0) {
-        ab_http_error(req, 500, "secret_unreadable", "the stored %s cannot be decrypted: %s",
-                      r->secret->field, err.message);
+        unreadable(req, r, &box, &err);
         goto out;
     }
     text = answer_of(r, &plain, stored, &names);

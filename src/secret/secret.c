@@ -195,7 +195,19 @@ static void remember_file(struct ab_secret_ring *ring, const struct stat *st)
  * Reads the ring's file again when it changed since it was last read (caller holds the
  * lock). On any failure the ring keeps the keys it had.
  */
+static int reread(struct ab_secret_ring *ring, struct ab_error *err);
+
+/* As reread, for seal and open: any failure there is AB_EIO, the key file's fault. */
 static int follow(struct ab_secret_ring *ring, struct ab_error *err)
+{
+    int rc = reread(ring, err);
+
+    if (rc)
+        err->code = rc = AB_EIO;
+    return rc;
+}
+
+static int reread(struct ab_secret_ring *ring, struct ab_error *err)
 {
     struct ab_secret_ring *fresh = NULL;
     struct ab_buf text;
@@ -233,7 +245,7 @@ static int ring_from_file(const char *path, struct ab_secret_ring **out, struct 
     *out = NULL;
     if (!ring)
         return ab_error_set(err, AB_ENOMEM, "out of memory");
-    if ((rc = follow(ring, err))) {
+    if ((rc = reread(ring, err))) {
         ab_secret_ring_free(ring);
         return rc;
     }

@@ -120,7 +120,11 @@ int ab_secret_ring_format(struct ab_secret_ring *ring, bool for_file,
 /* Writes the ring to its file (atomically, mode 0600); AB_EINVAL for a ring from the variable. */
 int ab_secret_ring_save(struct ab_secret_ring *ring, struct ab_error *err) AB_MUSTCHECK;
 
-/* Seals len bytes of plain for place with the current key; out is filled (and owned). */
+/*
+ * Seals len bytes of plain for place with the current key; out is filled (and owned).
+ * Seal and open fail with AB_EIO when the ring's file cannot be read or no longer parses
+ * (the ring then keeps the keys it had).
+ */
 int ab_secret_seal(struct ab_secret_ring *ring, const struct ab_secret_place *at, const void *plain,
                    size_t len, struct ab_secret_box *out, struct ab_error *err) AB_MUSTCHECK;
 /*

@@ -429,7 +429,7 @@ static void test_a_ring_from_a_file_follows_the_file(void **state)
     assert_int_equal(ab_secret_ring_count(server), 1);
     /* a file that no longer parses leaves the ring as it was, and says why */
     assert_int_equal(ab_file_write(path, "garbage\n", 8, 0600, &err), 0);
-    assert_int_equal(ab_secret_seal(server, &here, "x", 1, &broken, &err), AB_EINVAL);
+    assert_int_equal(ab_secret_seal(server, &here, "x", 1, &broken, &err), AB_EIO);
     snprintf(want, sizeof(want), "%s: entry 1 is not <key id>:<base64 key>", path);
     assert_string_equal(err.message, want);
     assert_int_equal(ab_secret_ring_count(server), 1);
