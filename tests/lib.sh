@@ -1,7 +1,8 @@
 # Shared by the test scripts (bash): throwaway PostgreSQL clusters that are always removed,
 # and a few TAP helpers. Source it; it needs AB_BIN (the agentbase binary under test).
 #
-#   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit
+#   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit, with no
+#                      DATABASE_URL and no key ring named (the embedded cluster's own)
 #   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql,
 #                      and AGENTBASE_SECRET_KEY_FILE (the key ring its first start wrote)
 #   ab_serve DIR [VAR=value ...]   start `agentbase serve` on a free port; sets server, port, url
@@ -37,7 +38,7 @@ ab_home() {
     chmod 755 "$h" # the cluster may run as the postgres user, which must reach it
     AB_HOMES+=("$h")
     export AGENTBASE_HOME="$h"
-    unset DATABASE_URL
+    unset DATABASE_URL AGENTBASE_SECRET_KEY AGENTBASE_SECRET_KEY_FILE
 }
 
 ab_pg_start() {

@@ -7,7 +7,6 @@
 source "$(dirname "$0")/../lib.sh"
 plan 46
 
-unset AGENTBASE_SECRET_KEY AGENTBASE_SECRET_KEY_FILE
 ab_home
 home=$AGENTBASE_HOME
 ab_pg_start
