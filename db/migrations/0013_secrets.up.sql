@@ -35,18 +35,6 @@
 --     trigger function needs no EXECUTE privilege to fire.
 -- Key rotation (`agentbase secrets rotate`) runs as agentbase_owner.
 
-CREATE OR REPLACE FUNCTION pg_temp.comment_columns(p_table regclass, p_comments jsonb) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_col text;
-    v_text text;
-BEGIN
-    FOR v_col, v_text IN SELECT key, value FROM jsonb_each_text(p_comments) LOOP
-        EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', p_table, v_col, v_text);
-    END LOOP;
-END
-$$;
-
 -- ------------------------------------------------------------------------------------
 -- mcp_server_configs: which secrets are set, and no secret in config
 -- ------------------------------------------------------------------------------------
@@ -142,16 +130,21 @@ CREATE INDEX idx_ai_provider_keys_provider_id ON agentbase.ai_provider_keys (pro
 
 COMMENT ON TABLE agentbase.ai_provider_keys IS
     'a tenant''s API keys for AI providers, only as ciphertext sealed by the service with AGENTBASE_SECRET_KEY';
-SELECT pg_temp.comment_columns('agentbase.ai_provider_keys', '{
-  "tenant_id": "owning tenant", "id": "key id (part of the sealed key''s additional data)",
-  "provider_id": "the provider the key is for",
-  "name": "label, unique per tenant and provider (default: default)",
-  "api_key_ciphertext": "the API key sealed with XChaCha20-Poly1305 (libsodium) by the service; never plaintext",
-  "api_key_nonce": "24-byte nonce of api_key_ciphertext",
-  "api_key_key_id": "id of the AGENTBASE_SECRET_KEY key that sealed it (key rotation)",
-  "api_key_hint": "{\"set\": true, \"last4\": ...}: the key''s last four characters (for keys of 12 or more); never the key",
-  "is_active": "whether agents may use the key", "metadata": "free-form metadata",
-  "created_at": "creation time", "updated_at": "last update time (trigger-maintained)"}');
+COMMENT ON COLUMN agentbase.ai_provider_keys.tenant_id IS 'owning tenant';
+COMMENT ON COLUMN agentbase.ai_provider_keys.id IS 'key id (part of the sealed key''s additional data)';
+COMMENT ON COLUMN agentbase.ai_provider_keys.provider_id IS 'the provider the key is for';
+COMMENT ON COLUMN agentbase.ai_provider_keys.name IS 'label, unique per tenant and provider (default: default)';
+COMMENT ON COLUMN agentbase.ai_provider_keys.api_key_ciphertext IS
+    'the API key sealed with XChaCha20-Poly1305 (libsodium) by the service; never plaintext';
+COMMENT ON COLUMN agentbase.ai_provider_keys.api_key_nonce IS '24-byte nonce of api_key_ciphertext';
+COMMENT ON COLUMN agentbase.ai_provider_keys.api_key_key_id IS
+    'id of the AGENTBASE_SECRET_KEY key that sealed it (key rotation)';
+COMMENT ON COLUMN agentbase.ai_provider_keys.api_key_hint IS
+    '{"set": true, "last4": ...}: the key''s last four characters (for keys of 12 or more); never the key';
+COMMENT ON COLUMN agentbase.ai_provider_keys.is_active IS 'whether agents may use the key';
+COMMENT ON COLUMN agentbase.ai_provider_keys.metadata IS 'free-form metadata';
+COMMENT ON COLUMN agentbase.ai_provider_keys.created_at IS 'creation time';
+COMMENT ON COLUMN agentbase.ai_provider_keys.updated_at IS 'last update time (trigger-maintained)';
 
 SELECT agentbase.enable_tenant_rls('agentbase.ai_provider_keys');
 SELECT agentbase.attach_updated_at('agentbase.ai_provider_keys');

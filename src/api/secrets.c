@@ -27,6 +27,14 @@
 #define MAX_NAMES    64
 #define MAX_NAME_LEN 128
 
+/* Overwrites and frees a string that held plaintext (NULL: nothing). */
+static void wipe_str(char *s)
+{
+    if (s)
+        sodium_memzero(s, strlen(s));
+    free(s);
+}
+
 /* ======================================================================================
  * Blanking a member of a JSON text
  * ====================================================================================== */
@@ -384,10 +392,7 @@ int ab_api_secret_seal(struct ab_app *app, struct ab_req *req, PGconn *conn,
     }
     rc = 0;
 out:
-    if (plain) {
-        sodium_memzero(plain, strlen(plain));
-        free(plain);
-    }
+    wipe_str(plain);
     ab_secret_box_free(&stored);
     ab_secret_box_free(&box);
     if (rc)
@@ -533,10 +538,7 @@ int ab_api_secret_read(void *appv, struct ab_req *req)
     }
     PQclear(res);
 out:
-    if (text) {
-        sodium_memzero(text, strlen(text));
-        free(text);
-    }
+    wipe_str(text);
     ab_secret_wipe(&plain);
     ab_buf_free(&names);
     ab_secret_box_free(&box);

@@ -150,21 +150,25 @@ static int parse_into(struct ab_secret_ring *ring, const char *text, struct ab_e
     return 0;
 }
 
-static int parse_new(const char *text, const char *source, bool from_file,
-                     struct ab_secret_ring **out, struct ab_error *err)
+/* Hands ring out when rc is 0, else frees it; returns rc. */
+static int hand_out(struct ab_secret_ring *ring, int rc, struct ab_secret_ring **out)
 {
-    struct ab_secret_ring *ring = ring_new(source, from_file);
-    int rc;
-
-    *out = NULL;
-    if (!ring)
-        return ab_error_set(err, AB_ENOMEM, "out of memory");
-    rc = parse_into(ring, text, err);
     if (rc)
         ab_secret_ring_free(ring);
     else
         *out = ring;
     return rc;
+}
+
+static int parse_new(const char *text, const char *source, bool from_file,
+                     struct ab_secret_ring **out, struct ab_error *err)
+{
+    struct ab_secret_ring *ring = ring_new(source, from_file);
+
+    *out = NULL;
+    if (!ring)
+        return ab_error_set(err, AB_ENOMEM, "out of memory");
+    return hand_out(ring, parse_into(ring, text, err), out);
 }
 
 int ab_secret_ring_parse(const char *text, const char *source, struct ab_secret_ring **out,
@@ -240,17 +244,11 @@ static int reread(struct ab_secret_ring *ring, struct ab_error *err)
 static int ring_from_file(const char *path, struct ab_secret_ring **out, struct ab_error *err)
 {
     struct ab_secret_ring *ring = ring_new(path, true);
-    int rc;
 
     *out = NULL;
     if (!ring)
         return ab_error_set(err, AB_ENOMEM, "out of memory");
-    if ((rc = reread(ring, err))) {
-        ab_secret_ring_free(ring);
-        return rc;
-    }
-    *out = ring;
-    return 0;
+    return hand_out(ring, reread(ring, err), out);
 }
 
 /* A dated key id such as k20250314-5f3a9c. */
@@ -271,17 +269,11 @@ static void new_id(char out[AB_SECRET_ID_MAX + 1])
 int ab_secret_ring_generate(const char *id, struct ab_secret_ring **out, struct ab_error *err)
 {
     struct ab_secret_ring *ring = ring_new("a new key", false);
-    int rc;
 
     *out = NULL;
     if (!ring)
         return ab_error_set(err, AB_ENOMEM, "out of memory");
-    rc = ab_secret_ring_add(ring, id, err);
-    if (rc)
-        ab_secret_ring_free(ring);
-    else
-        *out = ring;
-    return rc;
+    return hand_out(ring, ab_secret_ring_add(ring, id, err), out);
 }
 
 static int home_keyfile(const struct ab_config *cfg, char *path, size_t n, struct ab_error *err)

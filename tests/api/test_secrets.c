@@ -63,16 +63,13 @@ static void expect_400(const char *method, const char *path, const char *body, c
     json_decref(doc);
 }
 
-static void make_key(const char *in_tenant, const char *scopes, char *key)
+/* Runs q as the superuser and expects its first value to be want. */
+static void expect_sql(const char *q, int n, const char *const *params, const char *want)
 {
-    char prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
-    const char *p[4] = {in_tenant, prefix, hash, scopes};
+    char got[256];
 
-    ab_auth_key_new(key, prefix, hash);
-    api_sql(db,
-            "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
-            "VALUES ($1, 'test-secrets', $2, $3, string_to_array($4, ','))",
-            4, p, NULL, 0);
+    api_sql(db, q, n, params, got, sizeof(got));
+    assert_string_equal(got, want);
 }
 
 static int setup(void **state)
@@ -100,9 +97,9 @@ static int setup(void **state)
             1, p, server, sizeof(server));
     api_sql(db, "SELECT id FROM agentbase.ai_providers ORDER BY name LIMIT 1", 0, NULL, provider,
             sizeof(provider));
-    make_key(tenant, "admin", admin);
-    make_key(tenant, "secrets:read", reader);
-    make_key(other_tenant, "admin,secrets:read", other_reader);
+    api_make_key(db, tenant, "admin", "test-secrets", admin);
+    api_make_key(db, tenant, "secrets:read", "test-secrets", reader);
+    api_make_key(db, other_tenant, "admin,secrets:read", "test-secrets", other_reader);
     ab_auth_key_new(platform, prefix, hash);
     p[0] = prefix;
     p[1] = hash;
@@ -150,14 +147,12 @@ static char *read_value(const char *key, const char *path, long status)
     return text;
 }
 
-static long audit_rows(const char *action, const char *id)
+static void expect_audit_rows(const char *action, const char *id, const char *count)
 {
     const char *p[2] = {action, id};
-    char n[32];
 
-    api_sql(db, "SELECT count(*) FROM agentbase.audit_logs WHERE action = $1 AND resource_id = $2",
-            2, p, n, sizeof(n));
-    return atol(n);
+    expect_sql("SELECT count(*) FROM agentbase.audit_logs WHERE action = $1 AND resource_id = $2",
+               2, p, count);
 }
 
 /* ---- writes ---------------------------------------------------------------------------------- */
@@ -207,7 +202,7 @@ static void test_patch_merges_secrets_by_name_and_null_removes_one(void **state)
 
 static void test_removing_every_secret_leaves_no_ciphertext(void **state)
 {
-    char id[40], path[128], stored[64];
+    char id[40], path[128];
     const char *p[1] = {id};
     json_t *doc;
 
@@ -217,27 +212,23 @@ static void test_removing_every_secret_leaves_no_ciphertext(void **state)
     doc = expect(admin, "PATCH", path, "{\"secrets\": {\"A\": null}}", 200);
     assert_int_equal(json_object_size(json_object_get(doc, "secrets")), 0);
     json_decref(doc);
-    api_sql(db,
-            "SELECT num_nulls(secrets_ciphertext, secrets_nonce, secrets_key_id) "
-            "  FROM agentbase.mcp_server_configs WHERE id = $1",
-            1, p, stored, sizeof(stored));
-    assert_string_equal(stored, "3");
+    expect_sql("SELECT num_nulls(secrets_ciphertext, secrets_nonce, secrets_key_id) "
+               "  FROM agentbase.mcp_server_configs WHERE id = $1",
+               1, p, "3");
 }
 
 static void test_the_database_holds_only_ciphertext_under_a_key_id(void **state)
 {
-    char id[40], found[16];
+    char id[40];
     const char *p[2] = {id, "s3cr3t-stored-0123456789"};
 
     (void)state;
     make_config("stored", "{\"A\": \"s3cr3t-stored-0123456789\"}", id);
-    api_sql(db,
-            "SELECT (position(convert_to($2, 'UTF8') IN secrets_ciphertext) = 0 "
-            "        AND octet_length(secrets_nonce) = 24 AND secrets_key_id IS NOT NULL "
-            "        AND config::text NOT LIKE '%s3cr3t%')::text "
-            "  FROM agentbase.mcp_server_configs WHERE id = $1",
-            2, p, found, sizeof(found));
-    assert_string_equal(found, "true");
+    expect_sql("SELECT (position(convert_to($2, 'UTF8') IN secrets_ciphertext) = 0 "
+               "        AND octet_length(secrets_nonce) = 24 AND secrets_key_id IS NOT NULL "
+               "        AND config::text NOT LIKE '%s3cr3t%')::text "
+               "  FROM agentbase.mcp_server_configs WHERE id = $1",
+               2, p, "true");
 }
 
 static void test_bad_secrets_are_refused_naming_the_field(void **state)
@@ -273,7 +264,7 @@ static void test_bad_secrets_are_refused_naming_the_field(void **state)
 
 static void test_a_secret_in_config_is_refused_before_it_is_stored(void **state)
 {
-    char body[512], id[40], path[128], count[16];
+    char body[512], id[40], path[128];
     const char *p[1] = {tenant};
 
     (void)state;
@@ -290,11 +281,9 @@ static void test_a_secret_in_config_is_refused_before_it_is_stored(void **state)
                "field 'config.CRM_TOKEN' is a secret of this MCP server: send it in 'secrets', "
                "which is stored encrypted");
     json_decref(expect(admin, "PATCH", path, "{\"config\": {\"REGION\": \"us\"}}", 200));
-    api_sql(db,
-            "SELECT count(*) FROM agentbase.mcp_server_configs "
-            " WHERE tenant_id = $1 AND config::text LIKE '%s3cr3t%'",
-            1, p, count, sizeof(count));
-    assert_string_equal(count, "0");
+    expect_sql("SELECT count(*) FROM agentbase.mcp_server_configs "
+               " WHERE tenant_id = $1 AND config::text LIKE '%s3cr3t%'",
+               1, p, "0");
 }
 
 static void test_a_provider_key_is_required_replaceable_and_never_removed(void **state)
@@ -336,13 +325,13 @@ static void test_only_secrets_read_reads_a_value_and_each_read_is_audited(void *
     /* admin, a platform admin in the tenant, and write scopes do not read values */
     json_decref(expect(admin, "GET", path, NULL, 403));
     json_decref(expect(platform, "GET", path, NULL, 403));
-    assert_int_equal(audit_rows("mcp_server_config.secrets_read", id), 0);
+    expect_audit_rows("mcp_server_config.secrets_read", id, "0");
     text = read_value(reader, path, 200);
     assert_string_equal(text, "{\"secrets\":{\"CRM_TOKEN\":\"s3cr3t-\xc3\xa9t\xc3\xa9-token\"}}");
     free(text);
-    assert_int_equal(audit_rows("mcp_server_config.secrets_read", id), 1);
+    expect_audit_rows("mcp_server_config.secrets_read", id, "1");
     free(read_value(reader, path, 200));
-    assert_int_equal(audit_rows("mcp_server_config.secrets_read", id), 2);
+    expect_audit_rows("mcp_server_config.secrets_read", id, "2");
 }
 
 static void test_an_admin_key_cannot_mint_a_key_that_reads_secrets(void **state)
@@ -369,7 +358,7 @@ static void test_another_tenant_reads_nothing_of_this_one(void **state)
     snprintf(path, sizeof(path), "/v1/mcp-server-configs/%s", id);
     json_decref(
         expect(other_reader, "PATCH", path, "{\"secrets\": {\"A\": \"s3cr3t-taken\"}}", 404));
-    assert_int_equal(audit_rows("mcp_server_config.secrets_read", id), 0);
+    expect_audit_rows("mcp_server_config.secrets_read", id, "0");
 }
 
 static void test_a_ciphertext_copied_to_another_row_does_not_open(void **state)
@@ -392,7 +381,7 @@ static void test_a_ciphertext_copied_to_another_row_does_not_open(void **state)
                         "secret_unreadable");
     json_decref(doc);
     /* nothing was read, so nothing was audited; and a merge into it is refused too */
-    assert_int_equal(audit_rows("mcp_server_config.secrets_read", to), 0);
+    expect_audit_rows("mcp_server_config.secrets_read", to, "0");
     snprintf(path, sizeof(path), "/v1/mcp-server-configs/%s", to);
     json_decref(expect(admin, "PATCH", path, "{\"secrets\": {\"B\": \"s3cr3t-b\"}}", 500));
     snprintf(path, sizeof(path), "/v1/mcp-server-configs/%s/secrets", from);
