@@ -345,7 +345,8 @@ static int merge(struct ab_app *app, struct ab_req *req, const struct ab_resourc
 out:
     if (!rc && hints)
         *hint = json_dumps(hints, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!rc && (!*hint || (r->secret->named && json_object_size(all) > 0 && !*plain)))
+    /* no plaintext is "cleared" only for a named secret left empty */
+    if (!rc && (!*hint || (!*plain && (!r->secret->named || json_object_size(all) > 0))))
         rc = ab_http_error(req, 500, "internal", "out of memory") + 1;
     json_decref(all);
     json_decref(hints);
