@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"keys", ab_cli_keys, "create API keys: keys create --platform-admin | --tenant SLUG"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
     {"maintain", ab_cli_maintain, "periodic jobs: expire holds, resets, rollups, partitions"},
+    {"secrets", ab_cli_secrets, "stored secrets' key ring: status, verify, rotate, new-key"},
     {"docs", ab_cli_docs, "write the data dictionary and ER diagram into docs/schema/"},
     {"version", ab_cli_version, "print the version"},
 };
@@ -48,6 +49,10 @@ static void usage(FILE *out)
           "environment:\n"
           "  DATABASE_URL        use this PostgreSQL server instead of the embedded cluster\n"
           "  AGENTBASE_HOME      as --home\n"
+          "  AGENTBASE_SECRET_KEY       the key ring that seals stored secrets (required\n"
+          "                             with DATABASE_URL, unless the next one is set)\n"
+          "  AGENTBASE_SECRET_KEY_FILE  a file holding that key ring (default on the\n"
+          "                             embedded cluster: $AGENTBASE_HOME/secret-keys)\n"
           "  AGENTBASE_PG_BINDIR PostgreSQL programs for the embedded cluster\n"
           "                      (default: the newest under /usr/lib/postgresql)\n",
           out);

@@ -1,8 +1,10 @@
 # Shared by the test scripts (bash): throwaway PostgreSQL clusters that are always removed,
 # and a few TAP helpers. Source it; it needs AB_BIN (the agentbase binary under test).
 #
-#   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit
-#   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql
+#   ab_home            make a fresh AGENTBASE_HOME (exported), removed at exit, with no
+#                      DATABASE_URL and no key ring named (the embedded cluster's own)
+#   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql,
+#                      and AGENTBASE_SECRET_KEY_FILE (the key ring its first start wrote)
 #   ab_serve DIR [VAR=value ...]   start `agentbase serve` on a free port; sets server, port, url
 #   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
 #
@@ -36,13 +38,15 @@ ab_home() {
     chmod 755 "$h" # the cluster may run as the postgres user, which must reach it
     AB_HOMES+=("$h")
     export AGENTBASE_HOME="$h"
-    unset DATABASE_URL
+    unset DATABASE_URL AGENTBASE_SECRET_KEY AGENTBASE_SECRET_KEY_FILE
 }
 
 ab_pg_start() {
     "$AB_BIN" pg start >/dev/null || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
     export DATABASE_URL; DATABASE_URL=$("$AB_BIN" pg url)
     export PGHOST="$AGENTBASE_HOME/pg/run" PGPORT=5432 PGUSER=postgres PGDATABASE=agentbase
+    # With DATABASE_URL a server needs a key ring named: the one the first start generated.
+    export AGENTBASE_SECRET_KEY_FILE="$AGENTBASE_HOME/secret-keys"
 }
 
 # Starts `agentbase serve` in the background on a free port, with the environment given

@@ -143,7 +143,7 @@ const size_t ab_api_nroutes = AB_ARRAY_LEN(ab_api_routes);
 /* The fixed routes, then the resource engine's. */
 static int build_routes(struct ab_http_route **out, size_t *n, struct ab_error *err)
 {
-    size_t cap = ab_api_nroutes + ab_usage_nroutes + 5 * ab_nresources;
+    size_t cap = ab_api_nroutes + ab_usage_nroutes + 6 * ab_nresources;
     struct ab_http_route *r = calloc(cap, sizeof(*r));
 
     *n = 0;
@@ -186,11 +186,12 @@ static int check_resources(struct ab_app *app, struct ab_error *err)
     return rc;
 }
 
-int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_error *err)
+int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_secret_ring *secrets,
+                 struct ab_error *err)
 {
     struct ab_migration_set set;
     struct ab_http_opts o = {0};
-    struct ab_app app = {.cfg = cfg, .kinds_lock = PTHREAD_MUTEX_INITIALIZER};
+    struct ab_app app = {.cfg = cfg, .kinds_lock = PTHREAD_MUTEX_INITIALIZER, .secrets = secrets};
     struct ab_http_route *routes = NULL;
     sigset_t stop;
     int rc, sig = 0;

@@ -9,6 +9,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "pg/pg.h"
+#include "secret/secret.h"
 #include "usage/usage.h"
 
 #include <jansson.h>
@@ -40,6 +41,7 @@ struct ab_app {
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     struct ab_usage *usage;             /* the accounting batchers (usage.c) */
     size_t nroutes;
+    struct ab_secret_ring *secrets; /* seals and opens stored secrets (thread-safe) */
 };
 
 /* The authenticated caller of a request. */
@@ -94,6 +96,25 @@ bool ab_api_scope_allows(const char *scopes, const char *scope);
 bool ab_api_scope_explicit(const char *scope);
 /* True when both the caller's key and its role allow `scope`. */
 bool ab_api_caller_allows(const struct ab_caller *who, const char *scope);
+/* Reading the value of a stored secret: granted only by this very scope (see auth.c). */
+#define AB_SCOPE_SECRETS_READ "secrets:read"
+
+/*
+ * A resource's write-only secret (secrets.c). A create or update body may carry it under
+ * `field`; the service seals it (secret/secret.h) into the columns <columns>_ciphertext,
+ * _nonce and _key_id, with the additional data <tenant>/<row>/<table>.<columns>, and keeps
+ * in <columns>_hint which values are set and their last four characters. Every answer
+ * shows that hint under `field`, never a value. GET /v1/<name>/{id}/<field, dashed>
+ * returns the value to a key holding secrets:read, and audits the read in the same
+ * transaction.
+ */
+struct ab_resource_secret {
+    const char *field;      /* in bodies and answers, and the read route: secrets, api_key */
+    const char *columns;    /* the prefix of the four columns */
+    bool named;             /* an object of named strings (PATCH merges, null removes one);
+                             * else one string, required on create */
+    const char *audit_type; /* resource type of the audit row of a read: mcp_server_config */
+};
 
 /*
  * A table served by the generic resource engine (resource.c) at /v1/<name>. Column lists
@@ -131,13 +152,61 @@ struct ab_resource {
      * the MCP registry ...); written by the platform (seed, migrations), never by the API.
      */
     bool global;
+    const struct ab_resource_secret *secret; /* a write-only secret, or NULL */
+    /*
+     * The resource's own judgement of a create or update body, before any statement carries
+     * the body (NULL: none); row_id is NULL on create. 0, or 1 with the answer set.
+     */
+    int (*check)(struct ab_app *app, struct ab_req *req, PGconn *conn, const json_t *doc,
+                 const char *row_id);
 };
 
 extern const struct ab_resource ab_resources[];
 extern const size_t ab_nresources;
 
-/* Appends the engine's five routes per resource to out (capacity cap, *n used). */
+/* Appends the engine's routes (five per resource, and for a secret its read route, whose
+ * handler is ab_api_secret_read) to out (capacity cap, *n used). */
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_MUSTCHECK;
+
+/* ---- secrets of resources (secrets.c), for the engine ------------------------------------ */
+
+/* The columns of a secret write, ready as statement parameters (hex for bytea). */
+struct ab_api_sealed {
+    char id[40];      /* the new row's id (create only) */
+    char *ciphertext; /* hex; NULL when the secret is cleared */
+    char nonce[2 * AB_SECRET_NONCE_BYTES + 1];
+    char key_id[AB_SECRET_ID_MAX + 1];
+    char *hint;   /* JSON */
+    bool cleared; /* no value left: ciphertext, nonce and key id are NULL */
+};
+/* 0, or 1 with the 400 answer set: value has the shape of r's secret field. */
+int ab_api_secret_check(struct ab_req *req, const struct ab_resource *r, const json_t *value,
+                        bool is_create);
+/*
+ * Seals value (checked) for the row being created (row_id NULL: a new id is drawn) or
+ * changed (merging a named secret into the stored one) in the request's transaction; 0, or
+ * 1 with the answer set (404 for a row that is not there). ab_api_sealed_free releases out.
+ */
+int ab_api_secret_seal(struct ab_app *app, struct ab_req *req, PGconn *conn,
+                       const struct ab_resource *r, const char *row_id, const json_t *value,
+                       struct ab_api_sealed *out);
+void ab_api_sealed_free(struct ab_api_sealed *s);
+/*
+ * The JSON object text s (valid, checked before) with the value of its top-level member
+ * `field` replaced by null, so that a secret in a body never becomes a statement parameter.
+ * NULL when there is no such member (or no memory); the caller frees the result.
+ */
+char *ab_api_blank_member(const char *s, size_t len, const char *field);
+/*
+ * mcp-server-configs' check: a config value under a name the server's env_schema marks
+ * secret is refused (agentbase.mcp_server_configs_check_config, given the names alone).
+ */
+int ab_api_mcp_config_check(struct ab_app *app, struct ab_req *req, PGconn *conn, const json_t *doc,
+                            const char *row_id);
+/* "<table>.<columns>": the purpose in the additional data of r's sealed secrets. */
+void ab_api_secret_purpose(const struct ab_resource *r, char *out, size_t n);
+/* GET /v1/<name>/{id}/<field>: the secret's value, for a key holding secrets:read. */
+int ab_api_secret_read(void *app, struct ab_req *req);
 /*
  * Checks every descriptor against the catalog (each named column must exist) and fills
  * app->kinds; ab_api_resources_free releases them. Called at start-up, or by the first
@@ -167,9 +236,10 @@ extern const size_t ab_api_nroutes;
 
 /*
  * Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to 30 s) and
- * returns. Prints the address it listens on once it is ready.
+ * returns. Prints the address it listens on once it is ready. secrets (the caller's) seals
+ * and opens stored secrets.
  */
-int ab_api_serve(const struct ab_config *cfg, const char *conninfo,
+int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_secret_ring *secrets,
                  struct ab_error *err) AB_MUSTCHECK;
 
 #endif

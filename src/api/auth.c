@@ -26,8 +26,13 @@
 
 #define DB_WAIT_MS 2000
 
-/* Scopes that `admin` does not grant: each must be granted by name. */
-static const char *const explicit_scopes[] = {"billing:admin", "secrets:read"};
+/*
+ * Scopes that only an explicit grant gives. Reading a stored secret's value is not part of
+ * administering a tenant, nor are billing changes: an admin key or session manages the
+ * secrets (writes them, sees which are set) but reads none unless it was given
+ * secrets:read itself, and changes platform-governed limits only with billing:admin.
+ */
+static const char *const explicit_scopes[] = {"billing:admin", AB_SCOPE_SECRETS_READ};
 
 bool ab_api_scope_explicit(const char *scope)
 {
@@ -51,9 +56,7 @@ bool ab_api_scope_allows(const char *scopes, const char *scope)
         if (n == strlen(scope) && memcmp(p, scope, n) == 0)
             return true;
         if (is_explicit) {
-            p += n;
-            if (*p == ',')
-                p++;
+            p += n + (p[n] == ',');
             continue;
         }
         if (n == 5 && memcmp(p, "admin", 5) == 0)

@@ -95,6 +95,55 @@ static json_t *fields_schema(const char *list, const char *kinds)
                      0);
 }
 
+static json_t *parameters(const struct ab_http_route *rt, const struct ab_resource *r);
+
+/* The schema of a resource's write-only secret in a body, or of its hint in an answer. */
+static json_t *secret_schema(const struct ab_resource_secret *s, bool hint)
+{
+    json_t *one = hint ? json_pack("{s:s,s:{s:{s:s},s:{s:[s,s]}}}", "type", "object", "properties",
+                                   "set", "type", "boolean", "last4", "type", "string", "null")
+                       : json_pack("{s:s,s:i}", "type", "string", "minLength", 1);
+    json_t *schema;
+
+    if (!s->named)
+        schema = one;
+    else
+        schema = json_pack("{s:s,s:o}", "type", "object", "additionalProperties",
+                           hint ? one : json_pack("{s:[s,s]}", "type", "string", "null"));
+    if (!hint && s->named)
+        json_decref(one);
+    json_object_set_new(schema, hint ? "readOnly" : "writeOnly", json_true());
+    json_object_set_new(
+        schema, "description",
+        json_string(hint ? "which secrets are set, and the last four characters of those of 12 "
+                           "or more; never a value"
+                    : s->named ? "sealed before storage; PATCH merges by name, null removes"
+                               : "sealed before storage; required on create"));
+    return schema;
+}
+
+/* GET /v1/<name>/{id}/<field>: a secret's value, for keys with secrets:read. */
+static json_t *secret_operation(const struct ab_http_route *rt, const struct ab_resource *r)
+{
+    json_t *responses = json_object(), *value = json_pack("{s:s}", "type", "string");
+    char summary[160];
+
+    if (r->secret->named)
+        value = json_pack("{s:s,s:o}", "type", "object", "additionalProperties", value);
+    snprintf(summary, sizeof(summary),
+             "the value of %s's %s (scope %s only; every read is audited)", r->name,
+             r->secret->field, AB_SCOPE_SECRETS_READ);
+    json_object_set_new(responses, "200",
+                        json_pack("{s:s,s:{s:{s:{s:s,s:{s:o}}}}}", "description", "the value",
+                                  "content", "application/json", "schema", "type", "object",
+                                  "properties", r->secret->field, value));
+    json_object_set_new(responses, "401", error_response("missing or invalid API key"));
+    json_object_set_new(responses, "403", error_response("the key lacks secrets:read"));
+    json_object_set_new(responses, "404", error_response("no such object in this tenant"));
+    return json_pack("{s:s,s:[s],s:o,s:o}", "summary", summary, "tags", r->name, "parameters",
+                     parameters(rt, NULL), "responses", responses);
+}
+
 static const struct ab_resource *resource_of(const struct ab_http_route *rt)
 {
     for (size_t i = 0; i < ab_nresources; i++)
@@ -169,6 +218,10 @@ static json_t *resource_operation(const struct ab_http_route *rt, const struct a
     json_object_set_new(op, "parameters", parameters(rt, r));
     if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
         json_t *schema = fields_schema(strcmp(m, "POST") == 0 ? r->create : r->update, kinds);
+
+        if (r->secret)
+            json_object_set_new(json_object_get(schema, "properties"), r->secret->field,
+                                secret_schema(r->secret, false));
 
         json_object_set_new(op, "requestBody",
                             json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
@@ -273,7 +326,9 @@ int ab_api_openapi(void *appv, struct ab_req *req)
             *c = (char)(*c - 'A' + 'a');
         json_object_set_new(
             path_item(paths, rt->pattern), method,
-            resource_operation(rt, r, app->kinds ? app->kinds[r - ab_resources] : NULL));
+            rt->handler == ab_api_secret_read
+                ? secret_operation(rt, r)
+                : resource_operation(rt, r, app->kinds ? app->kinds[r - ab_resources] : NULL));
     }
     for (size_t i = 0; i < ab_nresources; i++) {
         const struct ab_resource *r = &ab_resources[i];
@@ -282,6 +337,9 @@ int ab_api_openapi(void *appv, struct ab_req *req)
         /* What comes back: the writable fields and the rest of the row, secrets excluded. */
         json_object_set_new(json_object_get(schema, "properties"), "id",
                             json_pack("{s:s,s:s}", "type", "string", "format", "uuid"));
+        if (r->secret)
+            json_object_set_new(json_object_get(schema, "properties"), r->secret->field,
+                                secret_schema(r->secret, true));
         json_object_set(schema, "additionalProperties", json_true());
         json_object_set_new(schemas, r->name, schema);
     }

@@ -9,7 +9,8 @@
  * - A field that is unknown, or known but not writable (id, tenant_id, counters kept by
  *   triggers, secrets), is refused with 400 naming it: no mass assignment.
  * - Rows come back as to_jsonb(row) minus the descriptor's hidden columns: PostgreSQL
- *   builds the JSON, and secrets never leave the database.
+ *   builds the JSON, and secrets never leave the database. A resource's write-only secret
+ *   (secrets.c) is sealed before its statement runs, and answered with its hint only.
  * - RLS scopes every statement to the caller's tenant; a row of another tenant is simply
  *   not found (404), exactly like a row that does not exist.
  * - At start-up every descriptor is checked against the catalog, so a descriptor that
@@ -54,6 +55,19 @@ static const char *list_find(const char *list, const char *name, size_t *len)
 static int hidden_array(struct ab_buf *b, const struct ab_resource *r)
 {
     return ab_buf_printf(b, "'{%s}'::text[]", r->hidden);
+}
+
+/* The answer for row t: to_jsonb(t) minus the hidden columns, and a secret's hint under the
+ * secret's field. */
+static int row_doc(struct ab_buf *b, const struct ab_resource *r)
+{
+    int rc = ab_buf_puts(b, "((to_jsonb(t) - ");
+
+    rc = rc ? rc : hidden_array(b, r);
+    if (!rc && r->secret)
+        rc = ab_buf_printf(b, ") || jsonb_build_object('%s', t.%s_hint", r->secret->field,
+                           r->secret->columns);
+    return rc ? rc : ab_buf_puts(b, "))");
 }
 
 /* ======================================================================================
@@ -159,11 +173,13 @@ json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok)
     return doc;
 }
 
-/* Parses the body as a JSON object whose fields are all in `allowed`, each of its column's
- * kind; on failure the 400 response is set and NULL returned. */
-static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const char *allowed,
+/* Parses the body as a JSON object whose fields are all writable (in create or update, or
+ * the secret's field), each of its column's kind; on failure the 400 response is set and
+ * NULL returned. */
+static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, bool is_create,
                           const char *kinds)
 {
+    const char *allowed = is_create ? r->create : r->update;
     const char *field;
     json_t *doc = ab_api_parse_object(req, false), *value;
     size_t len;
@@ -172,6 +188,12 @@ static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, const
         return NULL;
     json_object_foreach(doc, field, value)
     {
+        if (r->secret && strcmp(field, r->secret->field) == 0) {
+            if (!ab_api_secret_check(req, r, value, is_create))
+                continue;
+            json_decref(doc);
+            return NULL;
+        }
         if (list_find(allowed, field, &len)) {
             char kind = kind_of(kinds, field);
 
@@ -395,8 +417,8 @@ static int list(void *appv, struct ab_req *req)
     params[0] = after;
     params[1] = limit;
     ab_buf_init(&sql, 64 * 1024);
-    rc = ab_buf_printf(&sql, "WITH page AS (SELECT t.%s AS k, to_jsonb(t) - ", key);
-    rc = rc ? rc : hidden_array(&sql, r);
+    rc = ab_buf_printf(&sql, "WITH page AS (SELECT t.%s AS k, ", key);
+    rc = rc ? rc : row_doc(&sql, r);
     rc = rc ? rc
             : ab_buf_printf(
                   &sql, " AS doc FROM agentbase.%s t WHERE ($1::%s IS NULL OR t.%s %s $1::%s)%s",
@@ -453,8 +475,8 @@ static int get(void *appv, struct ab_req *req)
     if (!ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
     ab_buf_init(&sql, 16 * 1024);
-    if (ab_buf_puts(&sql, "SELECT (to_jsonb(t) - ") || hidden_array(&sql, r) ||
-        ab_buf_printf(&sql, ")::text FROM agentbase.%s t WHERE t.id = $1%s", r->table, live(r)))
+    if (ab_buf_puts(&sql, "SELECT ") || row_doc(&sql, r) ||
+        ab_buf_printf(&sql, "::text FROM agentbase.%s t WHERE t.id = $1%s", r->table, live(r)))
         ab_http_error(req, 500, "internal", "out of memory");
     else
         run(appv, req, r, false, sql.data, 1, params, 200);
@@ -524,21 +546,46 @@ static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_res
 }
 
 /*
- * The INSERT for the fields of doc: only the fields given are inserted, so column defaults
- * still apply, and the tenant is always the caller's.
+ * A sealed secret's columns (with the new row's id first on create) after the fields of doc,
+ * as names (values false) or as parameters from $first on (values true).
  */
-static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc)
+static int sealed_columns(struct ab_buf *sql, const struct ab_resource *r, json_t *doc,
+                          bool is_create, bool values, int first)
+{
+    const char *c = r->secret->columns;
+    int rc = ab_buf_puts(sql, json_object_size(doc) ? ", " : "");
+
+    if (!values)
+        return rc ? rc
+                  : ab_buf_printf(sql, "%s%s_ciphertext, %s_nonce, %s_key_id, %s_hint",
+                                  is_create ? "id, " : "", c, c, c, c);
+    if (!rc && is_create)
+        rc = ab_buf_printf(sql, "$%d::uuid, ", first++);
+    return rc ? rc
+              : ab_buf_printf(sql, "decode($%d, 'hex'), decode($%d, 'hex'), $%d, $%d::jsonb", first,
+                              first + 1, first + 2, first + 3);
+}
+
+/*
+ * The INSERT for the fields of doc: only the fields given are inserted, so column defaults
+ * still apply, and the tenant is always the caller's. sealed: with a secret's columns, whose
+ * parameters start at $first.
+ */
+static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc, bool sealed,
+                      int first)
 {
     int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (%s", r->table,
                            has_tenant(r) ? "tenant_id, " : "");
 
     rc = rc ? rc : r->parent ? ab_buf_printf(sql, "%s, ", r->parent_column) : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "%.*s");
+    rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, true, false, first) : 0;
     rc = rc ? rc
             : ab_buf_printf(sql, ") SELECT %s",
                             has_tenant(r) ? "agentbase.current_tenant_id(), " : "");
     rc = rc ? rc : r->parent ? ab_buf_puts(sql, "$2::uuid, ") : 0;
     rc = rc ? rc : append_fields(sql, doc, r->create, "r.%.*s");
+    rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, true, true, first) : 0;
     rc = rc ? rc
             : ab_buf_printf(sql, " FROM jsonb_populate_record(NULL::agentbase.%s, $1::jsonb) r ",
                             r->table);
@@ -546,36 +593,73 @@ static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *d
         rc = ab_buf_puts(sql, "WHERE ");
         rc = rc ? rc : parent_exists(sql, r, 2);
     }
-    rc = rc ? rc : ab_buf_puts(sql, " RETURNING (to_jsonb(t) - ");
-    rc = rc ? rc : hidden_array(sql, r);
-    return rc ? rc : ab_buf_puts(sql, ")::text");
+    rc = rc ? rc : ab_buf_puts(sql, " RETURNING ");
+    rc = rc ? rc : row_doc(sql, r);
+    return rc ? rc : ab_buf_puts(sql, "::text");
 }
 
-/* The UPDATE that sets exactly the fields of doc on row $1. */
-static int update_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc)
+/* The UPDATE that sets exactly the fields of doc (and a sealed secret's) on row $1. */
+static int update_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc, bool sealed,
+                      int first)
 {
     int rc = ab_buf_printf(sql, "UPDATE agentbase.%s AS t SET (", r->table);
 
     rc = rc ? rc : append_fields(sql, doc, r->update, "%.*s");
+    rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, false, false, first) : 0;
     rc = rc ? rc : ab_buf_puts(sql, ") = (SELECT ");
     rc = rc ? rc : append_fields(sql, doc, r->update, "r.%.*s");
+    rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, false, true, first) : 0;
     rc = rc ? rc
             : ab_buf_printf(sql,
                             " FROM jsonb_populate_record(NULL::agentbase.%s, $2::jsonb) r) "
-                            "WHERE t.id = $1%s RETURNING (to_jsonb(t) - ",
+                            "WHERE t.id = $1%s RETURNING ",
                             r->table, live(r));
-    rc = rc ? rc : hidden_array(sql, r);
-    return rc ? rc : ab_buf_puts(sql, ")::text");
+    rc = rc ? rc : row_doc(sql, r);
+    return rc ? rc : ab_buf_puts(sql, "::text");
+}
+
+/*
+ * For a resource with a secret: when the body carries it, seals it into *sealed, takes it
+ * out of doc and sets *body to a copy of the body with the secret blanked (the caller frees
+ * it). A create without its required secret is refused. 0, or 1 with the answer set.
+ */
+static int take_secret(struct ab_app *app, struct ab_req *req, PGconn *conn,
+                       const struct ab_resource *r, bool is_create, json_t *doc,
+                       struct ab_api_sealed *sealed, char **body)
+{
+    const char *field = r->secret ? r->secret->field : NULL;
+    json_t *value = field ? json_object_get(doc, field) : NULL, *check;
+    bool blanked;
+
+    *body = NULL;
+    if (!value && field && is_create && !r->secret->named)
+        return ab_http_error(req, 400, "invalid_field", "field '%s' is required", field) + 1;
+    if (!value)
+        return 0;
+    *body = ab_api_blank_member(req->body.data, req->body.len, field);
+    check = *body ? json_loads(*body, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    blanked = json_is_object(check) && json_is_null(json_object_get(check, field));
+    json_decref(check);
+    if (!blanked)
+        return ab_http_error(req, 500, "internal", "cannot separate the %s from the body", field) +
+               1;
+    if (ab_api_secret_seal(app, req, conn, r, is_create ? NULL : req->params[0], value, sealed))
+        return 1;
+    json_object_del(doc, field);
+    return 0;
 }
 
 /* POST /v1/<name> and PATCH /v1/<name>/{id}: authenticate, then judge the body, then write. */
 static int write_fields(void *appv, struct ab_req *req, bool is_create)
 {
     const struct ab_resource *r = ab_http_route_data(req);
-    const char *kinds, *params[2];
+    struct ab_api_sealed sealed = {0};
+    const char *kinds, *params[7];
+    char *body = NULL;
     struct ab_buf sql;
     PGconn *conn;
     json_t *doc;
+    int np, rc;
 
     if (!is_create && !r->update[0])
         return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
@@ -584,20 +668,34 @@ static int write_fields(void *appv, struct ab_req *req, bool is_create)
                              is_create ? r->parent : r->name, req->params[0]);
     if (!(kinds = kinds_for(appv, req, r)) || begin_for(appv, req, r, true, &conn))
         return 0;
-    doc = parse_body(req, r, is_create ? r->create : r->update, kinds);
-    if (doc) {
+    doc = parse_body(req, r, is_create, kinds);
+    if (doc &&
+        (!r->check || r->check(appv, req, conn, doc, is_create ? NULL : req->params[0]) == 0) &&
+        take_secret(appv, req, conn, r, is_create, doc, &sealed, &body) == 0) {
         ab_buf_init(&sql, 64 * 1024);
-        /* create: $1 body, $2 parent id; patch: $1 id, $2 body */
-        params[0] = is_create ? req->body.data : req->params[0];
-        params[1] = is_create ? req->params[0] : req->body.data;
-        if ((is_create ? insert_sql(&sql, r, doc) : update_sql(&sql, r, doc)) != 0)
+        /* create: $1 body, $2 parent id; patch: $1 id, $2 body; then a sealed secret's */
+        params[0] = is_create ? (body ? body : req->body.data) : req->params[0];
+        params[1] = is_create ? req->params[0] : (body ? body : req->body.data);
+        np = is_create && !r->parent ? 1 : 2;
+        if (body && is_create)
+            params[np++] = sealed.id;
+        if (body) {
+            params[np++] = sealed.cleared ? NULL : sealed.ciphertext;
+            params[np++] = sealed.cleared ? NULL : sealed.nonce;
+            params[np++] = sealed.cleared ? NULL : sealed.key_id;
+            params[np++] = sealed.hint;
+        }
+        rc = is_create ? insert_sql(&sql, r, doc, body != NULL, r->parent ? 3 : 2)
+                       : update_sql(&sql, r, doc, body != NULL, 3);
+        if (rc != 0)
             ab_http_error(req, 500, "internal", "out of memory");
         else
-            answer(appv, req, r, conn, sql.data, is_create && !r->parent ? 1 : 2, params,
-                   is_create ? 201 : 200);
+            answer(appv, req, r, conn, sql.data, np, params, is_create ? 201 : 200);
         ab_buf_free(&sql);
-        json_decref(doc);
     }
+    ab_api_sealed_free(&sealed);
+    free(body);
+    json_decref(doc);
     ab_api_end(appv, req, conn);
     return 0;
 }
@@ -639,15 +737,15 @@ static int del(void *appv, struct ab_req *req)
 
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
 {
-    static char patterns[AB_RESOURCE_MAX][2][128];
+    static char patterns[AB_RESOURCE_MAX][3][128];
 
     if (ab_nresources > AB_RESOURCE_MAX)
         return AB_ETOOBIG;
     for (size_t i = 0; i < ab_nresources; i++) {
         const struct ab_resource *r = &ab_resources[i];
-        char *coll = patterns[i][0], *item = patterns[i][1];
+        char *coll = patterns[i][0], *item = patterns[i][1], *secret = patterns[i][2];
 
-        if (*n + 5 > cap)
+        if (*n + 6 > cap)
             return AB_ETOOBIG;
         /* A nested collection lives under its parent: /v1/conversations/{id}/messages */
         if (r->parent)
@@ -662,6 +760,13 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
         out[(*n)++] = (struct ab_http_route){"PATCH", item, patch, r};
         if (!r->no_delete)
             out[(*n)++] = (struct ab_http_route){"DELETE", item, del, r};
+        if (r->secret) {
+            /* GET /v1/ai-provider-keys/{id}/api-key: the field, dashed like the paths */
+            snprintf(secret, sizeof(patterns[i][2]), "/v1/%s/{id}/%s", r->name, r->secret->field);
+            for (char *c = secret + strlen(secret) - strlen(r->secret->field); *c; c++)
+                *c = *c == '_' ? '-' : *c;
+            out[(*n)++] = (struct ab_http_route){"GET", secret, ab_api_secret_read, r};
+        }
     }
     return 0;
 }
@@ -683,6 +788,21 @@ static const char kinds_sql[] =
     " WHERE a.attrelid = to_regclass('agentbase.' || $1) AND a.attnum > 0 "
     "   AND NOT a.attisdropped AND a.attname = ANY (string_to_array($2, ','))";
 
+/* A secret's four columns are all among the hidden ones (which the check finds in the table). */
+static bool secret_hidden(const struct ab_resource *r)
+{
+    static const char *const suffixes[] = {"ciphertext", "nonce", "key_id", "hint"};
+    char col[96];
+    size_t len;
+
+    for (size_t i = 0; i < AB_ARRAY_LEN(suffixes); i++) {
+        snprintf(col, sizeof(col), "%s_%s", r->secret->columns, suffixes[i]);
+        if (!list_find(r->hidden, col, &len))
+            return false;
+    }
+    return true;
+}
+
 int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err)
 {
     app->kinds = calloc(ab_nresources, sizeof(*app->kinds));
@@ -695,6 +815,10 @@ int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *er
         PGresult *res;
         int rc;
 
+        if (r->secret && !secret_hidden(r))
+            return ab_error_set(err, AB_EINVAL,
+                                "resource %s: the columns %s_* of its secret must be hidden",
+                                r->name, r->secret->columns);
         /* Every column any list names, and the ones the engine itself relies on. */
         ab_buf_init(&cols, 16 * 1024);
         rc = ab_buf_printf(

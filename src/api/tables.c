@@ -15,6 +15,13 @@
 
 #define READ_ONLY .create = "", .update = "", .own_create = true, .no_delete = true
 
+/* Write-only secrets (see struct ab_resource_secret): MCP configuration secrets and
+ * environment variables by name, and a provider's API key. */
+static const struct ab_resource_secret mcp_config_secrets = {
+    .field = "secrets", .columns = "secrets", .named = true, .audit_type = "mcp_server_config"};
+static const struct ab_resource_secret provider_api_key = {
+    .field = "api_key", .columns = "api_key", .named = false, .audit_type = "ai_provider_key"};
+
 const struct ab_resource ab_resources[] = {
     /* ---- tenancy ------------------------------------------------------------------- */
     {
@@ -166,6 +173,18 @@ const struct ab_resource ab_resources[] = {
         .example = "{}",
         .global = true,
         READ_ONLY,
+    },
+    {
+        /* A tenant's own keys for the providers: the key is write-only (see api_key). */
+        .name = "ai-provider-keys",
+        .table = "ai_provider_keys",
+        .create = "provider_id,name,is_active,metadata",
+        .update = "name,is_active,metadata",
+        .hidden = "api_key_ciphertext,api_key_nonce,api_key_key_id,api_key_hint",
+        .filters = "provider_id,name,is_active",
+        .example = "{\"provider_id\": \"{{ai-providers}}\", \"name\": \"key {{n}}\", "
+                   "\"api_key\": \"sk-example-0123456789abcdef\"}",
+        .secret = &provider_api_key,
     },
     {
         .name = "subscription-plans",
@@ -519,15 +538,19 @@ const struct ab_resource ab_resources[] = {
                    "\"transport\": \"stdio\", \"command\": \"npx\"}",
     },
     {
-        /* Secrets are stored encrypted and never come back; they are not written here. */
+        /* Secrets (tokens, passwords, secret environment variables) go in the write-only
+         * `secrets`, never in config (those env_schema marks secret are refused). */
         .name = "mcp-server-configs",
         .table = "mcp_server_configs",
         .create = "server_id,tenant_server_id,name,config,enabled,user_id",
         .update = "name,config,enabled",
-        .hidden = "secrets_ciphertext,secrets_nonce,secrets_key_id",
+        .hidden = "secrets_ciphertext,secrets_nonce,secrets_key_id,secrets_hint",
         .filters = "server_id,tenant_server_id,enabled,user_id",
         .soft_delete = true,
-        .example = "{\"tenant_server_id\": \"{{tenant-mcp-servers}}\", \"name\": \"config {{n}}\"}",
+        .example = "{\"tenant_server_id\": \"{{tenant-mcp-servers}}\", \"name\": \"config {{n}}\", "
+                   "\"secrets\": {\"API_TOKEN\": \"tok-example-0123456789\"}}",
+        .secret = &mcp_config_secrets,
+        .check = ab_api_mcp_config_check,
     },
     {
         .name = "mcp-tool-executions",

@@ -18,6 +18,7 @@ int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_secrets(const struct ab_config *cfg, int argc, char **argv);
 
 /* ---- shared by the commands ----------------------------------------------------------- */
 
@@ -39,6 +40,16 @@ int ab_cli_save_secret(const struct ab_config *cfg, const char *name, const char
 /* Creates a platform-admin key and saves it to $AGENTBASE_HOME/admin-key (first run of up). */
 int ab_cli_bootstrap_admin_key(const struct ab_config *cfg, const char *conninfo,
                                struct ab_error *err) AB_MUSTCHECK;
+/*
+ * The key ring of stored secrets (secret/secret.h), for the commands that seal or open
+ * them; on the embedded cluster's first run it creates $AGENTBASE_HOME/secret-keys and says
+ * so. The caller frees the ring.
+ */
+struct ab_secret_ring;
+int ab_cli_secret_ring(const struct ab_config *cfg, struct ab_secret_ring **out,
+                       struct ab_error *err) AB_MUSTCHECK;
+/* On the embedded cluster's first run, creates $AGENTBASE_HOME/secret-keys and says so. */
+int ab_cli_secret_keyfile(const struct ab_config *cfg, struct ab_error *err) AB_MUSTCHECK;
 /* Seeds the database: base data, and the demo tenant when dev. */
 int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
                     struct ab_error *err) AB_MUSTCHECK;

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 #include "pg/pg.h"
+#include "secret/secret.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -63,4 +64,24 @@ int ab_cli_save_secret(const struct ab_config *cfg, const char *name, const char
     if (!rc)
         printf("%s: in %s\n", what, path);
     return rc;
+}
+
+int ab_cli_secret_keyfile(const struct ab_config *cfg, struct ab_error *err)
+{
+    bool created = false;
+    int rc = ab_secret_home_keyfile_ensure(cfg, &created, err);
+
+    if (!rc && created)
+        printf("secret key: generated in %s/%s; back it up apart from the database (without it "
+               "the stored secrets cannot be decrypted)\n",
+               cfg->home, AB_SECRET_HOME_FILE);
+    return rc;
+}
+
+int ab_cli_secret_ring(const struct ab_config *cfg, struct ab_secret_ring **out,
+                       struct ab_error *err)
+{
+    int rc = ab_cli_secret_keyfile(cfg, err);
+
+    return rc ? rc : ab_secret_ring_open(cfg, out, err);
 }

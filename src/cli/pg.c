@@ -15,13 +15,15 @@ static const char pg_help[] =
     "When agentbase runs as root, the cluster runs as the postgres system user.\n"
     "\n"
     "  start [--port N]   create the cluster on first use (data checksums on) and start it;\n"
-    "                     --port N also listens on 127.0.0.1:N (password in pg/password)\n"
+    "                     --port N also listens on 127.0.0.1:N (password in pg/password);\n"
+    "                     the first start also writes $AGENTBASE_HOME/secret-keys, the key\n"
+    "                     ring of stored secrets (unless AGENTBASE_SECRET_KEY[_FILE] names one)\n"
     "  stop               stop it (fast shutdown: running transactions are rolled back)\n"
     "  status             whether it runs, where, and its version; exit 3 when stopped\n"
     "  url [--tcp]        a connection URL for libpq and psql (socket, or TCP with --tcp)\n"
     "  psql [ARGS...]     run psql on the agentbase database; ARGS go to psql\n";
 
-static int cmd_start(struct ab_cluster *c, int argc, char **argv)
+static int cmd_start(const struct ab_config *cfg, struct ab_cluster *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"port", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -40,7 +42,8 @@ static int cmd_start(struct ab_cluster *c, int argc, char **argv)
     }
     if (optind < argc)
         return ab_cli_usage_error("pg", "unexpected argument '%s'", argv[optind]);
-    if (ab_cluster_start(c, (int)port, &err) != 0)
+    /* The embedded cluster's first run also makes the key ring of stored secrets. */
+    if (ab_cluster_start(c, (int)port, &err) != 0 || ab_cli_secret_keyfile(cfg, &err) != 0)
         return ab_cli_fail(&err);
     if (port)
         printf("PostgreSQL is running (data %s, socket in %s, tcp 127.0.0.1:%ld)\n", c->data,
@@ -130,7 +133,7 @@ int ab_cli_pg(const struct ab_config *cfg, int argc, char **argv)
     if (ab_cluster_init(&c, cfg->home, &err) != 0)
         return ab_cli_fail(&err);
     if (strcmp(sub, "start") == 0)
-        return cmd_start(&c, argc - 1, argv + 1);
+        return cmd_start(cfg, &c, argc - 1, argv + 1);
     if (strcmp(sub, "stop") == 0) {
         if (argc > 2)
             return ab_cli_usage_error("pg", "stop takes no arguments");

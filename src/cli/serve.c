@@ -1,6 +1,7 @@
 /* agentbase serve: the REST service. */
 #include "api/api.h"
 #include "cli/cli.h"
+#include "secret/secret.h"
 
 #include <string.h>
 
@@ -10,13 +11,19 @@ static const char serve_help[] =
     "Serves the REST API on AGENTBASE_LISTEN (default 127.0.0.1:8080; port 0 picks a free\n"
     "port) with AGENTBASE_WORKERS threads and as many database connections. SIGTERM or\n"
     "SIGINT stops it after the requests in flight finish. Endpoints so far: /healthz,\n"
-    "/readyz (database reachable and migrated), /metrics (Prometheus).\n";
+    "/readyz (database reachable and migrated), /metrics (Prometheus).\n"
+    "\n"
+    "Stored secrets are sealed with the key ring of AGENTBASE_SECRET_KEY (or of the file\n"
+    "AGENTBASE_SECRET_KEY_FILE); with DATABASE_URL one of them is required. On the embedded\n"
+    "cluster the ring is $AGENTBASE_HOME/secret-keys, generated on first use.\n";
 
 int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv)
 {
     struct ab_config local = *cfg;
+    struct ab_secret_ring *ring = NULL;
     struct ab_error err;
     char conninfo[4096];
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -30,8 +37,9 @@ int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv)
         }
         return ab_cli_usage_error("serve", "unknown argument '%s'", argv[i]);
     }
-    if (ab_pg_service_conninfo(&local, conninfo, sizeof(conninfo), &err) != 0 ||
-        ab_api_serve(&local, conninfo, &err) != 0)
-        return ab_cli_fail(&err);
-    return AB_EXIT_OK;
+    rc = ab_cli_secret_ring(&local, &ring, &err);
+    rc = rc ? rc : ab_pg_service_conninfo(&local, conninfo, sizeof(conninfo), &err);
+    rc = rc ? rc : ab_api_serve(&local, conninfo, ring, &err);
+    ab_secret_ring_free(ring);
+    return rc ? ab_cli_fail(&err) : AB_EXIT_OK;
 }

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "migrate/migrate.h"
 #include "pg/pg.h"
+#include "secret/secret.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -13,7 +14,10 @@ static const char up_help[] =
     "Starts the embedded PostgreSQL cluster (unless DATABASE_URL names a server), applies\n"
     "every pending migration, and serves the REST API (see agentbase serve --help) until\n"
     "SIGTERM or SIGINT. On the first run it also seeds the database and writes a\n"
-    "platform-admin API key to $AGENTBASE_HOME/admin-key (mode 0600).\n"
+    "platform-admin API key to $AGENTBASE_HOME/admin-key (mode 0600). On the embedded\n"
+    "cluster's first run it generates the key ring of stored secrets,\n"
+    "$AGENTBASE_HOME/secret-keys (mode 0600); with DATABASE_URL, AGENTBASE_SECRET_KEY (or\n"
+    "AGENTBASE_SECRET_KEY_FILE) must name one (see agentbase secrets --help).\n"
     "\n"
     "  --port N     the embedded cluster also listens on 127.0.0.1:N\n"
     "  --dev        seed the demo tenant too (on first run)\n"
@@ -28,6 +32,7 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
                                          {0, 0, 0, 0}};
     struct ab_migration_set set;
     struct ab_migrate_opts mo;
+    struct ab_secret_ring *ring = NULL;
     struct ab_cluster c;
     struct ab_error err;
     char conninfo[4096];
@@ -51,40 +56,39 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
     }
     if (optind < argc)
         return ab_cli_usage_error("up", "unexpected argument '%s'", argv[optind]);
-
-    if (ab_config_embedded(cfg)) {
-        if (ab_cluster_init(&c, cfg->home, &err) != 0 || ab_cluster_start(&c, (int)port, &err) != 0)
-            return ab_cli_fail(&err);
-        printf("PostgreSQL is running (data %s)\n", c.data);
-    } else if (port) {
+    if (!ab_config_embedded(cfg) && port)
         return ab_cli_usage_error("up", "--port is for the embedded cluster; DATABASE_URL is set");
+
+    /* The key ring first: a server that could not seal secrets must not get this far. */
+    if ((rc = serve ? ab_cli_secret_ring(cfg, &ring, &err) : ab_cli_secret_keyfile(cfg, &err)))
+        goto out;
+    if (ab_config_embedded(cfg)) {
+        if ((rc = ab_cluster_init(&c, cfg->home, &err)) ||
+            (rc = ab_cluster_start(&c, (int)port, &err)))
+            goto out;
+        printf("PostgreSQL is running (data %s)\n", c.data);
     }
-    if (ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0)
-        return ab_cli_fail(&err);
-    if (ab_pg_connect(conninfo, "agentbase up", &conn, &err) != 0)
-        return ab_cli_fail(&err);
+    if ((rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
+        (rc = ab_pg_connect(conninfo, "agentbase up", &conn, &err)))
+        goto out;
     rc = ab_migrate_current(conn, &before, &err);
     PQfinish(conn);
-    if (rc)
-        return ab_cli_fail(&err);
-
-    if (ab_migrate_load(&set, NULL, &err) != 0)
-        return ab_cli_fail(&err);
+    if (rc || (rc = ab_migrate_load(&set, NULL, &err)))
+        goto out;
     ab_migrate_opts_init(&mo);
     rc = ab_migrate_run(conninfo, &set, &mo, &err);
     ab_migrate_set_free(&set);
     if (rc)
-        return ab_cli_fail(&err);
+        goto out;
     /* First run: seed, and hand the operator a platform-admin key to start with. */
-    if (before == 0 && (ab_cli_run_seed(cfg, conninfo, dev, &err) != 0 ||
-                        ab_cli_bootstrap_admin_key(cfg, conninfo, &err) != 0))
-        return ab_cli_fail(&err);
-    if (!serve) {
+    if (before == 0 && ((rc = ab_cli_run_seed(cfg, conninfo, dev, &err)) ||
+                        (rc = ab_cli_bootstrap_admin_key(cfg, conninfo, &err))))
+        goto out;
+    if (!serve)
         printf("ready (not serving: --no-serve); psql: agentbase pg psql\n");
-        return AB_EXIT_OK;
-    }
-    if (ab_pg_service_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
-        ab_api_serve(cfg, conninfo, &err) != 0)
-        return ab_cli_fail(&err);
-    return AB_EXIT_OK;
+    else if (!(rc = ab_pg_service_conninfo(cfg, conninfo, sizeof(conninfo), &err)))
+        rc = ab_api_serve(cfg, conninfo, ring, &err);
+out:
+    ab_secret_ring_free(ring);
+    return rc ? ab_cli_fail(&err) : AB_EXIT_OK;
 }

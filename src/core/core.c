@@ -392,6 +392,15 @@ int ab_config_load(struct ab_config *cfg, struct ab_error *err)
     if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
         return ab_error_set(err, AB_EINVAL, "AGENTBASE_LOG must be json or text, not '%s'", v);
     cfg->log_json = strcmp(v, "json") == 0;
+    v = env_or("AGENTBASE_SECRET_KEY", "");
+    if (strlen(v) >= sizeof(cfg->secret_key))
+        return ab_error_set(err, AB_ETOOBIG, "AGENTBASE_SECRET_KEY is too long (%zu bytes at most)",
+                            sizeof(cfg->secret_key) - 1);
+    snprintf(cfg->secret_key, sizeof(cfg->secret_key), "%s", v);
+    v = env_or("AGENTBASE_SECRET_KEY_FILE", "");
+    if (strlen(v) >= sizeof(cfg->secret_key_file))
+        return ab_error_set(err, AB_ETOOBIG, "AGENTBASE_SECRET_KEY_FILE is too long");
+    snprintf(cfg->secret_key_file, sizeof(cfg->secret_key_file), "%s", v);
     return 0;
 }
 

@@ -116,6 +116,9 @@ struct ab_config {
     int workers;             /* AGENTBASE_WORKERS, default: number of CPUs */
     double rate_limit;       /* AGENTBASE_RATE_LIMIT: requests/s per key, 0 none (100) */
     bool log_json;           /* AGENTBASE_LOG=json (default) or text */
+    /* The key ring of stored secrets (see secret/secret.h); "" when unset. */
+    char secret_key[2048];          /* AGENTBASE_SECRET_KEY: the ring itself */
+    char secret_key_file[PATH_MAX]; /* AGENTBASE_SECRET_KEY_FILE: a file holding it */
 };
 
 /* Fills cfg from the environment; home and database_url may be overridden afterwards. */

@@ -1,4 +1,5 @@
 #include "client.h"
+#include "auth/auth.h"
 
 #include <curl/curl.h>
 #include <libpq-fe.h>
@@ -116,4 +117,17 @@ void api_sql(void *pgconn, const char *q, int n, const char *const *params, char
     if (out)
         snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
     PQclear(r);
+}
+
+void api_make_key(void *pgconn, const char *tenant, const char *scopes, const char *name,
+                  char key[64])
+{
+    char prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
+    const char *p[5] = {tenant, prefix, hash, scopes, name};
+
+    ab_auth_key_new(key, prefix, hash);
+    api_sql(pgconn,
+            "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
+            "VALUES ($1, $5, $2, $3, string_to_array($4, ','))",
+            5, p, NULL, 0);
 }

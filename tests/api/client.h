@@ -28,5 +28,8 @@ void api_response_free(struct api_response *r);
  */
 void api_sql(void *pgconn, const char *q, int n, const char *const *params, char *out,
              size_t outlen);
+/* Inserts a key of tenant with the comma-separated scopes (name: name) and copies it to key. */
+void api_make_key(void *pgconn, const char *tenant, const char *scopes, const char *name,
+                  char key[64]);
 
 #endif

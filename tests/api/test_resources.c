@@ -37,18 +37,6 @@ static void make_tenant(const char *slug, char *id)
             40);
 }
 
-static void make_key(const char *tenant, const char *scopes, char *key)
-{
-    char prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
-    const char *p[4] = {tenant, prefix, hash, scopes};
-
-    ab_auth_key_new(key, prefix, hash);
-    api_sql(db,
-            "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
-            "VALUES ($1, 'test', $2, $3, string_to_array($4, ','))",
-            4, p, NULL, 0);
-}
-
 /* The example body of resource i with its placeholders filled for tenant A. */
 static char *example(size_t i)
 {
@@ -174,9 +162,9 @@ static int setup(void **state)
         api_sql(db, "SELECT set_config('test.tenant_a', $1, false)", 1, p, NULL, 0);
     }
     /* Service keys to which the platform granted billing:admin: they write every resource. */
-    make_key(tenant_a, "admin,billing:admin", key_a);
-    make_key(tenant_b, "admin,billing:admin", key_b);
-    make_key(tenant_a, "users:read", key_readonly);
+    api_make_key(db, tenant_a, "admin,billing:admin", "test", key_a);
+    api_make_key(db, tenant_b, "admin,billing:admin", "test", key_b);
+    api_make_key(db, tenant_a, "users:read", "test", key_readonly);
     /* Rows for the read-only resources: the isolation fixtures fill every tenant table for
      * tenant A, and the platform writes a metric (the seed has none). */
     api_sql(db,

@@ -3,7 +3,7 @@
 -- append-only log and the redaction of secrets in audit_logs.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(123);
+SELECT plan(124);
 
 -- Two tenants (A, B) built by the tenancy and agents fixtures.
 \set ta '''a0000007-0000-7000-8000-00000000000a'''
@@ -50,7 +50,7 @@ SELECT columns_are('agentbase', 'tenant_mcp_servers', ARRAY[
 SELECT columns_are('agentbase', 'mcp_server_configs', ARRAY[
     'tenant_id', 'id', 'server_id', 'tenant_server_id', 'name', 'config', 'secrets_ciphertext',
     'secrets_nonce', 'secrets_key_id', 'enabled', 'user_id', 'last_connected_at', 'last_error',
-    'created_at', 'updated_at', 'deleted_at'], 'mcp_server_configs columns');
+    'created_at', 'updated_at', 'deleted_at', 'secrets_hint'], 'mcp_server_configs columns');
 SELECT columns_are('agentbase', 'mcp_tool_executions', ARRAY[
     'tenant_id', 'id', 'config_id', 'server_name', 'tool_name', 'user_id', 'agent_id',
     'conversation_id', 'arguments', 'result', 'status', 'error_message', 'duration_ms',
@@ -160,6 +160,7 @@ $$, ARRAY[
     'chk_mcp_server_configs_server', 'chk_mcp_server_configs_name', 'chk_mcp_server_configs_config',
     'chk_mcp_server_configs_secrets', 'chk_mcp_server_configs_secrets_nonce',
     'chk_mcp_server_configs_secrets_ciphertext', 'chk_mcp_server_configs_secrets_key_id',
+    'chk_mcp_server_configs_secrets_hint', -- 0013_secrets
     'chk_mcp_tool_executions_server_name', 'chk_mcp_tool_executions_tool_name', 'chk_mcp_tool_executions_status',
     'chk_mcp_tool_executions_duration_ms'], 'the CHECK constraints tested below are exactly those of the module');
 
@@ -206,6 +207,7 @@ SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, serve
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_ciphertext, secrets_nonce, secrets_key_id) VALUES (%L, %L, 'c5', '\x%s', '\x0102', 'k1')$$, :ta, :'chk_server', repeat('ab', 32)), 'chk_mcp_server_configs_secrets_nonce');
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_ciphertext, secrets_nonce, secrets_key_id) VALUES (%L, %L, 'c6', convert_to('hunter2', 'UTF8'), '\x%s', 'k1')$$, :ta, :'chk_server', repeat('cd', 24)), 'chk_mcp_server_configs_secrets_ciphertext');
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_ciphertext, secrets_nonce, secrets_key_id) VALUES (%L, %L, 'c7', '\x%s', '\x%s', 'key with spaces')$$, :ta, :'chk_server', repeat('ab', 32), repeat('cd', 24)), 'chk_mcp_server_configs_secrets_key_id');
+SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_hint) VALUES (%L, %L, 'c8', '[]')$$, :ta, :'chk_server'), 'chk_mcp_server_configs_secrets_hint');
 
 SELECT lives_ok(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, duration_ms)
                          VALUES (%L, 'chk-ok', 'read_file', 'success', 0)$$, :ta), 'a valid execution is accepted');

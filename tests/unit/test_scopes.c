@@ -44,6 +44,20 @@ static void test_prefixes_do_not_match(void **state)
     assert_false(ab_api_scope_allows("", "agents:read"));
 }
 
+static void test_secrets_read_is_granted_by_itself_only(void **state)
+{
+    (void)state;
+    assert_false(ab_api_scope_allows("admin", "secrets:read"));
+    assert_false(ab_api_scope_allows("secrets:*", "secrets:read"));
+    assert_false(ab_api_scope_allows("secrets:write", "secrets:read"));
+    assert_false(ab_api_scope_allows("admin,mcp-server-configs:*", "secrets:read"));
+    assert_true(ab_api_scope_allows("secrets:read", "secrets:read"));
+    assert_true(ab_api_scope_allows("agents:read,secrets:read", "secrets:read"));
+    /* it grants nothing else, and admin keeps everything else */
+    assert_false(ab_api_scope_allows("secrets:read", "mcp-server-configs:read"));
+    assert_true(ab_api_scope_allows("admin", "mcp-server-configs:write"));
+}
+
 static void test_no_scope_needed_means_any_key(void **state)
 {
     (void)state;
@@ -57,6 +71,7 @@ int main(void)
         cmocka_unit_test(test_write_grants_read_but_not_the_reverse),
         cmocka_unit_test(test_wildcard_and_admin_grant_everything_they_cover),
         cmocka_unit_test(test_prefixes_do_not_match),
+        cmocka_unit_test(test_secrets_read_is_granted_by_itself_only),
         cmocka_unit_test(test_no_scope_needed_means_any_key),
     };
 
