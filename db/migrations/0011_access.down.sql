@@ -162,6 +162,10 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION agentbase.apply_role_access(text);
+DROP FUNCTION agentbase.apply_role_access(regclass, agentbase.role_access);
+DROP FUNCTION agentbase.role_condition(text, text, boolean, regclass);
+DROP FUNCTION agentbase.role_own_condition(text, boolean);
 DROP FUNCTION agentbase.my_projects(text);
 DROP FUNCTION agentbase.role_cap(text);
 DROP FUNCTION agentbase.role_scopes(text);

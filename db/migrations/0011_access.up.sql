@@ -312,8 +312,10 @@ COMMENT ON FUNCTION agentbase.my_projects(text) IS
 -- Policies from role_access
 -- ------------------------------------------------------------------------------------
 
--- The condition "this row is the acting user's" for a way of belonging.
-CREATE FUNCTION pg_temp.own_condition(p_owned_by text, p_write boolean) RETURNS text
+-- The condition "this row is the acting user's" for a way of belonging. These three
+-- functions are the owner's (later migrations call apply_role_access for their tables);
+-- nobody else executes them.
+CREATE FUNCTION agentbase.role_own_condition(p_owned_by text, p_write boolean) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE p_owned_by
         WHEN 'self' THEN 'id = agentbase.current_user_id()'
@@ -335,24 +337,29 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
-CREATE FUNCTION pg_temp.condition(p_access text, p_owned_by text, p_write boolean, p_table regclass)
+COMMENT ON FUNCTION agentbase.role_own_condition(text, boolean) IS
+    'policy condition: the row belongs to the acting user (by role_access.owned_by), to read or to write';
+
+CREATE FUNCTION agentbase.role_condition(p_access text, p_owned_by text, p_write boolean, p_table regclass)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE p_access
         WHEN 'all' THEN 'true'
         WHEN 'none' THEN 'false'
-        ELSE format(pg_temp.own_condition(p_owned_by, p_write), p_table)
+        ELSE format(agentbase.role_own_condition(p_owned_by, p_write), p_table)
     END
 $$;
+COMMENT ON FUNCTION agentbase.role_condition(text, text, boolean, regclass) IS
+    'policy condition for an access of role_access (all, own, none) on a table';
 
 -- Restrictive policies narrow the permissive tenant policy: for agentbase_member (and so
 -- for agentbase_viewer, its member) the user's rows; for agentbase_viewer, no writes. A
 -- platform admin's policies (tenants) and the owner's are untouched.
-CREATE FUNCTION pg_temp.apply_role_access(p_table regclass, a agentbase.role_access) RETURNS void
+CREATE FUNCTION agentbase.apply_role_access(p_table regclass, a agentbase.role_access) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_read text := pg_temp.condition(a.user_read, a.owned_by, false, p_table);
-    v_write text := pg_temp.condition(a.user_write, a.owned_by, true, p_table);
-    v_viewer text := pg_temp.condition(a.viewer_read, a.owned_by, false, p_table);
+    v_read text := agentbase.role_condition(a.user_read, a.owned_by, false, p_table);
+    v_write text := agentbase.role_condition(a.user_write, a.owned_by, true, p_table);
+    v_viewer text := agentbase.role_condition(a.viewer_read, a.owned_by, false, p_table);
 BEGIN
     EXECUTE format('CREATE POLICY member_select ON %s AS RESTRICTIVE FOR SELECT TO agentbase_member USING (%s)',
                    p_table, v_read);
@@ -383,28 +390,44 @@ BEGIN
 END
 $$;
 
--- Every tenant table (and its partitions, which are reachable by name) that RLS guards.
-DO $$
+COMMENT ON FUNCTION agentbase.apply_role_access(regclass, agentbase.role_access) IS
+    'creates the restrictive role policies of one role_access row on one table';
+
+-- The policies of one resource of role_access on its table and on every partition (which
+-- is reachable by name), and the revocation of the service's writes where only the
+-- database writes. A migration that adds a table adds its role_access row and calls this.
+CREATE FUNCTION agentbase.apply_role_access(p_resource text) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     a agentbase.role_access;
+    v_policies agentbase.role_access;
     v_rel regclass;
 BEGIN
-    FOR a IN SELECT * FROM agentbase.role_access WHERE table_name IS NOT NULL LOOP
-        FOR v_rel IN SELECT c.oid::regclass FROM pg_class c
-                      WHERE c.oid = format('agentbase.%I', a.table_name)::regclass AND c.relrowsecurity
-                     UNION ALL
-                     SELECT i.inhrelid::regclass FROM pg_inherits i
-                      WHERE i.inhparent = format('agentbase.%I', a.table_name)::regclass LOOP
-            -- the tenants table has its own policies (0002); only the platform writes plan,
-            -- limits and status (tenants_guard), so the platform policies are not added
-            IF a.table_name = 'tenants' THEN
-                a.admin_write := 'all';
-            END IF;
-            PERFORM pg_temp.apply_role_access(v_rel, a);
-        END LOOP;
+    SELECT * INTO STRICT a FROM agentbase.role_access WHERE resource = p_resource;
+    -- tenants has its own policies (0002); tenants_guard keeps plan, limits and status for
+    -- the platform, so no platform policies are added there
+    v_policies := a;
+    IF a.table_name = 'tenants' THEN
+        v_policies.admin_write := 'all';
+    END IF;
+    FOR v_rel IN SELECT c.oid::regclass FROM pg_class c
+                  WHERE c.oid = format('agentbase.%I', a.table_name)::regclass
+                 UNION ALL
+                 SELECT i.inhrelid::regclass FROM pg_inherits i
+                  WHERE i.inhparent = format('agentbase.%I', a.table_name)::regclass LOOP
+        IF (SELECT relrowsecurity FROM pg_class WHERE oid = v_rel) THEN
+            PERFORM agentbase.apply_role_access(v_rel, v_policies);
+        END IF;
+        IF a.admin_write = 'none' THEN
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM agentbase_app', v_rel);
+        END IF;
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION agentbase.apply_role_access(text) IS
+    'applies a resource''s role_access row to its table and partitions (policies, revoked writes)';
+
+SELECT agentbase.apply_role_access(resource) FROM agentbase.role_access WHERE table_name IS NOT NULL;
 
 -- New monthly partitions get their parent's role policies too.
 CREATE OR REPLACE FUNCTION agentbase.secure_partition(p_part regclass, p_parent regclass, p_has_tenant boolean)
@@ -788,25 +811,10 @@ COMMENT ON FUNCTION agentbase.usage_apply(jsonb) IS
     'applies a batch of reserve, settle, release, event and expire operations; one result per operation (a user''s own, settles within their reservation)';
 
 -- Direct writes: none for the service where role_access says only the database (or the
--- platform, outside the API) writes: wallets, ledger, holds, rollups, alert events, the
--- platform's replication records; nor on the idempotency keys of the token functions, or
--- through the legacy views (compatibility for reading).
-DO $$
-DECLARE
-    v_rel regclass;
-BEGIN
-    FOR v_rel IN SELECT c.oid::regclass FROM agentbase.role_access a
-                   JOIN pg_class c ON c.relname = a.table_name AND c.relnamespace = 'agentbase'::regnamespace
-                  WHERE a.admin_write = 'none'
-                 UNION ALL
-                 SELECT i.inhrelid::regclass FROM agentbase.role_access a
-                   JOIN pg_class c ON c.relname = a.table_name AND c.relnamespace = 'agentbase'::regnamespace
-                   JOIN pg_inherits i ON i.inhparent = c.oid
-                  WHERE a.admin_write = 'none' LOOP
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM agentbase_app', v_rel);
-    END LOOP;
-END
-$$;
+-- platform, outside the API) writes (apply_role_access revoked them: wallets, ledger,
+-- holds, rollups, alert events, the platform's replication records); nor on the
+-- idempotency keys of the token functions, or through the legacy views (compatibility
+-- for reading).
 REVOKE ALL ON agentbase.idempotency_keys FROM agentbase_app;
 -- Analytics reads everything but the platform's own keys.
 REVOKE ALL ON agentbase.platform_api_keys FROM agentbase_readonly;

@@ -156,28 +156,28 @@ GRANT SELECT, INSERT, DELETE ON agentbase.ai_provider_keys TO agentbase_app;
 GRANT UPDATE (name, is_active, metadata, api_key_ciphertext, api_key_nonce, api_key_key_id, api_key_hint)
     ON agentbase.ai_provider_keys TO agentbase_app;
 
+-- Who may see and change them (0011): admins; users and viewers see none.
+INSERT INTO agentbase.role_access
+    (resource, table_name, owned_by, user_read, user_write, viewer_read, admin_write, note)
+VALUES ('ai-provider-keys', 'ai_provider_keys', NULL, 'none', 'none', 'none', 'all',
+        'the tenant''s provider API keys (write-only), for admins');
+SELECT agentbase.apply_role_access('ai-provider-keys');
+
 -- ------------------------------------------------------------------------------------
 -- audit_secret_read: the trail of every decryption for a caller
 -- ------------------------------------------------------------------------------------
 
 -- One audit_logs row: action '<resource type>.<secret>_read' (mcp_server_config.secrets_read,
 -- ai_provider_key.api_key_read), with the request context's actor, IP, user agent and
--- request id, and in metadata the names of the secrets read (never a value). Invoker's
--- rights: the row goes into the caller's own tenant, or RLS refuses it.
+-- request id, and in metadata the names of the secrets read (never a value), through
+-- audit_event() (0011): into the request's own tenant.
 CREATE FUNCTION agentbase.audit_secret_read(p_resource_type text, p_resource_id uuid, p_secret text,
                                             p_names text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE sql VOLATILE AS $$
-    INSERT INTO agentbase.audit_logs
-        (tenant_id, action, resource_type, resource_id, actor_type, actor_id, ip_address, user_agent,
-         request_id, metadata)
-    VALUES
-        (agentbase.current_tenant_id(), p_resource_type || '.' || p_secret || '_read', p_resource_type,
-         p_resource_id::text, agentbase.current_actor_type(), agentbase.current_actor_id(),
-         NULLIF(current_setting('agentbase.ip', true), '')::inet,
-         NULLIF(current_setting('agentbase.user_agent', true), ''),
-         NULLIF(current_setting('agentbase.request_id', true), ''),
-         jsonb_strip_nulls(jsonb_build_object('secret', p_secret, 'names', to_jsonb(p_names))))
+    SELECT agentbase.audit_event(p_resource_type || '.' || p_secret || '_read', p_resource_type,
+                                 p_resource_id::text,
+                                 jsonb_strip_nulls(jsonb_build_object('secret', p_secret, 'names', to_jsonb(p_names))))
 $$;
 COMMENT ON FUNCTION agentbase.audit_secret_read(text, uuid, text, text[]) IS
     'audits one decryption of a stored secret for a caller (action <type>.<secret>_read; names only, never values)';

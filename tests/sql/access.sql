@@ -67,6 +67,7 @@ SELECT is((SELECT array_agg(rolname::text ORDER BY 1) FROM pg_roles
 CREATE TEMP TABLE want_privs (rel text, privs text);
 INSERT INTO want_privs VALUES
 ('agent_assignments', 'DELETE,INSERT,SELECT,UPDATE'), ('agents', 'DELETE,INSERT,SELECT,UPDATE'),
+('ai_provider_keys', 'DELETE,INSERT,SELECT'),
 ('ai_model_prices', 'SELECT'), ('ai_models', 'SELECT'), ('ai_providers', 'SELECT'),
 ('ai_requests', 'INSERT,SELECT'), ('api_keys', 'DELETE,INSERT,SELECT,UPDATE'), ('audit_logs', 'SELECT'),
 ('billing_records', 'DELETE,INSERT,SELECT,UPDATE'), ('budget_alert_events', 'SELECT'),
@@ -114,11 +115,15 @@ SELECT is(ARRAY(SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.o
                    AND pg_temp.granted(c.oid, 'agentbase_app') <> pg_temp.granted(i.inhparent, 'agentbase_app')
                  ORDER BY 1),
           '{}', 'every partition grants the service what its parent does');
-SELECT is(ARRAY(SELECT format('%s.%s %s', table_name, column_name, privilege_type) FROM information_schema.column_privileges
-                 WHERE grantee = 'agentbase_app' AND table_schema = 'agentbase'
-                   AND table_name IN ('quotas', 'user_budgets', 'tenant_quotas') AND privilege_type IN ('INSERT', 'UPDATE')
+SELECT is(ARRAY(SELECT format('%s.%s %s', c.relname, a.attname, x.privilege_type)
+                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid, aclexplode(a.attacl) x
+                 WHERE c.relnamespace = 'agentbase'::regnamespace AND NOT c.relispartition
+                   AND x.grantee = 'agentbase_app'::regrole
                  ORDER BY 1),
-          ARRAY['quotas.daily_request_limit INSERT', 'quotas.daily_request_limit UPDATE',
+          ARRAY['ai_provider_keys.api_key_ciphertext UPDATE', 'ai_provider_keys.api_key_hint UPDATE',
+                'ai_provider_keys.api_key_key_id UPDATE', 'ai_provider_keys.api_key_nonce UPDATE',
+                'ai_provider_keys.is_active UPDATE', 'ai_provider_keys.metadata UPDATE', 'ai_provider_keys.name UPDATE',
+                'quotas.daily_request_limit INSERT', 'quotas.daily_request_limit UPDATE',
                 'quotas.daily_token_limit INSERT', 'quotas.daily_token_limit UPDATE', 'quotas.id INSERT',
                 'quotas.monthly_token_limit INSERT', 'quotas.monthly_token_limit UPDATE', 'quotas.tenant_id INSERT',
                 'quotas.user_id INSERT', 'tenant_quotas.id INSERT', 'tenant_quotas.limit_value INSERT',
@@ -129,7 +134,7 @@ SELECT is(ARRAY(SELECT format('%s.%s %s', table_name, column_name, privilege_typ
                 'user_budgets.is_active INSERT', 'user_budgets.is_active UPDATE', 'user_budgets.name INSERT',
                 'user_budgets.name UPDATE', 'user_budgets.period INSERT', 'user_budgets.tenant_id INSERT',
                 'user_budgets.user_id INSERT'],
-          'quotas, budgets and tenant quotas: the service writes their limits, never their counters');
+          'column grants: quotas and budgets their limits, never their counters; provider keys their sealed key and labels');
 SELECT is(ARRAY(SELECT c.relname || ': ' || r.rolname FROM pg_class c, aclexplode(c.relacl) a, pg_roles r
                  WHERE c.relnamespace = 'agentbase'::regnamespace AND r.oid = a.grantee
                    AND r.rolname IN ('agentbase_member', 'agentbase_viewer', 'agentbase_service')
@@ -148,10 +153,12 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'agentbase'::regnamespace AND has_function_privilege('agentbase_app', p.oid, 'EXECUTE')
                  ORDER BY 1),
           ARRAY['adjust_user_tokens(uuid,bigint,text,text,text,text,text,text,jsonb,text)', 'audit_event(text,text,text,jsonb)',
+                'audit_secret_read(text,uuid,text,text[])',
                 'auth_lookup_key(text)', 'auth_lookup_login(text,text)', 'auth_touch_key(uuid,uuid,inet)',
                 'auto_allocate_tokens_for_level(uuid,text)', 'current_actor_id()', 'current_actor_type()',
                 'current_may_bill()', 'current_tenant_id()', 'current_user_id()', 'current_user_role()',
-                'is_platform_admin()', 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
+                'is_platform_admin()', 'mcp_server_configs_check_config(uuid,uuid,uuid,text[])',
+                'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
                 'role_cap(text)', 'role_scopes(text)',
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
