@@ -32,7 +32,7 @@
 -- quotas and budgets: their limits, never their counters; audit_logs: read only (the
 -- audit trigger writes as the owner). PUBLIC executes nothing of agentbase's; the app
 -- executes only the entry points and the helpers its policies, defaults and triggers
--- call. tests/sql/privileges.sql states the complete list.
+-- call. tests/sql/access.sql states the complete list.
 
 RESET ROLE;
 

@@ -33,7 +33,9 @@ like "$out" "AGENTBASE_SECRET_KEY: entry 1 \(key k1\): a key is 32 bytes in base
 
 # ---- PostgreSQL logs every statement with its parameters from here on ----------------------
 "$AB_BIN" migrate up >/dev/null && "$AB_BIN" seed >/dev/null
-q -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "SELECT pg_reload_conf()" >/dev/null
+# every statement with its parameters (the embedded cluster logs none of them by default)
+q -c "ALTER SYSTEM SET log_min_duration_statement = 0" -c "ALTER SYSTEM SET log_parameter_max_length = -1" \
+  -c "SELECT pg_reload_conf()" >/dev/null
 q -c "INSERT INTO agentbase.tenants (slug, name) VALUES ('secrets-test', 'Secrets test')"
 admin=$("$AB_BIN" keys create --tenant secrets-test --scopes admin 2>/dev/null)
 reader=$("$AB_BIN" keys create --tenant secrets-test --scopes secrets:read 2>/dev/null)
