@@ -136,6 +136,28 @@ struct ab_resource {
 extern const struct ab_resource ab_resources[];
 extern const size_t ab_nresources;
 
+/* The descriptor of the resource with this path name, or NULL. */
+const struct ab_resource *ab_api_resource_named(const char *name);
+/*
+ * More work for a create, on its transaction right after the INSERT: the new object's JSON
+ * is in req->out (201); an error answer set here rolls the whole create back.
+ */
+typedef void (*ab_api_then)(struct ab_app *app, struct ab_req *req, PGconn *conn, void *arg);
+/*
+ * The engine's create of r for a resource whose POST is its own (own_create) but whose
+ * writing is the engine's: authenticates, checks body (the caller's parsed object, maybe
+ * with fields taken out that are no columns) against r's writable fields, inserts and
+ * answers 201 with the object; then then(app, req, conn, arg), unless NULL. Borrows body.
+ */
+int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                           json_t *body, ab_api_then then, void *arg);
+/*
+ * Answers a failed statement about `what` (a resource name): the client's fault is a 4xx
+ * with PostgreSQL's words (constraints, our functions' 42501 "field ..." and AB404), RLS
+ * and privilege refusals a 403 that says less; anything else 5xx. Returns 0.
+ */
+int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res);
+
 /* Appends the engine's five routes per resource to out (capacity cap, *n used). */
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_MUSTCHECK;
 /*
