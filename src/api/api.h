@@ -49,11 +49,11 @@ struct ab_caller {
     char user_id[40];
     bool platform;     /* a platform-admin key */
     bool suspended;    /* the key's tenant is suspended */
-    char scopes[1024]; /* comma-separated, as stored */
+    char scopes[4096]; /* comma-separated, as stored (a session: every scope of its role) */
     char ip[64];       /* the client's address ("" when unknown) */
     /* The role the key acts with now (viewer, user, admin, platform) and what it allows. */
     char role[16];
-    char role_scopes[2048];
+    char role_scopes[4096];
     bool must_change_password; /* the user must change it before anything else */
 };
 
