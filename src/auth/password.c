@@ -170,20 +170,32 @@ static bool is_common(const struct forms *f)
     return false;
 }
 
-/* Is one of the forms s (lowercased), or, for an e-mail, its local part? */
-static bool is_form(const struct forms *f, const char *s, bool email)
+/* Is one of the forms the n bytes at s, in any case? */
+static bool is_form(const struct forms *f, const char *s, size_t n)
 {
-    size_t n = s ? strlen(s) : 0;
-
-    if (email && s && strchr(s, '@'))
-        n = (size_t)(strchr(s, '@') - s);
-    for (int i = 0; n && i < f->n; i++) {
+    for (int i = 0; n && i < f->n; i++)
         if (f->len[i] == n && strncasecmp(f->text[i], s, n) == 0)
             return true;
-        if (email && f->len[i] == strlen(s) && strcasecmp(f->text[i], s) == 0)
-            return true;
-    }
     return false;
+}
+
+/* Is one of the forms the account name s (an e-mail, its local part, a username), as it is
+ * or without the digits and symbols around its letters (bob.1 as bob)? */
+static bool is_name(const struct forms *f, const char *s, bool email)
+{
+    size_t n = s ? strlen(s) : 0, b = 0;
+
+    if (email && n && is_form(f, s, n))
+        return true;
+    if (email && s && strchr(s, '@'))
+        n = (size_t)(strchr(s, '@') - s);
+    if (is_form(f, s, n))
+        return true;
+    while (b < n && !is_letter((char)(s[b] | 0x20)))
+        b++;
+    while (n > b && !is_letter((char)(s[n - 1] | 0x20)))
+        n--;
+    return is_form(f, s + b, n - b);
 }
 
 const char *ab_auth_password_rule(const char *password, const char *email, const char *username,
@@ -204,7 +216,7 @@ const char *ab_auth_password_rule(const char *password, const char *email, const
         return "max_length";
     }
     forms_of(password, n, &f);
-    if (is_form(&f, email, true) || is_form(&f, username, false)) {
+    if (is_name(&f, email, true) || is_name(&f, username, false)) {
         *why = "is the account's e-mail address or username, or built on it";
         rule = "personal";
     } else if (is_common(&f)) {

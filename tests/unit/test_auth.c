@@ -168,6 +168,8 @@ static void test_the_e_mail_and_username_are_refused_in_any_case(void **state)
     assert_string_equal(rule("ada@example.com"), "personal");
     assert_string_equal(rule("ADA@EXAMPLE.COM"), "personal");
     assert_string_equal(rule("ada_l12345678"), "personal");
+    assert_string_equal(
+        ab_auth_password_rule("Bob.1!!!!!!!!!!", NULL, "bob.1", &(const char *){NULL}), "personal");
     assert_string_equal(rule("Ada@Example.com!"), "personal");
     assert_string_equal(rule("write to ada@example.com"), "");
     assert_string_equal(ab_auth_password_rule("ada_lovelace", "ada_lovelace@example.com", NULL,
