@@ -170,6 +170,14 @@ void ab_api_resources_free(struct ab_app *app);
 
 /* Business operations: signing in (login.c), issuing and revoking API keys (keys.c). */
 int ab_api_login(void *app, struct ab_req *req);
+/*
+ * Passwords (password.c): POST /v1/users (the engine's create, with an optional password),
+ * POST /v1/auth/password (the user changes theirs) and POST /v1/users/{id}/password (an
+ * admin resets someone's).
+ */
+int ab_api_user_create(void *app, struct ab_req *req);
+int ab_api_password_change(void *app, struct ab_req *req);
+int ab_api_password_reset(void *app, struct ab_req *req);
 /* GET /openapi.json, generated from the route table and descriptors (openapi.c). */
 int ab_api_openapi(void *app, struct ab_req *req);
 int ab_api_key_create(void *app, struct ab_req *req);
