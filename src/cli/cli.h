@@ -18,6 +18,7 @@ int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_users(const struct ab_config *cfg, int argc, char **argv);
 
 /* ---- shared by the commands ----------------------------------------------------------- */
 
