@@ -160,6 +160,27 @@ static void set_password(struct ab_app *app, struct ab_req *req, const char *sco
     ab_api_end(app, req, conn);
 }
 
+/*
+ * The rest of a change or a reset once the first transaction is over (unless it failed):
+ * the rules, the hash and the second transaction; then forgets the passwords, a and doc.
+ */
+static int finish(struct ab_app *app, struct ab_req *req, const char *scope, json_t *doc,
+                  struct account *a, bool must_change)
+{
+    char hash[AB_AUTH_HASH_MAX] = "";
+    const char *new_pw = json_string_value(json_object_get(doc, "new_password"));
+
+    if (req->status < 400 && check_rules(req, "new_password", new_pw, a->email, a->username) == 0 &&
+        hash_password(req, new_pw, hash) == 0)
+        set_password(app, req, scope, a->id, hash, must_change);
+    sodium_memzero(hash, sizeof(hash));
+    sodium_memzero(a, sizeof(*a));
+    if (doc)
+        forget(req, doc);
+    json_decref(doc);
+    return 0;
+}
+
 /* ======================================================================================
  * POST /v1/users: the engine's create, and the password in the same transaction
  * ====================================================================================== */
@@ -221,13 +242,11 @@ out:
 int ab_api_password_change(void *appv, struct ab_req *req)
 {
     static const char *const fields[] = {"old_password", "new_password"};
-    char hash[AB_AUTH_HASH_MAX] = "";
     const char *old_pw, *new_pw;
     struct account a = {0};
     struct ab_caller who;
     json_t *doc = NULL;
     PGconn *conn;
-    bool right;
 
     if (ab_api_begin(appv, req, AB_SCOPE_OWN_PASSWORD, true, &who, &conn))
         return 0;
@@ -239,28 +258,18 @@ int ab_api_password_change(void *appv, struct ab_req *req)
         read_account(appv, req, conn, who.user_id, &a);
     ab_api_end(appv, req, conn);
     if (req->status >= 400)
-        goto out;
+        return finish(appv, req, NULL, doc, &a, false);
 
     /* No connection from here until the new hash is ready. */
     old_pw = json_string_value(json_object_get(doc, "old_password"));
     new_pw = json_string_value(json_object_get(doc, "new_password"));
-    right = a.hash[0] && ab_auth_password_verify(a.hash, old_pw);
-    if (!right)
+    if (!a.hash[0] || !ab_auth_password_verify(a.hash, old_pw))
         ab_http_error(req, 403, "wrong_password",
                       "field 'old_password' is not the current password");
     else if (strcmp(old_pw, new_pw) == 0)
         ab_http_error(req, 400, "weak_password",
                       "field 'new_password' is the current password (rule unchanged)");
-    else if (check_rules(req, "new_password", new_pw, a.email, a.username) == 0 &&
-             hash_password(req, new_pw, hash) == 0)
-        set_password(appv, req, AB_SCOPE_OWN_PASSWORD, a.id, hash, false);
-out:
-    sodium_memzero(hash, sizeof(hash));
-    sodium_memzero(&a, sizeof(a));
-    if (doc)
-        forget(req, doc);
-    json_decref(doc);
-    return 0;
+    return finish(appv, req, AB_SCOPE_OWN_PASSWORD, doc, &a, false);
 }
 
 /* ======================================================================================
@@ -270,8 +279,7 @@ out:
 int ab_api_password_reset(void *appv, struct ab_req *req)
 {
     static const char *const fields[] = {"new_password"};
-    char hash[AB_AUTH_HASH_MAX] = "";
-    const char *id = req->params[0], *new_pw;
+    const char *id = req->params[0];
     struct account a = {0};
     struct ab_caller who;
     json_t *doc = NULL;
@@ -292,19 +300,6 @@ int ab_api_password_reset(void *appv, struct ab_req *req)
     else if ((doc = password_body(req, fields, AB_ARRAY_LEN(fields))))
         read_account(appv, req, conn, id, &a);
     ab_api_end(appv, req, conn);
-    if (req->status >= 400)
-        goto out;
-
     /* No connection from here until the new hash is ready. */
-    new_pw = json_string_value(json_object_get(doc, "new_password"));
-    if (check_rules(req, "new_password", new_pw, a.email, a.username) == 0 &&
-        hash_password(req, new_pw, hash) == 0)
-        set_password(appv, req, "users:write", a.id, hash, true);
-out:
-    sodium_memzero(hash, sizeof(hash));
-    sodium_memzero(&a, sizeof(a));
-    if (doc)
-        forget(req, doc);
-    json_decref(doc);
-    return 0;
+    return finish(appv, req, "users:write", doc, &a, true);
 }
