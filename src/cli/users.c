@@ -203,9 +203,5 @@ int ab_cli_users(const struct ab_config *cfg, int argc, char **argv)
     sodium_memzero(password, sizeof(password));
     if (conn)
         PQfinish(conn);
-    if (rc) {
-        ab_cli_connect_hint(cfg, &err);
-        return ab_cli_fail(&err);
-    }
-    return AB_EXIT_OK;
+    return ab_cli_exit(cfg, rc, &err);
 }
