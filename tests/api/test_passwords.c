@@ -158,6 +158,14 @@ static long login(const char *email, const char *password, char *key, bool *must
     return login_to(slug, email, password, key, must_change);
 }
 
+/* A new user of the first tenant (see create_user), signed in: its session goes to key. */
+static void signed_in_user(const char *name, const char *role, const char *password, char *email,
+                           char *id, char *key)
+{
+    create_user(admin_key, name, role, password, email, id);
+    assert_int_equal(login(email, password, key, NULL), 200);
+}
+
 /* POST /v1/auth/password with the session key. */
 static long change(const char *key, const char *old_pw, const char *new_pw,
                    struct api_response *out)
@@ -194,6 +202,26 @@ static void row_of(const char *id, char *out, size_t n)
             "       failed_login_attempts || '|' || coalesce(locked_until::text, '') "
             "  FROM agentbase.users WHERE id = $1::uuid",
             1, p, out, n);
+}
+
+/* Asserts that the user's row (see row_of) is still before. */
+static void assert_unchanged(const char *id, const char *before)
+{
+    char now[512];
+
+    row_of(id, now, sizeof(now));
+    assert_string_equal(now, before);
+}
+
+/* Asserts that no user has this e-mail. */
+static void assert_no_user(const char *email)
+{
+    const char *p[1] = {email};
+    char count[16];
+
+    api_sql(db, "SELECT count(*) FROM agentbase.users WHERE email = $1", 1, p, count,
+            sizeof(count));
+    assert_string_equal(count, "0");
 }
 
 /* ---- set at creation ----------------------------------------------------------------- */
@@ -236,7 +264,7 @@ static void test_creation_refuses_a_weak_password_naming_the_rule(void **state)
         {"weak@pw.test", "(rule personal)"},
         {"weakling-one", "(rule personal)"},
     };
-    char body[256], count[16];
+    char body[256];
     struct api_response r;
 
     (void)state;
@@ -250,26 +278,22 @@ static void test_creation_refuses_a_weak_password_naming_the_rule(void **state)
     }
     call("POST", "/v1/users", admin_key, "{\"email\": \"weak@pw.test\", \"password\": 12}", &r);
     expect_error(&r, 400, "invalid_field", "field 'password' must be a string", NULL);
-    api_sql(db, "SELECT count(*) FROM agentbase.users WHERE email = 'weak@pw.test'", 0, NULL, count,
-            sizeof(count));
-    assert_string_equal(count, "0");
+    assert_no_user("weak@pw.test");
 }
 
 /* ---- change ---------------------------------------------------------------------------- */
 
 static void test_a_wrong_old_password_changes_nothing(void **state)
 {
-    char email[64], id[40], key[64], before[512], after[512];
+    char email[64], id[40], key[64], before[512];
     struct api_response r;
 
     (void)state;
-    create_user(admin_key, "bo", "user", "amber-window-lantern", email, id);
-    assert_int_equal(login(email, "amber-window-lantern", key, NULL), 200);
+    signed_in_user("bo", "user", "amber-window-lantern", email, id, key);
     row_of(id, before, sizeof(before));
     change(key, "amber-window-lanterN", "cobalt-meadow-fennel", &r);
     expect_error(&r, 403, "wrong_password", "field 'old_password'", NULL);
-    row_of(id, after, sizeof(after));
-    assert_string_equal(after, before);
+    assert_unchanged(id, before);
     assert_int_equal(whoami(key), 200);
     assert_int_equal(login(email, "cobalt-meadow-fennel", key, NULL), 401);
 }
@@ -280,8 +304,7 @@ static void test_a_change_ends_the_other_sessions_and_keeps_this_one(void **stat
     struct api_response r;
 
     (void)state;
-    create_user(admin_key, "cy", "viewer", "granite-harbor-tulip", email, id);
-    assert_int_equal(login(email, "granite-harbor-tulip", mine, NULL), 200);
+    signed_in_user("cy", "viewer", "granite-harbor-tulip", email, id, mine);
     assert_int_equal(login(email, "granite-harbor-tulip", other, NULL), 200);
     assert_int_equal(change(mine, "granite-harbor-tulip", "velvet-canyon-pepper", &r), 200);
     assert_non_null(strstr(r.body, "\"sessions_ended\": 1"));
@@ -295,12 +318,11 @@ static void test_a_change_ends_the_other_sessions_and_keeps_this_one(void **stat
 
 static void test_a_change_checks_the_new_password_naming_the_rule(void **state)
 {
-    char email[64], id[40], key[64], before[512], after[512], username[64];
+    char email[64], id[40], key[64], before[512], username[64];
     struct api_response r;
 
     (void)state;
-    create_user(admin_key, "dee", "user", "saffron-pillow-echo", email, id);
-    assert_int_equal(login(email, "saffron-pillow-echo", key, NULL), 200);
+    signed_in_user("dee", "user", "saffron-pillow-echo", email, id, key);
     row_of(id, before, sizeof(before));
     change(key, "saffron-pillow-echo", "too-short", &r);
     expect_error(&r, 400, "weak_password", "field 'new_password'", "(rule min_length)");
@@ -313,8 +335,7 @@ static void test_a_change_checks_the_new_password_naming_the_rule(void **state)
     expect_error(&r, 400, "weak_password", "field 'new_password'", "(rule personal)");
     change(key, "saffron-pillow-echo", "saffron-pillow-echo", &r);
     expect_error(&r, 400, "weak_password", "field 'new_password'", "(rule unchanged)");
-    row_of(id, after, sizeof(after));
-    assert_string_equal(after, before);
+    assert_unchanged(id, before);
 }
 
 static void test_malformed_change_bodies_are_400(void **state)
@@ -323,8 +344,7 @@ static void test_malformed_change_bodies_are_400(void **state)
     struct api_response r;
 
     (void)state;
-    create_user(admin_key, "eve", "user", "lilac-thunder-oar", email, id);
-    assert_int_equal(login(email, "lilac-thunder-oar", key, NULL), 200);
+    signed_in_user("eve", "user", "lilac-thunder-oar", email, id, key);
     call("POST", "/v1/auth/password", key, "{\"new_password\": \"orchid-rain-falcon\"}", &r);
     expect_error(&r, 400, "invalid_field", "field 'old_password' is required", NULL);
     call("POST", "/v1/auth/password", key,
@@ -357,8 +377,7 @@ static void test_an_admin_reset_forces_a_change_at_next_sign_in(void **state)
     bool must = false;
 
     (void)state;
-    create_user(admin_key, "fay", "user", "hazel-compass-drift", email, id);
-    assert_int_equal(login(email, "hazel-compass-drift", first, NULL), 200);
+    signed_in_user("fay", "user", "hazel-compass-drift", email, id, first);
     assert_int_equal(login(email, "hazel-compass-drift", second, NULL), 200);
     assert_int_equal(reset(admin_key, id, "temporary-from-admin", &r), 200);
     assert_non_null(strstr(r.body, "\"sessions_ended\": 2"));
@@ -392,7 +411,7 @@ static void test_an_admin_reset_forces_a_change_at_next_sign_in(void **state)
 static void test_a_plain_user_cannot_set_another_users_password(void **state)
 {
     char email[64], id[40], other_email[64], other[40], key[64], victim[64];
-    char before[512], after[512], body[256], count[16];
+    char before[512], body[256];
     struct api_response r;
 
     (void)state;
@@ -403,8 +422,7 @@ static void test_a_plain_user_cannot_set_another_users_password(void **state)
     row_of(other, before, sizeof(before));
     reset(key, other, "taken-over-by-gus", &r);
     expect_error(&r, 403, "forbidden", "only an admin resets a password", NULL);
-    row_of(other, after, sizeof(after));
-    assert_string_equal(after, before);
+    assert_unchanged(other, before);
     assert_int_equal(whoami(victim), 200);
     assert_int_equal(login(other_email, "taken-over-by-gus", victim, NULL), 401);
 
@@ -414,14 +432,12 @@ static void test_a_plain_user_cannot_set_another_users_password(void **state)
              "\"gus-knows-this-one\"}");
     call("POST", "/v1/users", key, body, &r);
     expect_error(&r, 403, "forbidden", NULL, NULL);
-    api_sql(db, "SELECT count(*) FROM agentbase.users WHERE email = 'puppet@pw.test'", 0, NULL,
-            count, sizeof(count));
-    assert_string_equal(count, "0");
+    assert_no_user("puppet@pw.test");
 }
 
 static void test_an_admin_resets_no_user_of_another_tenant(void **state)
 {
-    char email[64], id[40], before[512], after[512], key[64];
+    char email[64], id[40], before[512], key[64];
     struct api_response r;
 
     (void)state;
@@ -429,8 +445,7 @@ static void test_an_admin_resets_no_user_of_another_tenant(void **state)
     row_of(id, before, sizeof(before));
     reset(admin_key, id, "from-the-wrong-tenant", &r);
     expect_error(&r, 404, "not_found", NULL, NULL);
-    row_of(id, after, sizeof(after));
-    assert_string_equal(after, before);
+    assert_unchanged(id, before);
     assert_int_equal(login_to(other_slug, email, "walnut-glacier-reed", key, NULL), 200);
 }
 
@@ -440,8 +455,7 @@ static void test_an_admin_changes_their_own_password_with_the_old_one(void **sta
     struct api_response r;
 
     (void)state;
-    create_user(admin_key, "jo", "admin", "cedar-marble-kite", email, id);
-    assert_int_equal(login(email, "cedar-marble-kite", key, NULL), 200);
+    signed_in_user("jo", "admin", "cedar-marble-kite", email, id, key);
     reset(key, id, "no-old-one-needed", &r);
     expect_error(&r, 400, "invalid_request", "POST /v1/auth/password", NULL);
     reset(key, "not-a-uuid", "no-old-one-needed", &r);
