@@ -37,7 +37,7 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/pg/*.c src/migrate/*.c src/auth/*.
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded.o
 BIN := $(BUILD)/agentbase
 EMBED_FILES := $(sort $(wildcard db/migrations/*.sql)) $(sort $(wildcard db/seed/base/*.sql)) \
-	$(sort $(wildcard db/seed/dev/*.sql))
+	$(sort $(wildcard db/seed/dev/*.sql)) src/auth/common-passwords.txt
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # C tests that need a server: run by the db suite against its throwaway cluster.

@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"pg", ab_cli_pg, "manage the embedded PostgreSQL: start, stop, status, url, psql"},
     {"migrate", ab_cli_migrate, "apply, revert, inspect and verify schema migrations"},
     {"keys", ab_cli_keys, "create API keys: keys create --platform-admin | --tenant SLUG"},
+    {"users", ab_cli_users,
+     "set a user's password: users set-password --tenant SLUG --email EMAIL"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
     {"maintain", ab_cli_maintain, "periodic jobs: expire holds, resets, rollups, partitions"},
     {"secrets", ab_cli_secrets, "stored secrets' key ring: status, verify, rotate, new-key"},

@@ -127,6 +127,9 @@ static int get_whoami(void *appv, struct ab_req *req)
 const struct ab_http_route ab_api_routes[] = {
     {"GET", "/v1/auth/whoami", get_whoami, NULL},
     {"POST", "/v1/auth/login", ab_api_login, NULL},
+    {"POST", "/v1/auth/password", ab_api_password_change, NULL},
+    {"POST", "/v1/users", ab_api_user_create, NULL},
+    {"POST", "/v1/users/{id}/password", ab_api_password_reset, NULL},
     {"POST", "/v1/api-keys", ab_api_key_create, NULL},
     {"DELETE", "/v1/api-keys/{id}", ab_api_key_revoke, NULL},
     {"GET", "/healthz", get_healthz, NULL},

@@ -51,7 +51,7 @@ struct ab_caller {
     char user_id[40];
     bool platform;     /* a platform-admin key */
     bool suspended;    /* the key's tenant is suspended */
-    char scopes[4096]; /* comma-separated, as stored */
+    char scopes[4096]; /* comma-separated, as stored (a session: every scope of its role) */
     char ip[64];       /* the client's address ("" when unknown) */
     /* The role the key acts with now (viewer, user, admin, platform) and what it allows. */
     char role[16];
@@ -164,6 +164,28 @@ struct ab_resource {
 extern const struct ab_resource ab_resources[];
 extern const size_t ab_nresources;
 
+/* The descriptor of the resource with this path name, or NULL. */
+const struct ab_resource *ab_api_resource_named(const char *name);
+/*
+ * More work for a create, on its transaction right after the INSERT: the new object's JSON
+ * is in req->out (201); an error answer set here rolls the whole create back.
+ */
+typedef void (*ab_api_then)(struct ab_app *app, struct ab_req *req, PGconn *conn, void *arg);
+/*
+ * The engine's create of r for a resource whose POST is its own (own_create) but whose
+ * writing is the engine's: authenticates, checks body (the caller's parsed object, maybe
+ * with fields taken out that are no columns) against r's writable fields, inserts and
+ * answers 201 with the object; then then(app, req, conn, arg), unless NULL. Borrows body.
+ */
+int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                           json_t *body, ab_api_then then, void *arg);
+/*
+ * Answers a failed statement about `what` (a resource name): the client's fault is a 4xx
+ * with PostgreSQL's words (constraints, our functions' 42501 "field ..." and AB404), RLS
+ * and privilege refusals a 403 that says less; anything else 5xx. Returns 0.
+ */
+int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res);
+
 /* Appends the engine's routes (five per resource, and for a secret its read route, whose
  * handler is ab_api_secret_read) to out (capacity cap, *n used). */
 int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n) AB_MUSTCHECK;
@@ -217,6 +239,14 @@ void ab_api_resources_free(struct ab_app *app);
 
 /* Business operations: signing in (login.c), issuing and revoking API keys (keys.c). */
 int ab_api_login(void *app, struct ab_req *req);
+/*
+ * Passwords (password.c): POST /v1/users (the engine's create, with an optional password),
+ * POST /v1/auth/password (the user changes theirs) and POST /v1/users/{id}/password (an
+ * admin resets someone's).
+ */
+int ab_api_user_create(void *app, struct ab_req *req);
+int ab_api_password_change(void *app, struct ab_req *req);
+int ab_api_password_reset(void *app, struct ab_req *req);
 /* GET /openapi.json, generated from the route table and descriptors (openapi.c). */
 int ab_api_openapi(void *app, struct ab_req *req);
 int ab_api_key_create(void *app, struct ab_req *req);

@@ -4,6 +4,7 @@
  * server that serves it. Hand-written operations describe themselves in `documented`.
  */
 #include "api/api.h"
+#include "auth/auth.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -16,6 +17,21 @@ struct doc {
     int status;           /* success status */
     bool public;          /* needs no key */
 };
+
+/* A new password (see ab_auth_password_rule) and what setting one answers. */
+#define NEW_PASSWORD                                                                                                                                    \
+    "{\"type\": \"string\", \"minLength\": " AB_STR(                                                                                                    \
+        AB_PASSWORD_MIN_CHARS) ", \"maxLength\": " AB_STR(AB_PASSWORD_MAX_BYTES) ", "                                                                   \
+                                                                                 "\"writeOnly\": "                                                      \
+                                                                                 "true, "                                                               \
+                                                                                 "\"description\""                                                      \
+                                                                                 ": \"at "                                                              \
+                                                                                 "least " AB_STR(AB_PASSWORD_MIN_CHARS) " characters, at most " AB_STR( \
+                                                                                     AB_PASSWORD_MAX_BYTES) " bytes; not a common password, the e-mail or the username\"}"
+#define PASSWORD_SET                                                                               \
+    "{\"type\": \"object\", \"properties\": {\"user_id\": {\"type\": \"string\", \"format\": "     \
+    "\"uuid\"}, \"must_change_password\": {\"type\": \"boolean\"}, \"sessions_ended\": "           \
+    "{\"type\": \"integer\"}}}"
 
 static const struct doc documented[] = {
     {"GET", "/healthz", "the process is alive", "operations", NULL,
@@ -44,6 +60,24 @@ static const struct doc documented[] = {
      "\"user_id\": {\"type\": \"string\"}, \"scopes\": {\"type\": \"array\", \"items\": "
      "{\"type\": \"string\"}}, \"must_change_password\": {\"type\": \"boolean\"}}}",
      200, true},
+    {"POST", "/v1/auth/password",
+     "change one's own password (the old one, then the new one); ends one's other sessions", "auth",
+     "{\"type\": \"object\", \"required\": [\"old_password\", \"new_password\"], "
+     "\"properties\": {\"old_password\": {\"type\": \"string\", \"writeOnly\": true}, "
+     "\"new_password\": " NEW_PASSWORD "}, \"additionalProperties\": false}",
+     PASSWORD_SET, 200, false},
+    {"POST", "/v1/users", "create a user, optionally with a password (admins)", "users",
+     "{\"allOf\": [{\"$ref\": \"#/components/schemas/users\"}], \"required\": [\"email\"], "
+     "\"properties\": {\"email\": {\"type\": \"string\"}, \"password\": " NEW_PASSWORD ", "
+     "\"must_change_password\": {\"type\": \"boolean\"}}}",
+     "{\"$ref\": \"#/components/schemas/users\"}", 201, false},
+    {"POST", "/v1/users/{id}/password",
+     "reset a user's password (admins); the user must change it at next sign-in, their "
+     "sessions end",
+     "users",
+     "{\"type\": \"object\", \"required\": [\"new_password\"], \"properties\": "
+     "{\"new_password\": " NEW_PASSWORD "}, \"additionalProperties\": false}",
+     PASSWORD_SET, 200, false},
     {"POST", "/v1/api-keys", "issue an API key; the key is in this response only", "api-keys",
      "{\"type\": \"object\", \"required\": [\"name\", \"scopes\"], \"properties\": {\"name\": "
      "{\"type\": \"string\"}, \"scopes\": {\"type\": \"array\", \"items\": {\"type\": "

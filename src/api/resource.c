@@ -173,50 +173,41 @@ json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok)
     return doc;
 }
 
-/* Parses the body as a JSON object whose fields are all writable (in create or update, or
- * the secret's field), each of its column's kind; on failure the 400 response is set and
- * NULL returned. */
-static json_t *parse_body(struct ab_req *req, const struct ab_resource *r, bool is_create,
-                          const char *kinds)
+/* Checks that every field of doc is writable (in create or update, or the secret's field),
+ * each of its column's kind; 0, or 1 with the 400 response set. */
+static int check_body(struct ab_req *req, const struct ab_resource *r, json_t *doc, bool is_create,
+                      const char *kinds)
 {
     const char *allowed = is_create ? r->create : r->update;
     const char *field;
-    json_t *doc = ab_api_parse_object(req, false), *value;
+    json_t *value;
     size_t len;
 
-    if (!doc)
-        return NULL;
     json_object_foreach(doc, field, value)
     {
         if (r->secret && strcmp(field, r->secret->field) == 0) {
             if (!ab_api_secret_check(req, r, value, is_create))
                 continue;
-            json_decref(doc);
-            return NULL;
+            return 1;
         }
         if (list_find(allowed, field, &len)) {
             char kind = kind_of(kinds, field);
 
             if (kind_accepts(kind, value))
                 continue;
-            ab_http_error(req, 400, "invalid_field", "field '%s' must be %s", field,
-                          kind_name(kind));
-            json_decref(doc);
-            return NULL;
+            return ab_http_error(req, 400, "invalid_field", "field '%s' must be %s", field,
+                                 kind_name(kind)) +
+                   1;
         }
         /* One answer for unknown and read-only fields, so hidden columns stay unnamed. */
-        ab_http_error(req, 400, "invalid_field",
-                      "field '%s' cannot be set here (unknown or read-only for %s)", field,
-                      r->name);
-        json_decref(doc);
-        return NULL;
+        return ab_http_error(req, 400, "invalid_field",
+                             "field '%s' cannot be set here (unknown or read-only for %s)", field,
+                             r->name) +
+               1;
     }
-    if (json_object_size(doc) == 0) {
-        json_decref(doc);
-        ab_http_error(req, 400, "invalid_request", "no fields given");
-        return NULL;
-    }
-    return doc;
+    if (json_object_size(doc) == 0)
+        return ab_http_error(req, 400, "invalid_request", "no fields given") + 1;
+    return 0;
 }
 
 bool ab_api_is_uuid(const char *s)
@@ -235,8 +226,7 @@ bool ab_api_is_uuid(const char *s)
  * Database errors as HTTP answers
  * ====================================================================================== */
 
-/* Answers a failed statement: the client's fault is 4xx with PostgreSQL's words. */
-static int db_error(struct ab_req *req, const struct ab_resource *r, const PGresult *res)
+int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -251,7 +241,7 @@ static int db_error(struct ab_req *req, const struct ab_resource *r, const PGres
                              "null",
                              column ? column : "?");
     if (strcmp(state, "23514") == 0)
-        return ab_http_error(req, 422, "constraint_violation", "%s violates %s", r->name,
+        return ab_http_error(req, 422, "constraint_violation", "%s violates %s", what,
                              constraint ? constraint : "a check constraint");
     if (strcmp(state, "23503") == 0 && !constraint && msg && strncmp(msg, "field ", 6) == 0)
         return ab_http_error(req, 422, "invalid_reference", "%s", msg); /* refs_check() */
@@ -271,10 +261,12 @@ static int db_error(struct ab_req *req, const struct ab_resource *r, const PGres
         return ab_http_error(req, 403, "forbidden",
                              "your role may not make this change to %s (not your row, or "
                              "not writable by your role)",
-                             r->name);
+                             what);
+    if (strcmp(state, "AB404") == 0) /* our functions' "not found", answered like RLS's */
+        return ab_http_error(req, 404, "not_found", "%s", msg ? msg : "not found");
     if (strcmp(state, "57014") == 0)
         return ab_http_error(req, 503, "timeout", "the request took too long");
-    fprintf(stderr, "agentbase: database error on %s: %s (SQLSTATE %s)\n", r->name, msg ? msg : "?",
+    fprintf(stderr, "agentbase: database error on %s: %s (SQLSTATE %s)\n", what, msg ? msg : "?",
             state);
     return ab_http_error(req, 500, "internal", "internal error");
 }
@@ -287,7 +279,7 @@ static void answer(struct ab_app *app, struct ab_req *req, const struct ab_resou
     PGresult *res = ab_pg_pool_exec(app->pool, conn, sql, n, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        db_error(req, r, res);
+        ab_api_db_error(req, r->name, res);
     else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
         ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent ? r->parent : r->name,
                       req->params[0] ? req->params[0] : "");
@@ -356,7 +348,7 @@ static bool parse_limit(const char *s, long *out)
     return true;
 }
 
-static const struct ab_resource *resource_named(const char *name)
+const struct ab_resource *ab_api_resource_named(const char *name)
 {
     for (size_t i = 0; name && i < ab_nresources; i++)
         if (strcmp(ab_resources[i].name, name) == 0)
@@ -378,7 +370,7 @@ static bool cursor_ok(const struct ab_resource *r, const char *after)
  */
 static int parent_exists(struct ab_buf *sql, const struct ab_resource *r, int n)
 {
-    const struct ab_resource *p = resource_named(r->parent);
+    const struct ab_resource *p = ab_api_resource_named(r->parent);
 
     return ab_buf_printf(sql, "EXISTS (SELECT 1 FROM agentbase.%s p WHERE p.id = $%d::uuid%s)",
                          p->table, n, p->soft_delete ? " AND p.deleted_at IS NULL" : "");
@@ -649,13 +641,17 @@ static int take_secret(struct ab_app *app, struct ab_req *req, PGconn *conn,
     return 0;
 }
 
-/* POST /v1/<name> and PATCH /v1/<name>/{id}: authenticate, then judge the body, then write. */
-static int write_fields(void *appv, struct ab_req *req, bool is_create)
+/*
+ * POST /v1/<name> and PATCH /v1/<name>/{id}: authenticate, then judge the body, then write.
+ * body is the object to write (NULL: the request's own); then, for a create, runs on its
+ * transaction once the row exists (NULL: nothing more).
+ */
+static int write_fields(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                        json_t *body, ab_api_then then, void *arg, bool is_create)
 {
-    const struct ab_resource *r = ab_http_route_data(req);
     struct ab_api_sealed sealed = {0};
     const char *kinds, *params[7];
-    char *body = NULL;
+    char *blanked = NULL, *text = NULL;
     struct ab_buf sql;
     PGconn *conn;
     json_t *doc;
@@ -666,48 +662,63 @@ static int write_fields(void *appv, struct ab_req *req, bool is_create)
     if ((!is_create || r->parent) && !ab_api_is_uuid(req->params[0]))
         return ab_http_error(req, 404, "not_found", "%s/%s not found",
                              is_create ? r->parent : r->name, req->params[0]);
-    if (!(kinds = kinds_for(appv, req, r)) || begin_for(appv, req, r, true, &conn))
+    if (!(kinds = kinds_for(app, req, r)) || begin_for(app, req, r, true, &conn))
         return 0;
-    doc = parse_body(req, r, is_create, kinds);
-    if (doc &&
-        (!r->check || r->check(appv, req, conn, doc, is_create ? NULL : req->params[0]) == 0) &&
-        take_secret(appv, req, conn, r, is_create, doc, &sealed, &body) == 0) {
+    doc = body ? json_incref(body) : ab_api_parse_object(req, false);
+    if (doc && check_body(req, r, doc, is_create, kinds) == 0 &&
+        (!r->check || r->check(app, req, conn, doc, is_create ? NULL : req->params[0]) == 0) &&
+        take_secret(app, req, conn, r, is_create, doc, &sealed, &blanked) == 0) {
+        /* the body as given, or with its secret blanked, or the caller's object */
+        const char *given = blanked ? blanked
+                            : body  ? (text = json_dumps(body, JSON_COMPACT))
+                                    : req->body.data;
+
         ab_buf_init(&sql, 64 * 1024);
         /* create: $1 body, $2 parent id; patch: $1 id, $2 body; then a sealed secret's */
-        params[0] = is_create ? (body ? body : req->body.data) : req->params[0];
-        params[1] = is_create ? req->params[0] : (body ? body : req->body.data);
+        params[0] = is_create ? given : req->params[0];
+        params[1] = is_create ? req->params[0] : given;
         np = is_create && !r->parent ? 1 : 2;
-        if (body && is_create)
+        if (blanked && is_create)
             params[np++] = sealed.id;
-        if (body) {
+        if (blanked) {
             params[np++] = sealed.cleared ? NULL : sealed.ciphertext;
             params[np++] = sealed.cleared ? NULL : sealed.nonce;
             params[np++] = sealed.cleared ? NULL : sealed.key_id;
             params[np++] = sealed.hint;
         }
-        rc = is_create ? insert_sql(&sql, r, doc, body != NULL, r->parent ? 3 : 2)
-                       : update_sql(&sql, r, doc, body != NULL, 3);
+        rc = !given      ? AB_ENOMEM
+             : is_create ? insert_sql(&sql, r, doc, blanked != NULL, r->parent ? 3 : 2)
+                         : update_sql(&sql, r, doc, blanked != NULL, 3);
         if (rc != 0)
             ab_http_error(req, 500, "internal", "out of memory");
         else
-            answer(appv, req, r, conn, sql.data, np, params, is_create ? 201 : 200);
+            answer(app, req, r, conn, sql.data, np, params, is_create ? 201 : 200);
+        if (then && is_create && req->status == 201)
+            then(app, req, conn, arg);
         ab_buf_free(&sql);
     }
     ab_api_sealed_free(&sealed);
-    free(body);
+    free(blanked);
+    free(text);
     json_decref(doc);
-    ab_api_end(appv, req, conn);
+    ab_api_end(app, req, conn);
     return 0;
 }
 
 static int create(void *appv, struct ab_req *req)
 {
-    return write_fields(appv, req, true);
+    return write_fields(appv, req, ab_http_route_data(req), NULL, NULL, NULL, true);
 }
 
 static int patch(void *appv, struct ab_req *req)
 {
-    return write_fields(appv, req, false);
+    return write_fields(appv, req, ab_http_route_data(req), NULL, NULL, NULL, false);
+}
+
+int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                           json_t *body, ab_api_then then, void *arg)
+{
+    return write_fields(app, req, r, body, then, arg, true);
 }
 
 /* DELETE /v1/<name>/{id}: sets deleted_at where the table has it, else deletes. */

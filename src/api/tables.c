@@ -37,10 +37,12 @@ const struct ab_resource ab_resources[] = {
         .platform = true,
     },
     {
+        /* POST is password.c's: the engine's create, with an optional password. */
         .name = "users",
         .table = "users",
         .create = "email,username,full_name,avatar_url,profile,role,permissions,preferences,"
-                  "preferred_model,preferred_temperature,timezone,status,level",
+                  "preferred_model,preferred_temperature,timezone,status,level,"
+                  "must_change_password",
         .update = "username,full_name,avatar_url,profile,role,permissions,preferences,"
                   "preferred_model,preferred_temperature,timezone,status,level",
         .hidden = "password_hash,email_verification_token_hash",
@@ -48,6 +50,7 @@ const struct ab_resource ab_resources[] = {
         .soft_delete = true,
         .example = "{\"email\": \"user{{n}}@example.com\", \"username\": \"user{{n}}\", "
                    "\"role\": \"user\"}",
+        .own_create = true,
     },
     {
         /* Issued and revoked by keys.c: the secret exists only in the POST response. */

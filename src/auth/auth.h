@@ -28,6 +28,24 @@ bool ab_auth_password_verify(const char *hash, const char *password);
 /* Fills out with a random password of len - 1 url-safe characters. */
 void ab_auth_random_password(char *out, size_t len);
 
+#define AB_PASSWORD_MIN_CHARS 12   /* characters (UTF-8 code points) */
+#define AB_PASSWORD_MAX_BYTES 1024 /* argon2id takes any length; a request body should not */
+
+/*
+ * The rules a new password must pass for the account with this e-mail and username (either
+ * may be NULL). NULL when it passes; else the name of the first rule it breaks, with *why
+ * set to a phrase that completes "the password ...":
+ *   min_length  fewer than AB_PASSWORD_MIN_CHARS characters
+ *   max_length  more than AB_PASSWORD_MAX_BYTES bytes
+ *   common      one of the most common passwords (src/auth/common-passwords.txt, compiled
+ *               in), also lowercased, with digits and symbols around it, in l33t spelling
+ *               or repeated; a run like abcdefghijkl; a repetition of up to four characters
+ *   personal    the account's e-mail, its local part or the username, decorated likewise
+ * Returned strings are static.
+ */
+const char *ab_auth_password_rule(const char *password, const char *email, const char *username,
+                                  const char **why);
+
 #define AB_KEY_LEN        39 /* characters, without the NUL */
 #define AB_KEY_PREFIX_LEN 11 /* "ab_" + key id */
 

@@ -19,6 +19,7 @@ int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_secrets(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_users(const struct ab_config *cfg, int argc, char **argv);
 
 /* ---- shared by the commands ----------------------------------------------------------- */
 
@@ -32,6 +33,8 @@ int ab_cli_fail(const struct ab_error *err);
 int ab_cli_usage_error(const char *cmd, const char *fmt, ...) AB_PRINTF(2, 3);
 /* The database to use; for the embedded cluster, hints at `agentbase pg start` on failure. */
 int ab_cli_connect_hint(const struct ab_config *cfg, struct ab_error *err);
+/* The exit status for rc: AB_EXIT_OK, or err printed (with that hint) and AB_EXIT_FAIL. */
+int ab_cli_exit(const struct ab_config *cfg, int rc, struct ab_error *err);
 /* Parses a whole non-negative number; false when s is not one or exceeds max. */
 bool ab_cli_parse_int(const char *s, long max, long *out);
 /* Writes secret to $AGENTBASE_HOME/name (mode 0600) and prints "<what>: in <path>". */

@@ -33,6 +33,14 @@ int ab_cli_connect_hint(const struct ab_config *cfg, struct ab_error *err)
     return err->code;
 }
 
+int ab_cli_exit(const struct ab_config *cfg, int rc, struct ab_error *err)
+{
+    if (!rc)
+        return AB_EXIT_OK;
+    ab_cli_connect_hint(cfg, err);
+    return ab_cli_fail(err);
+}
+
 bool ab_cli_parse_int(const char *s, long max, long *out)
 {
     char *end;

@@ -142,11 +142,7 @@ out:
     PQclear(res);
     if (conn)
         PQfinish(conn);
-    if (rc) {
-        ab_cli_connect_hint(cfg, &err);
-        return ab_cli_fail(&err);
-    }
-    return AB_EXIT_OK;
+    return ab_cli_exit(cfg, rc, &err);
 }
 
 int ab_cli_bootstrap_admin_key(const struct ab_config *cfg, const char *conninfo,

@@ -13,6 +13,10 @@ static const char seed_help[] =
     "policies, AI providers and model prices, the public MCP server registry, project\n"
     "templates, regions. Idempotent: running it again changes nothing.\n"
     "\n"
+    "The first run also creates the platform's own tenant (slug 'platform') with its super\n"
+    "admin, admin@platform.local, whose password is written to\n"
+    "$AGENTBASE_HOME/superadmin-password (mode 0600) and must be changed at first login.\n"
+    "\n"
     "  --dev   also a demo tenant (slug 'demo') with an admin user, the development\n"
     "          platform's six agents, sample agents and a test API key. The admin's password\n"
     "          is written to $AGENTBASE_HOME/admin-password and the key to\n"
@@ -54,19 +58,37 @@ static int row_exists(PGconn *conn, const char *sql, const char *value, bool *ex
     return rc;
 }
 
-/* Hands the dev seed the hashes of the demo secrets, never the secrets themselves. */
-static int set_dev_settings(PGconn *conn, const char *pw_hash, const char *key_prefix,
-                            const char *key_hash, struct ab_error *err)
+/*
+ * Hands the seed the hashes of its secrets, never the secrets themselves: the super
+ * admin's password, and for the dev seed the demo admin's password and API key.
+ */
+static int set_seed_settings(PGconn *conn, const char *su_hash, const char *pw_hash,
+                             const char *key_prefix, const char *key_hash, struct ab_error *err)
 {
-    const char *params[3] = {pw_hash, key_prefix, key_hash};
+    const char *params[4] = {su_hash, pw_hash, key_prefix, key_hash};
     PGresult *res;
     int rc = ab_pg_query(conn,
-                         "SELECT set_config('agentbase.seed_admin_password_hash', $1, true), "
-                         "       set_config('agentbase.seed_api_key_prefix', $2, true), "
-                         "       set_config('agentbase.seed_api_key_hash', $3, true)",
-                         3, params, &res, err);
+                         "SELECT set_config('agentbase.seed_superadmin_password_hash', $1, true), "
+                         "       set_config('agentbase.seed_admin_password_hash', $2, true), "
+                         "       set_config('agentbase.seed_api_key_prefix', $3, true), "
+                         "       set_config('agentbase.seed_api_key_hash', $4, true)",
+                         4, params, &res, err);
 
     PQclear(res);
+    return rc;
+}
+
+/* Saves password to $AGENTBASE_HOME/name if this run stored its hash (then only). */
+static int save_if_new(PGconn *conn, const struct ab_config *cfg, const char *hash,
+                       const char *name, const char *password, const char *what,
+                       struct ab_error *err)
+{
+    bool created;
+    int rc = row_exists(conn, "SELECT 1 FROM agentbase.users WHERE password_hash = $1", hash,
+                        &created, err);
+
+    if (!rc && created)
+        rc = ab_cli_save_secret(cfg, name, password, what, err);
     return rc;
 }
 
@@ -74,7 +96,7 @@ int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
                     struct ab_error *err)
 {
     struct ab_migration_set set;
-    char password[25], pw_hash[AB_AUTH_HASH_MAX];
+    char password[25], pw_hash[AB_AUTH_HASH_MAX] = "", su_password[25], su_hash[AB_AUTH_HASH_MAX];
     char key[AB_KEY_LEN + 1], key_prefix[AB_KEY_PREFIX_LEN + 1], key_hash[65];
     PGconn *conn = NULL;
     bool created;
@@ -94,32 +116,35 @@ int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
         goto out;
     }
     ab_auth_random_password(password, sizeof(password));
+    ab_auth_random_password(su_password, sizeof(su_password));
     ab_auth_key_new(key, key_prefix, key_hash);
-    if (dev && (rc = ab_auth_password_hash(password, pw_hash, err)))
+    if ((rc = ab_auth_password_hash(su_password, su_hash, err)) ||
+        (dev && (rc = ab_auth_password_hash(password, pw_hash, err))))
         goto out;
     if ((rc = ab_pg_exec(conn,
                          "BEGIN; SET LOCAL ROLE agentbase_owner; "
                          "SET LOCAL search_path TO agentbase, public",
                          err)))
         goto out;
-    if (dev)
-        rc = set_dev_settings(conn, pw_hash, key_prefix, key_hash, err);
+    rc = set_seed_settings(conn, su_hash, pw_hash, dev ? key_prefix : "", dev ? key_hash : "", err);
     if (!rc)
         rc = run_seed_files(conn, "db/seed/base/", err);
     if (!rc && dev)
         rc = run_seed_files(conn, "db/seed/dev/", err);
     if (!rc)
         rc = ab_pg_exec(conn, "COMMIT", err);
+    /* A secret is new only if this run stored its hash: then, and only then, save it. */
+    if (!rc)
+        rc = save_if_new(conn, cfg, su_hash, "superadmin-password", su_password,
+                         "super admin admin@platform.local (tenant platform) password, to change "
+                         "at first login",
+                         err);
     if (rc || !dev)
         goto done;
-    /* A secret is new only if this run stored its hash: then, and only then, save it. */
-    rc = row_exists(conn, "SELECT 1 FROM agentbase.users WHERE password_hash = $1", pw_hash,
-                    &created, err);
-    if (!rc && created)
-        rc = ab_cli_save_secret(cfg, "admin-password", password,
-                                "demo admin admin@demo.local (tenant demo) password, to change at "
-                                "first login",
-                                err);
+    rc = save_if_new(conn, cfg, pw_hash, "admin-password", password,
+                     "demo admin admin@demo.local (tenant demo) password, to change at "
+                     "first login",
+                     err);
     if (!rc)
         rc = row_exists(conn, "SELECT 1 FROM agentbase.api_keys WHERE key_hash = $1", key_hash,
                         &created, err);
@@ -130,6 +155,7 @@ done:
         printf("seeded%s\n", dev ? " (with the demo tenant)" : "");
 out:
     sodium_memzero(password, sizeof(password));
+    sodium_memzero(su_password, sizeof(su_password));
     sodium_memzero(key, sizeof(key));
     if (conn)
         PQfinish(conn);

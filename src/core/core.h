@@ -21,6 +21,9 @@
 #define AB_MUSTCHECK         __attribute__((warn_unused_result))
 #define AB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define AB_ARRAY_LEN(a)      (sizeof(a) / sizeof((a)[0]))
+/* A number macro's value as a string literal: AB_STR(12) is "12". */
+#define AB_STR_(x) #x
+#define AB_STR(x)  AB_STR_(x)
 
 enum ab_code {
     AB_OK = 0,

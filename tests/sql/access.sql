@@ -163,7 +163,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
                 'usage_period_start(text)', 'usage_rollup()',
-                'usage_summary(timestamp with time zone,timestamp with time zone,text)', 'uuid_v7()',
+                'usage_summary(timestamp with time zone,timestamp with time zone,text)',
+                'user_set_password(uuid,text,boolean)', 'uuid_v7()',
                 'workflow_definition_problem(jsonb)'],
           'the service executes exactly the entry points and the helpers its policies, defaults and checks call');
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p

@@ -99,7 +99,8 @@ SELECT ok(to_regclass('agentbase.audit_logs_p' || to_char(now(), 'YYYYMM')) IS N
           'audit_logs has this month''s partition');
 
 SELECT triggers_are('agentbase', 'tenants', ARRAY['trg_audit', 'trg_guard', 'trg_updated_at'], 'tenants triggers');
-SELECT triggers_are('agentbase', 'users', ARRAY['trg_audit', 'trg_guard', 'trg_updated_at'], 'users triggers');
+SELECT triggers_are('agentbase', 'users', ARRAY['trg_audit', 'trg_guard', 'trg_password_guard', 'trg_updated_at'],
+                    'users triggers (trg_guard: 0011, trg_password_guard: 0012)');
 SELECT triggers_are('agentbase', 'api_keys', ARRAY['trg_audit', 'trg_audit_update', 'trg_issue', 'trg_owner_fill', 'trg_updated_at'],
                     'api_keys triggers');
 SELECT triggers_are('agentbase', 'platform_api_keys', ARRAY['trg_updated_at'], 'platform_api_keys triggers');

@@ -82,6 +82,102 @@ static void test_password_hash_is_argon2id_and_verifies(void **state)
     assert_false(ab_auth_password_verify("not a hash", "correct horse"));
 }
 
+/* The rule password breaks for ada@example.com (username ada_l), or "" when none. */
+static const char *rule(const char *password)
+{
+    const char *why = NULL, *r = ab_auth_password_rule(password, "Ada@Example.com", "ada_l", &why);
+
+    if (r)
+        assert_non_null(why);
+    return r ? r : "";
+}
+
+static void test_a_password_needs_twelve_characters_counted_not_bytes(void **state)
+{
+    (void)state;
+    assert_string_equal(rule("tR7#kq9!vZ2"), "min_length"); /* 11 */
+    assert_string_equal(rule("tR7#kq9!vZ2m"), "");          /* 12 */
+    assert_string_equal(rule("\xc3\xa9t\xc3\xa9 \xc3\xa0 l'\xc3\xaele"),
+                        "min_length"); /* 11 characters, 16 bytes */
+    assert_string_equal(rule("\xc3\xa9t\xc3\xa9 \xc3\xa0 l'\xc3\xaeles"), "");
+}
+
+static void test_a_password_is_at_most_1024_bytes(void **state)
+{
+    char big[AB_PASSWORD_MAX_BYTES + 2];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(big) - 1; i++)
+        big[i] = "kq9vZ2mTx7"[i % 7 + (i / 7) % 3];
+    big[AB_PASSWORD_MAX_BYTES] = '\0';
+    assert_string_equal(rule(big), "");
+    big[AB_PASSWORD_MAX_BYTES] = 'x';
+    big[AB_PASSWORD_MAX_BYTES + 1] = '\0';
+    assert_string_equal(rule(big), "max_length");
+}
+
+static void test_common_passwords_are_refused_however_decorated(void **state)
+{
+    static const char *const common[] = {
+        "password1234",
+        "Password2024!",
+        "P@ssw0rd2024",
+        "iloveyou1234",
+        "qwertyuiop12",
+        "1qaz2wsx3edc",
+        "correcthorsebatterystaple",
+        "Sunshine!!2024",
+        "123456789012",
+        "000000000000",
+        "abcdefghijkl",
+        "9876543210987",
+        "summer2024summer2024",
+        "abababababab",
+        "letmein!letmein!",
+        "Michael19901990",
+        "!!dragon2000!!",
+        "passwordpassword",
+        "ADMINISTRATOR1",
+        "zaq12wsxcde3",
+        "ch@ngeme2025!",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < AB_ARRAY_LEN(common); i++)
+        if (strcmp(rule(common[i]), "common") != 0)
+            fail_msg("%s is not refused as common (%s)", common[i], rule(common[i]));
+}
+
+static void test_passphrases_and_random_passwords_pass(void **state)
+{
+    static const char *const fine[] = {
+        "purple-otter-mends-kettles", "tR7#kq9!vZ2m",
+        "correct horse battery",      "Xk3f9QaLm0Zp",
+        "dragonfly over the lake",    "2 quiet foxes jumped",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < AB_ARRAY_LEN(fine); i++)
+        if (strcmp(rule(fine[i]), "") != 0)
+            fail_msg("%s is refused (%s)", fine[i], rule(fine[i]));
+}
+
+static void test_the_e_mail_and_username_are_refused_in_any_case(void **state)
+{
+    (void)state;
+    assert_string_equal(rule("ada@example.com"), "personal");
+    assert_string_equal(rule("ADA@EXAMPLE.COM"), "personal");
+    assert_string_equal(rule("ada_l12345678"), "personal");
+    assert_string_equal(
+        ab_auth_password_rule("Bob.1!!!!!!!!!!", NULL, "bob.1", &(const char *){NULL}), "personal");
+    assert_string_equal(rule("Ada@Example.com!"), "personal");
+    assert_string_equal(rule("write to ada@example.com"), "");
+    assert_string_equal(ab_auth_password_rule("ada_lovelace", "ada_lovelace@example.com", NULL,
+                                              &(const char *){NULL}),
+                        "personal");
+    assert_null(ab_auth_password_rule("ada_lovelace", NULL, NULL, &(const char *){NULL}));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +186,11 @@ int main(void)
         cmocka_unit_test(test_any_single_typo_fails_the_checksum),
         cmocka_unit_test(test_malformed_keys_are_refused),
         cmocka_unit_test(test_password_hash_is_argon2id_and_verifies),
+        cmocka_unit_test(test_a_password_needs_twelve_characters_counted_not_bytes),
+        cmocka_unit_test(test_a_password_is_at_most_1024_bytes),
+        cmocka_unit_test(test_common_passwords_are_refused_however_decorated),
+        cmocka_unit_test(test_passphrases_and_random_passwords_pass),
+        cmocka_unit_test(test_the_e_mail_and_username_are_refused_in_any_case),
     };
 
     if (sodium_init() < 0)
