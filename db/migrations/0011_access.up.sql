@@ -642,7 +642,9 @@ CREATE TRIGGER trg_issue BEFORE INSERT ON agentbase.api_keys
 
 -- The key with this hash, with the role it acts with now: a user's key, its user's role; a
 -- key without a user issued by a user, that user's role (and only while they are active);
--- one issued by the platform or the CLI, admin; a platform key, platform. The caller
+-- one issued by the platform or the CLI, admin; a platform key, platform. The admins of
+-- the tenant whose slug is 'platform' (the seeds' super admin; only a platform admin can
+-- create or rename a tenant) are platform admins too: is_platform, role platform. The caller
 -- checks expiry and revocation (to say why a key is refused), and caps the key's scopes
 -- with role_scopes. A user who must change their password gets must_change_password.
 DROP FUNCTION agentbase.auth_lookup_key(text);
@@ -654,13 +656,15 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = agentbase, pg_temp AS $$
 BEGIN
     RETURN QUERY
-    SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, false, t.status,
-           coalesce(u.role, i.role, 'admin'), agentbase.role_cap(coalesce(u.role, i.role, 'admin')),
+    SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, s.super, t.status,
+           CASE WHEN s.super THEN 'platform' ELSE coalesce(u.role, i.role, 'admin') END,
+           agentbase.role_cap(CASE WHEN s.super THEN 'platform' ELSE coalesce(u.role, i.role, 'admin') END),
            coalesce(u.must_change_password, false)
       FROM agentbase.api_keys k
       JOIN agentbase.tenants t ON t.id = k.tenant_id
       LEFT JOIN agentbase.users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
       LEFT JOIN agentbase.users i ON i.tenant_id = k.tenant_id AND i.id = k.issued_by_user_id
+      CROSS JOIN LATERAL (SELECT coalesce(t.slug = 'platform' AND u.role = 'admin', false)) s(super)
      WHERE k.key_hash = p_key_hash
        AND t.deleted_at IS NULL AND t.status <> 'deleted'
        AND (k.user_id IS NULL OR (u.deleted_at IS NULL AND u.status = 'active'))

@@ -47,7 +47,8 @@ struct ab_app {
 /* The authenticated caller of a request. */
 struct ab_caller {
     char key_id[40];
-    char tenant_id[40]; /* the tenant acted in; "" for a platform key without Agentbase-Tenant */
+    char key_tenant[40]; /* the tenant the key belongs to; "" for a platform key */
+    char tenant_id[40];  /* the tenant acted in; "" for a platform key without Agentbase-Tenant */
     char user_id[40];
     bool platform;     /* a platform-admin key */
     bool suspended;    /* the key's tenant is suspended */

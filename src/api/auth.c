@@ -11,6 +11,10 @@
  * `x:read`; `x:*` grants both. A platform key acts in a tenant only when the request names
  * it with the Agentbase-Tenant header.
  *
+ * The platform admin is a platform key, or a session or key of an admin of the tenant
+ * whose slug is `platform` (the seeds' super admin): both may act in any tenant with the
+ * Agentbase-Tenant header, where the super admin is no user of that tenant.
+ *
  * What a key may do is decided at every use, never at issue: the lookup returns the role
  * the key acts with now (its user's, or its issuer's for a key without a user) and the
  * scopes that role allows (agentbase.role_cap); a request needs the scope in both. The
@@ -130,6 +134,7 @@ static int check_key(struct ab_pg_pool *pool, PGconn *conn, struct ab_req *req, 
     else {
         snprintf(who->key_id, sizeof(who->key_id), "%s", PQgetvalue(r, 0, 0));
         snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", PQgetvalue(r, 0, 1));
+        snprintf(who->key_tenant, sizeof(who->key_tenant), "%s", PQgetvalue(r, 0, 1));
         snprintf(who->user_id, sizeof(who->user_id), "%s", PQgetvalue(r, 0, 2));
         snprintf(who->scopes, sizeof(who->scopes), "%s", PQgetvalue(r, 0, 3));
         who->platform = PQgetvalue(r, 0, 6)[0] == 't';
@@ -158,6 +163,9 @@ static int choose_tenant(struct ab_req *req, bool tenant_required, struct ab_cal
                                  "Agentbase-Tenant must be a tenant id (a UUID)") +
                    1;
         snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", named);
+        /* a super admin (a user of the platform tenant) is nobody in another tenant */
+        if (strcmp(named, who->key_tenant) != 0)
+            who->user_id[0] = '\0';
     }
     if (tenant_required && !who->tenant_id[0])
         return ab_http_error(req, 400, "invalid_request",
@@ -208,7 +216,7 @@ static int authenticate(struct ab_app *app, struct ab_req *req, const char *scop
     /* last_used_at: one autocommitted write a minute per key, never one per request. */
     if (ab_keystate_touch_due(app->keys, who->key_id)) {
         params[0] = who->key_id;
-        params[1] = who->platform ? NULL : who->tenant_id;
+        params[1] = who->key_tenant[0] ? who->key_tenant : NULL;
         params[2] = who->ip[0] ? who->ip : NULL;
         r = PQexecParams(conn, "SELECT agentbase.auth_touch_key($1::uuid, $2::uuid, $3::inet)", 3,
                          NULL, params, NULL, NULL, 0);

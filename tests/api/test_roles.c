@@ -598,6 +598,65 @@ static void test_rights_follow_the_user_at_every_use(void **state)
     assert_int_equal(status_of(ADMIN, "GET", "/v1/agents", NULL), 401);
 }
 
+/* The seeds' super admin: an admin of the tenant `platform`, who signs in and acts anywhere. */
+static void test_the_super_admin_signs_in_and_acts_in_any_tenant(void **state)
+{
+    char hash[AB_AUTH_HASH_MAX], email[96], body[512], auth[192], named[96], path[160], got[64];
+    const char *headers[4] = {auth, named, "Content-Type: application/json", NULL};
+    struct api_response r;
+    struct ab_error err;
+    json_t *doc;
+
+    (void)state;
+    assert_int_equal(ab_auth_password_hash(PASSWORD, hash, &err), 0);
+    snprintf(email, sizeof(email), "super-%u@roles.test", run_no);
+    api_sql(db,
+            "INSERT INTO agentbase.users (tenant_id, email, password_hash, role) "
+            "SELECT id, $1, $2, 'admin' FROM agentbase.tenants "
+            "WHERE slug = 'platform' AND deleted_at IS NULL RETURNING id",
+            2, (const char *[]){email, hash}, NULL, 0);
+    snprintf(body, sizeof(body),
+             "{\"tenant\": \"platform\", \"email\": \"%s\", \"password\": \"%s\"}", email,
+             PASSWORD);
+    assert_int_equal(api_request("POST", "/v1/auth/login", body, strlen(body), NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    doc = json_loads(r.body, 0, NULL);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+             json_string_value(json_object_get(doc, "key")));
+    json_decref(doc);
+    api_response_free(&r);
+
+    /* every tenant, and inside this one everything, billing included */
+    snprintf(named, sizeof(named), "X-Nothing: 1");
+    assert_int_equal(api_request("GET", "/v1/tenants?limit=100", NULL, 0, headers, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, tenant));
+    api_response_free(&r);
+    snprintf(named, sizeof(named), "Agentbase-Tenant: %s", tenant);
+    assert_int_equal(api_request("GET", "/v1/users?limit=100", NULL, 0, headers, &r), 0);
+    assert_int_equal(r.status, 200);
+    for (int a = ADMIN; a < PLATFORM; a++)
+        assert_non_null(strstr(r.body, actors[a].user));
+    api_response_free(&r);
+    snprintf(path, sizeof(path), "/v1/users/%s/level", actors[USER].user);
+    snprintf(body, sizeof(body), "{\"level\": \"starter\"}");
+    assert_int_equal(api_request("POST", path, body, strlen(body), headers, &r), 0);
+    assert_int_equal(r.status, 200);
+    api_response_free(&r);
+    sql1("SELECT level FROM agentbase.users WHERE id = $1::uuid", actors[USER].user, got,
+         sizeof(got));
+    assert_string_equal(got, "starter");
+
+    /* a tenant's own admin names no other tenant */
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", actors[ADMIN].key);
+    sql1("SELECT id FROM agentbase.tenants WHERE slug = 'platform' AND deleted_at IS NULL", NULL,
+         got, sizeof(got));
+    snprintf(named, sizeof(named), "Agentbase-Tenant: %s", got);
+    assert_int_equal(api_request("GET", "/v1/users", NULL, 0, headers, &r), 0);
+    assert_int_equal(r.status, 400);
+    api_response_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_no_role_writes_what_role_access_forbids),
         cmocka_unit_test(test_a_user_works_with_their_own_rows_only),
         cmocka_unit_test(test_every_escalation_attempt_is_refused_and_changes_nothing),
+        cmocka_unit_test(test_the_super_admin_signs_in_and_acts_in_any_tenant),
         cmocka_unit_test(test_rights_follow_the_user_at_every_use),
     };
 
