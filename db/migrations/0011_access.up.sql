@@ -19,8 +19,14 @@
 -- OR with "is an admin" that no index can serve. An admin request stays agentbase_app.
 --
 -- What each role may read and write on every table is one table, role_access, from which
--- the policies below, the scopes of sessions and keys (role_scopes), docs/api.md's access
--- table and the HTTP access matrix test are all derived.
+-- the policies below, the scopes of sessions and keys (role_scopes; role_cap caps keys at
+-- every use), docs/api.md's access table and the HTTP access matrix test are all derived.
+-- A later migration that adds a table adds its row and calls apply_role_access().
+--
+-- Also here: owner columns filled from the context (owner_fill), references without a
+-- foreign key checked within the tenant (refs_check), the guard on users' role, status and
+-- level, who issued a key (a key acts with its user's or issuer's role at every use), and
+-- the bound on what a settle may record against its reservation (usage_apply).
 --
 -- Logging in. The service logs in as agentbase_service (LOGIN, NOINHERIT: on its own it
 -- has no privileges), becomes agentbase_app for its connections and one of the two roles
