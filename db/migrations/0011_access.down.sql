@@ -72,6 +72,34 @@ $$;
 -- The token functions and the batch without their checks in front.
 DROP FUNCTION agentbase.usage_apply(jsonb);
 ALTER FUNCTION agentbase.usage_apply_unchecked(jsonb) RENAME TO usage_apply;
+-- usage_settle of 0010, without the bound
+CREATE OR REPLACE FUNCTION agentbase.usage_settle(s agentbase.usage_state, p jsonb) RETURNS agentbase.usage_state
+LANGUAGE plpgsql AS $$
+DECLARE
+    h agentbase.token_holds;
+    v_charge jsonb;
+BEGIN
+    s := agentbase.usage_take_hold(s, (p ->> 'id')::uuid, 'settled');
+    IF s.result IS NOT NULL THEN
+        RETURN s;
+    END IF;
+    h := s.hold;
+    -- The hold is given back first, so the charge sees what the wallet really has.
+    s := agentbase.usage_unhold(s, h, 'settlement');
+    s := agentbase.usage_charge(s,
+        p || jsonb_strip_nulls(jsonb_build_object('agent_id', h.agent_id, 'conversation_id', h.conversation_id,
+                                                  'provider', h.provider, 'model', h.model)),
+        agentbase.usage_price(h.model_id), h.id, h.idempotency_key, false);
+    v_charge := s.result;
+    s.result := jsonb_build_object('status', 200, 'body',
+        jsonb_build_object('id', h.id, 'status', 'settled', 'user_id', h.user_id,
+                           'held_tokens', h.amount, 'released_tokens', h.amount)
+        || (v_charge -> 'body'));
+    PERFORM agentbase.usage_close_hold(h, 'settled', s.result, (v_charge #>> '{body,ai_request_id}')::uuid);
+    s.result := s.result || jsonb_build_object('_rollup', v_charge -> '_rollup');
+    RETURN s;
+END
+$$;
 DROP FUNCTION agentbase.auto_allocate_tokens_for_level(uuid, text);
 ALTER FUNCTION agentbase.auto_allocate_tokens_for_level_unchecked(uuid, text) RENAME TO auto_allocate_tokens_for_level;
 DROP FUNCTION agentbase.adjust_user_tokens(uuid, bigint, text, text, text, text, text, text, jsonb, text);

@@ -26,7 +26,7 @@
 -- Also here: owner columns filled from the context (owner_fill), references without a
 -- foreign key checked within the tenant (refs_check), the guard on users' role, status and
 -- level, who issued a key (a key acts with its user's or issuer's role at every use), and
--- the bound on what a settle may record against its reservation (usage_apply).
+-- the bound on what a settle may record against its reservation (usage_settle).
 --
 -- Logging in. The service logs in as agentbase_service (LOGIN, NOINHERIT: on its own it
 -- has no privileges), becomes agentbase_app for its connections and one of the two roles
@@ -755,12 +755,57 @@ $$;
 COMMENT ON FUNCTION agentbase.auto_allocate_tokens_for_level(uuid, text) IS
     'sets a user''s level and grants its monthly tokens once a month (platform-governed)';
 
--- The batch entry point, as the owner. Before the batch runs, two refusals that need the
--- reservation: a request acting as a user or viewer (acting_user_id in the op) accounts
--- only for that user, and a settle records at most what its reservation allows: input
--- tokens up to twice the estimate (or 4,096 more, whichever is larger) and output tokens up
--- to max_output_tokens plus a tenth (at least 64), so that no settle can book an overage
--- that blocks the tenant's plan for the month.
+-- A settle records at most what its reservation allows: input tokens up to twice the
+-- estimate (or 4,096 more, whichever is larger) and output tokens up to max_output_tokens
+-- plus a tenth (at least 64), so that no settle can book an overage that exhausts the
+-- tenant's plan for the month. (0010's usage_settle with the check after usage_take_hold.)
+CREATE OR REPLACE FUNCTION agentbase.usage_settle(s agentbase.usage_state, p jsonb) RETURNS agentbase.usage_state
+LANGUAGE plpgsql AS $$
+DECLARE
+    h agentbase.token_holds;
+    v_charge jsonb;
+    v_most bigint;
+BEGIN
+    s := agentbase.usage_take_hold(s, (p ->> 'id')::uuid, 'settled');
+    IF s.result IS NOT NULL THEN
+        RETURN s;
+    END IF;
+    h := s.hold;
+    v_most := greatest(2 * h.input_tokens, h.input_tokens + 4096);
+    IF (p ->> 'input_tokens')::bigint > v_most THEN
+        s.result := agentbase.usage_error(422, 'invalid_field', format(
+            'field input_tokens: %s is more than reservation %s allows (at most %s: twice its estimate, or 4096 more)',
+            p ->> 'input_tokens', h.id, v_most));
+        RETURN s;
+    END IF;
+    v_most := h.max_output_tokens + greatest(h.max_output_tokens / 10, 64);
+    IF (p ->> 'output_tokens')::bigint > v_most THEN
+        s.result := agentbase.usage_error(422, 'invalid_field', format(
+            'field output_tokens: %s is more than reservation %s allows (at most %s: its max_output_tokens and a tenth)',
+            p ->> 'output_tokens', h.id, v_most));
+        RETURN s;
+    END IF;
+    -- The hold is given back first, so the charge sees what the wallet really has.
+    s := agentbase.usage_unhold(s, h, 'settlement');
+    s := agentbase.usage_charge(s,
+        p || jsonb_strip_nulls(jsonb_build_object('agent_id', h.agent_id, 'conversation_id', h.conversation_id,
+                                                  'provider', h.provider, 'model', h.model)),
+        agentbase.usage_price(h.model_id), h.id, h.idempotency_key, false);
+    v_charge := s.result;
+    s.result := jsonb_build_object('status', 200, 'body',
+        jsonb_build_object('id', h.id, 'status', 'settled', 'user_id', h.user_id,
+                           'held_tokens', h.amount, 'released_tokens', h.amount)
+        || (v_charge -> 'body'));
+    PERFORM agentbase.usage_close_hold(h, 'settled', s.result, (v_charge #>> '{body,ai_request_id}')::uuid);
+    s.result := s.result || jsonb_build_object('_rollup', v_charge -> '_rollup');
+    RETURN s;
+END
+$$;
+
+-- The batch entry point, as the owner. A request acting as a user or viewer
+-- (acting_user_id in the op) accounts only for that user: its reservations and events name
+-- them, its settles and releases their own reservations. A batch without such operations
+-- (service keys and admins) goes straight through.
 ALTER FUNCTION agentbase.usage_apply(jsonb) RENAME TO usage_apply_unchecked;
 CREATE FUNCTION agentbase.usage_apply(p_ops jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -768,40 +813,28 @@ SET search_path = agentbase, pg_temp AS $$
 DECLARE
     v_ops jsonb;
     v_op jsonb;
-    v_kind text;
+    v_k bigint;
     v_me uuid;
-    h agentbase.token_holds;
+    v_owner uuid;
     v_refused jsonb := '{}';
-    v_refusal jsonb;
     v_results jsonb;
 BEGIN
-    FOR k IN 0 .. jsonb_array_length(p_ops) - 1 LOOP
-        v_op := p_ops -> k;
-        v_kind := v_op ->> 'op';
+    IF NOT p_ops @? '$[*].acting_user_id' THEN
+        RETURN agentbase.usage_apply_unchecked(p_ops);
+    END IF;
+    FOR v_op, v_k IN SELECT x.op, x.i - 1 FROM jsonb_array_elements(p_ops) WITH ORDINALITY AS x(op, i) LOOP
         v_me := (v_op ->> 'acting_user_id')::uuid;
-        v_refusal := NULL;
-        IF v_kind = 'settle' OR (v_kind = 'release' AND v_me IS NOT NULL) THEN
-            SELECT * INTO h FROM agentbase.token_holds
-             WHERE tenant_id = (v_op ->> 'tenant_id')::uuid AND id = (v_op #>> '{args,id}')::uuid;
-            IF v_me IS NOT NULL AND h.user_id IS DISTINCT FROM v_me THEN
-                v_refusal := agentbase.usage_error(404, 'not_found', format('reservation %s not found', v_op #>> '{args,id}'));
-            ELSIF v_kind = 'settle' AND h.id IS NOT NULL
-                  AND (v_op #>> '{args,input_tokens}')::bigint > greatest(2 * h.input_tokens, h.input_tokens + 4096) THEN
-                v_refusal := agentbase.usage_error(422, 'invalid_field', format(
-                    'field input_tokens: %s is more than reservation %s allows (at most %s: twice its estimate, or 4096 more)',
-                    v_op #>> '{args,input_tokens}', h.id, greatest(2 * h.input_tokens, h.input_tokens + 4096)));
-            ELSIF v_kind = 'settle' AND h.id IS NOT NULL
-                  AND (v_op #>> '{args,output_tokens}')::bigint > h.max_output_tokens + greatest(h.max_output_tokens / 10, 64) THEN
-                v_refusal := agentbase.usage_error(422, 'invalid_field', format(
-                    'field output_tokens: %s is more than reservation %s allows (at most %s: its max_output_tokens and a tenth)',
-                    v_op #>> '{args,output_tokens}', h.id, h.max_output_tokens + greatest(h.max_output_tokens / 10, 64)));
+        CONTINUE WHEN v_me IS NULL;
+        IF v_op ->> 'op' IN ('settle', 'release') THEN
+            SELECT h.user_id INTO v_owner FROM agentbase.token_holds h
+             WHERE h.tenant_id = (v_op ->> 'tenant_id')::uuid AND h.id = (v_op #>> '{args,id}')::uuid;
+            IF v_owner IS DISTINCT FROM v_me THEN
+                v_refused := v_refused || jsonb_build_object(v_k::text, agentbase.usage_error(404, 'not_found',
+                    format('reservation %s not found', v_op #>> '{args,id}')));
             END IF;
-        ELSIF v_me IS NOT NULL AND ((v_op #>> '{args,user_id}')::uuid IS DISTINCT FROM v_me OR v_kind = 'expire') THEN
-            v_refusal := agentbase.usage_error(403, 'forbidden',
-                'field user_id must be your own user id: only admins account for other users');
-        END IF;
-        IF v_refusal IS NOT NULL THEN
-            v_refused := v_refused || jsonb_build_object(k::text, v_refusal);
+        ELSIF (v_op #>> '{args,user_id}')::uuid IS DISTINCT FROM v_me OR v_op ->> 'op' = 'expire' THEN
+            v_refused := v_refused || jsonb_build_object(v_k::text, agentbase.usage_error(403, 'forbidden',
+                'field user_id must be your own user id: only admins account for other users'));
         END IF;
     END LOOP;
     IF v_refused = '{}' THEN
@@ -818,7 +851,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION agentbase.usage_apply(jsonb) IS
-    'applies a batch of reserve, settle, release, event and expire operations; one result per operation (a user''s own, settles within their reservation)';
+    'applies a batch of reserve, settle, release, event and expire operations; one result per operation (a user''s own only)';
 
 -- Direct writes: none for the service where role_access says only the database (or the
 -- platform, outside the API) writes (apply_role_access revoked them: wallets, ledger,
