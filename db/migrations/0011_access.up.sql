@@ -652,7 +652,8 @@ CREATE TRIGGER trg_issue BEFORE INSERT ON agentbase.api_keys
 -- the tenant whose slug is 'platform' (the seeds' super admin; only a platform admin can
 -- create or rename a tenant) are platform admins too: is_platform, role platform. The caller
 -- checks expiry and revocation (to say why a key is refused), and caps the key's scopes
--- with role_scopes. A user who must change their password gets must_change_password.
+-- with role_cap. A session of a user who must change their password gets
+-- must_change_password (it may do nothing else); the user's API keys are not held back.
 DROP FUNCTION agentbase.auth_lookup_key(text);
 CREATE FUNCTION agentbase.auth_lookup_key(p_key_hash text)
 RETURNS TABLE (key_id uuid, tenant_id uuid, user_id uuid, scopes text[], expires_at timestamptz,
@@ -665,7 +666,7 @@ BEGIN
     SELECT k.id, k.tenant_id, k.user_id, k.scopes, k.expires_at, k.revoked_at, s.super, t.status,
            CASE WHEN s.super THEN 'platform' ELSE coalesce(u.role, i.role, 'admin') END,
            agentbase.role_cap(CASE WHEN s.super THEN 'platform' ELSE coalesce(u.role, i.role, 'admin') END),
-           coalesce(u.must_change_password, false)
+           coalesce(u.must_change_password AND k.kind = 'session', false)
       FROM agentbase.api_keys k
       JOIN agentbase.tenants t ON t.id = k.tenant_id
       LEFT JOIN agentbase.users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id

@@ -6,7 +6,7 @@
 -- points; projects shared with collaborators; the per-user policy as an index condition.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(89);
+SELECT plan(91);
 
 \set ta '''a1100000-0000-7000-8000-00000000000a'''
 \set tb '''b1100000-0000-7000-8000-00000000000b'''
@@ -449,6 +449,14 @@ UPDATE api_keys SET issued_by_user_id = :ad WHERE key_hash = repeat('d', 64);
 SELECT is((SELECT role FROM auth_lookup_key(repeat('d', 64))), 'user', 'a key without a user acts with its issuer''s role');
 UPDATE users SET status = 'suspended' WHERE id = :ad;
 SELECT is_empty($$SELECT 1 FROM auth_lookup_key(repeat('d', 64))$$, 'and stops when its issuer is suspended');
+INSERT INTO api_keys (tenant_id, user_id, name, kind, key_prefix, key_hash, scopes) VALUES
+    (:ta, :u2, 'u2 session', 'session', 'ab_t', repeat('e', 64), '{admin}'),
+    (:ta, :u2, 'u2 key', 'api', 'ab_u', repeat('f', 64), '{admin}');
+UPDATE users SET must_change_password = true WHERE id = :u2;
+SELECT is((SELECT must_change_password FROM auth_lookup_key(repeat('e', 64))), true,
+          'a session of a user who must change the password is held to changing it');
+SELECT is((SELECT must_change_password FROM auth_lookup_key(repeat('f', 64))), false,
+          'the user''s API keys (a platform''s integration) are not');
 
 -- ------------------------------------------------------------------------------------
 -- Projects: owner and collaborators
