@@ -196,6 +196,7 @@ DROP FUNCTION agentbase.role_condition(text, text, boolean, regclass);
 DROP FUNCTION agentbase.role_own_condition(text, boolean);
 DROP FUNCTION agentbase.my_projects(text);
 DROP FUNCTION agentbase.role_cap(text);
+DROP FUNCTION agentbase.explicit_scopes();
 DROP FUNCTION agentbase.role_scopes(text);
 DROP TABLE agentbase.role_access;
 

@@ -190,7 +190,7 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON agentbase.role_access FROM agentbase_
 INSERT INTO agentbase.role_access
     (resource, table_name, owned_by, user_read, user_write, viewer_read, admin_write, note) VALUES
 -- tenancy
-('tenants', 'tenants', NULL, 'all', 'none', 'all', 'platform', 'the own tenant; plan, limits and status are the platform''s'),
+('tenants', 'tenants', NULL, 'all', 'none', 'all', 'all', 'the own tenant; its plan, limits, status and slug only the platform changes (tenants_guard)'),
 ('users', 'users', 'self', 'own', 'own', 'own', 'all', 'a user sees and edits only their own profile; role, status and level are not theirs to change'),
 ('api-keys', 'api_keys', 'user_id', 'own', 'own', 'own', 'all', 'own keys and sessions; keys for others or without a user are issued by admins'),
 ('audit-logs', 'audit_logs', NULL, 'none', 'none', 'none', 'none', 'the tenant''s trail, for admins; written by the audit trigger'),
@@ -282,11 +282,21 @@ $$;
 COMMENT ON FUNCTION agentbase.role_scopes(text) IS
     'the scopes of a role: what its sessions carry';
 
+-- The scopes that `admin` does not grant: only a grant by name gives them, and only the
+-- platform admin grants them (api_keys_issue). src/api/auth.c's explicit_scopes is the
+-- same list (tests/api/test_roles.c checks that the service treats each of these as explicit).
+CREATE FUNCTION agentbase.explicit_scopes() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY['billing:admin', 'secrets:read']
+$$;
+COMMENT ON FUNCTION agentbase.explicit_scopes() IS
+    'scopes that admin does not grant and only the platform admin hands out';
+
 -- What a key acting with a role may at most do: the role's scopes, and for an admin also the
 -- explicit scopes, which a key has only when the platform granted them by name.
 CREATE FUNCTION agentbase.role_cap(p_role text) RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN p_role IN ('admin', 'platform') THEN ARRAY['admin', 'billing:admin', 'secrets:read']
+    SELECT CASE WHEN p_role IN ('admin', 'platform') THEN 'admin'::text || agentbase.explicit_scopes()
                 ELSE agentbase.role_scopes(p_role) END
 $$;
 COMMENT ON FUNCTION agentbase.role_cap(text) IS
@@ -406,23 +416,16 @@ CREATE FUNCTION agentbase.apply_role_access(p_resource text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     a agentbase.role_access;
-    v_policies agentbase.role_access;
     v_rel regclass;
 BEGIN
     SELECT * INTO STRICT a FROM agentbase.role_access WHERE resource = p_resource;
-    -- tenants has its own policies (0002); tenants_guard keeps plan, limits and status for
-    -- the platform, so no platform policies are added there
-    v_policies := a;
-    IF a.table_name = 'tenants' THEN
-        v_policies.admin_write := 'all';
-    END IF;
     FOR v_rel IN SELECT c.oid::regclass FROM pg_class c
                   WHERE c.oid = format('agentbase.%I', a.table_name)::regclass
                  UNION ALL
                  SELECT i.inhrelid::regclass FROM pg_inherits i
                   WHERE i.inhparent = format('agentbase.%I', a.table_name)::regclass LOOP
         IF (SELECT relrowsecurity FROM pg_class WHERE oid = v_rel) THEN
-            PERFORM agentbase.apply_role_access(v_rel, v_policies);
+            PERFORM agentbase.apply_role_access(v_rel, a);
         END IF;
         IF a.admin_write = 'none' THEN
             EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %s FROM agentbase_app', v_rel);
@@ -635,14 +638,22 @@ CREATE INDEX idx_api_keys_issued_by_user_id ON agentbase.api_keys (tenant_id, is
 COMMENT ON COLUMN agentbase.api_keys.issued_by_user_id IS
     'user whose request issued the key (NULL: the platform or the CLI); a key without a user acts with this user''s current role';
 
+-- Records the issuing user, and refuses the explicit scopes to any request but the platform
+-- admin's (the CLI and migrations, with no request, may grant them).
 CREATE FUNCTION agentbase.api_keys_issue() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF agentbase.current_actor_type() IS NOT NULL AND NOT agentbase.is_platform_admin()
+       AND NEW.scopes && agentbase.explicit_scopes() THEN
+        RAISE EXCEPTION 'field scopes: % are granted only by the platform admin',
+              array_to_string(agentbase.explicit_scopes(), ' and ') USING ERRCODE = '42501', COLUMN = 'scopes';
+    END IF;
     NEW.issued_by_user_id := agentbase.current_user_id();
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION agentbase.api_keys_issue() IS 'BEFORE INSERT trigger: records the issuing user from the context';
+COMMENT ON FUNCTION agentbase.api_keys_issue() IS
+    'BEFORE INSERT trigger: records the issuing user; only the platform grants the explicit scopes';
 CREATE TRIGGER trg_issue BEFORE INSERT ON agentbase.api_keys
     FOR EACH ROW EXECUTE FUNCTION agentbase.api_keys_issue();
 
@@ -935,7 +946,7 @@ GRANT EXECUTE ON FUNCTION
     agentbase.current_actor_id(), agentbase.current_actor_type(), agentbase.current_user_id(),
     agentbase.current_user_role(), agentbase.current_may_bill(),
     agentbase.set_request_context(uuid, text, text, text, text, text, boolean, uuid, text, boolean),
-    agentbase.role_scopes(text), agentbase.role_cap(text), agentbase.my_projects(text), agentbase.audit_event(text, text, text, jsonb),
+    agentbase.role_scopes(text), agentbase.role_cap(text), agentbase.explicit_scopes(), agentbase.my_projects(text), agentbase.audit_event(text, text, text, jsonb),
     agentbase.auth_lookup_key(text), agentbase.auth_lookup_login(text, text),
     agentbase.auth_touch_key(uuid, uuid, inet),
     agentbase.adjust_user_tokens(uuid, bigint, text, text, text, text, text, text, jsonb, text),

@@ -44,11 +44,15 @@ static const struct doc documented[] = {
      "{\"type\": \"string\"}", 200, true},
     {"GET", "/openapi.json", "this document", "operations", NULL, "{\"type\": \"object\"}", 200,
      true},
-    {"GET", "/v1/auth/whoami", "the key, tenant, user and scopes a request acts with", "auth", NULL,
+    {"GET", "/v1/auth/whoami",
+     "the key, tenant, user and scopes a request acts with, and the role whose scopes cap them",
+     "auth", NULL,
      "{\"type\": \"object\", \"properties\": {\"key_id\": {\"type\": \"string\", \"format\": "
      "\"uuid\"}, \"tenant_id\": {\"type\": [\"string\", \"null\"]}, \"user_id\": {\"type\": "
      "[\"string\", \"null\"]}, \"platform_admin\": {\"type\": \"boolean\"}, \"scopes\": "
-     "{\"type\": \"array\", \"items\": {\"type\": \"string\"}}}}",
+     "{\"type\": \"array\", \"items\": {\"type\": \"string\"}}, \"role\": {\"enum\": "
+     "[\"viewer\", \"user\", \"admin\", \"platform\"]}, \"role_scopes\": {\"type\": "
+     "\"array\", \"items\": {\"type\": \"string\"}}}}",
      200, false},
     {"POST", "/v1/auth/login", "sign in with tenant slug, e-mail and password for a session key",
      "auth",
@@ -57,8 +61,9 @@ static const struct doc documented[] = {
      "\"password\": {\"type\": \"string\"}}, \"additionalProperties\": false}",
      "{\"type\": \"object\", \"properties\": {\"key\": {\"type\": \"string\"}, \"expires_at\": "
      "{\"type\": \"string\", \"format\": \"date-time\"}, \"tenant_id\": {\"type\": \"string\"}, "
-     "\"user_id\": {\"type\": \"string\"}, \"scopes\": {\"type\": \"array\", \"items\": "
-     "{\"type\": \"string\"}}, \"must_change_password\": {\"type\": \"boolean\"}}}",
+     "\"user_id\": {\"type\": \"string\"}, \"role\": {\"enum\": [\"viewer\", \"user\", "
+     "\"admin\"]}, \"scopes\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}, "
+     "\"must_change_password\": {\"type\": \"boolean\"}}}",
      200, true},
     {"POST", "/v1/auth/password",
      "change one's own password (the old one, then the new one); ends one's other sessions", "auth",
@@ -276,8 +281,22 @@ static json_t *resource_operation(const struct ab_http_route *rt, const struct a
                                       "content", "application/json", "schema", "$ref", ref));
     json_object_set_new(responses, "400", error_response("invalid input, naming the field"));
     json_object_set_new(responses, "401", error_response("missing or invalid API key"));
-    json_object_set_new(responses, "403", error_response("the key lacks the scope"));
-    json_object_set_new(responses, "404", error_response("no such object in this tenant"));
+    {
+        /* the scope and role_access decide (docs/api.md, "Who may see and change what") */
+        char why[256];
+
+        if (strcmp(m, "GET") == 0)
+            snprintf(why, sizeof(why), "the key or its role lacks %s:read", r->name);
+        else if (r->write_scope)
+            snprintf(why, sizeof(why), "the key lacks %s (platform-governed)", r->write_scope);
+        else
+            snprintf(why, sizeof(why),
+                     "the key or its role lacks %s:write, or the object names another user",
+                     r->name);
+        json_object_set_new(responses, "403", error_response(why));
+    }
+    json_object_set_new(responses, "404",
+                        error_response("no such object in this tenant, or not the caller's"));
     if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
         json_object_set_new(responses, "409", error_response("conflicts with an existing object"));
         json_object_set_new(responses, "413", error_response("the body is too large"));

@@ -156,23 +156,13 @@ static int setup(void **state)
     make_tenant(slug, tenant_a);
     snprintf(slug, sizeof(slug), "res-b-%u", run_no);
     make_tenant(slug, tenant_b);
-    {
-        const char *p[1] = {tenant_a};
-
-        api_sql(db, "SELECT set_config('test.tenant_a', $1, false)", 1, p, NULL, 0);
-    }
     /* Service keys to which the platform granted billing:admin: they write every resource. */
     api_make_key(db, tenant_a, "admin,billing:admin", "test", key_a);
     api_make_key(db, tenant_b, "admin,billing:admin", "test", key_b);
     api_make_key(db, tenant_a, "users:read", "test", key_readonly);
     /* Rows for the read-only resources: the isolation fixtures fill every tenant table for
      * tenant A, and the platform writes a metric (the seed has none). */
-    api_sql(db,
-            "DO $$ DECLARE f text; BEGIN FOR f IN SELECT proname FROM pg_proc "
-            "WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\\_%' "
-            "ORDER BY proname LOOP EXECUTE format('SELECT abtest.%I(%L)', f, "
-            "current_setting('test.tenant_a')); END LOOP; END $$",
-            0, NULL, NULL, 0);
+    api_sql(db, "SELECT abtest.fill($1)::text", 1, (const char *[]){tenant_a}, NULL, 0);
     api_sql(db,
             "INSERT INTO agentbase.system_metrics (component, metric_name, value) "
             "VALUES ('test', 'requests', 1)",

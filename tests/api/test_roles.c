@@ -194,12 +194,7 @@ static int setup(void **state)
     sql1("INSERT INTO agentbase.tenants (slug, name, plan) VALUES ($1, $1, 'pro') RETURNING id",
          slug, tenant, sizeof(tenant));
     /* Rows in every tenant table, all of them the fixtures' admin's. */
-    sql1("SELECT set_config('test.tenant', $1, false)", tenant, NULL, 0);
-    sql1("DO $$ DECLARE f text; BEGIN FOR f IN SELECT proname FROM pg_proc "
-         "WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\\_%' "
-         "ORDER BY proname LOOP EXECUTE format('SELECT abtest.%I(%L)', f, "
-         "current_setting('test.tenant')); END LOOP; END $$",
-         NULL, NULL, 0);
+    sql1("SELECT abtest.fill($1)::text", tenant, NULL, 0);
     if (ab_auth_password_hash(PASSWORD, hash, &err) != 0)
         return -1;
     for (int a = ADMIN; a < PLATFORM; a++) {
@@ -284,6 +279,18 @@ static void test_sessions_carry_their_roles_scopes_from_role_access(void **state
         json_decref(doc);
         api_response_free(&r);
     }
+}
+
+/* The explicit scopes: the service's list (auth.c) is the database's (explicit_scopes()). */
+static void test_the_service_and_the_database_agree_on_the_explicit_scopes(void **state)
+{
+    char list[256], *save = NULL;
+
+    (void)state;
+    sql1("SELECT array_to_string(agentbase.explicit_scopes(), ',')", NULL, list, sizeof(list));
+    for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save))
+        assert_true(ab_api_scope_explicit(s));
+    assert_false(ab_api_scope_explicit("agents:write"));
 }
 
 static void test_every_role_reads_what_role_access_says(void **state)
@@ -661,6 +668,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sessions_carry_their_roles_scopes_from_role_access),
+        cmocka_unit_test(test_the_service_and_the_database_agree_on_the_explicit_scopes),
         cmocka_unit_test(test_every_role_reads_what_role_access_says),
         cmocka_unit_test(test_no_role_writes_what_role_access_forbids),
         cmocka_unit_test(test_a_user_works_with_their_own_rows_only),

@@ -6,7 +6,7 @@
 -- points; projects shared with collaborators; the per-user policy as an index condition.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(91);
+SELECT plan(92);
 
 \set ta '''a1100000-0000-7000-8000-00000000000a'''
 \set tb '''b1100000-0000-7000-8000-00000000000b'''
@@ -16,20 +16,7 @@ SELECT plan(91);
 \set ad '''a1100000-0000-7000-8000-0000000000ad'''
 
 -- Every fixture for A and B (rows owned by each tenant's fixture admin).
-DO $$
-DECLARE
-    f name;
-    t uuid;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['a1100000-0000-7000-8000-00000000000a', 'b1100000-0000-7000-8000-00000000000b']::uuid[] LOOP
-        FOR f IN SELECT proname FROM pg_proc
-                  WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\_%'
-                  ORDER BY proname LOOP
-            EXECUTE format('SELECT abtest.%I($1)', f) USING t;
-        END LOOP;
-    END LOOP;
-END
-$$;
+SELECT abtest.fill(:ta), abtest.fill(:tb);
 INSERT INTO users (tenant_id, id, email, role) VALUES
     (:ta, :u1, 'u1@access.test', 'user'), (:ta, :u2, 'u2@access.test', 'user'),
     (:ta, :v1, 'v1@access.test', 'viewer'), (:ta, :ad, 'ad@access.test', 'admin');
@@ -157,6 +144,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'auth_lookup_key(text)', 'auth_lookup_login(text,text)', 'auth_touch_key(uuid,uuid,inet)',
                 'auto_allocate_tokens_for_level(uuid,text)', 'current_actor_id()', 'current_actor_type()',
                 'current_may_bill()', 'current_tenant_id()', 'current_user_id()', 'current_user_role()',
+                'explicit_scopes()',
                 'is_platform_admin()', 'mcp_server_configs_check_config(uuid,uuid,uuid,text[])',
                 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
                 'role_cap(text)', 'role_scopes(text)',
@@ -368,6 +356,10 @@ SELECT throws_ok($$UPDATE token_holds SET status = 'released'$$, '42501', NULL, 
 SELECT throws_ok($$UPDATE quotas SET tokens_used_today = 0$$, '42501', NULL, 'nor a quota''s counters');
 SELECT throws_ok($$UPDATE user_budgets SET spent_usd = 0$$, '42501', NULL, 'nor a budget''s spending');
 SELECT throws_ok($$UPDATE cost_tracking SET total_cost = 0$$, '42501', NULL, 'nor the cost rollups');
+SELECT throws_ok($$INSERT INTO api_keys (tenant_id, name, key_prefix, key_hash, scopes)
+                   VALUES (agentbase.current_tenant_id(), 'billing', 'ab_b', repeat('9', 64), '{admin,billing:admin}')$$,
+                 '42501', 'field scopes: billing:admin and secrets:read are granted only by the platform admin',
+                 'nor issue a key with billing:admin (only the platform grants the explicit scopes)');
 SELECT lives_ok(format($$UPDATE users SET role = 'viewer' WHERE id = %L$$, :u2), 'an admin changes a user''s role');
 SELECT lives_ok(format($$INSERT INTO quotas (tenant_id, user_id, daily_token_limit) VALUES (agentbase.current_tenant_id(), %L, 10)$$, :u1),
                 'an admin sets a quota (a limit below the plan)');

@@ -11,20 +11,7 @@ SELECT plan(14);
 \set tb '''b1500000-0000-7000-8000-00000000000b'''
 
 -- Every fixture, in name order, for A and then for B (as superuser).
-DO $$
-DECLARE
-    f name;
-    t uuid;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['a1500000-0000-7000-8000-00000000000a', 'b1500000-0000-7000-8000-00000000000b']::uuid[] LOOP
-        FOR f IN SELECT proname FROM pg_proc
-                  WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\_%'
-                  ORDER BY proname LOOP
-            EXECUTE format('SELECT abtest.%I($1)', f) USING t;
-        END LOOP;
-    END LOOP;
-END
-$$;
+SELECT abtest.fill(:ta), abtest.fill(:tb);
 
 CREATE TEMP TABLE iso_tables AS
 SELECT c.oid::regclass AS rel, c.relname::text AS name,

@@ -33,6 +33,21 @@ END
 $$;
 GRANT USAGE ON SCHEMA abtest TO PUBLIC;
 
+-- Every module's fixture (abtest.fixture_*, installed after this file), in name order, for
+-- tenant p_tenant: rows in every tenant table, all of them the fixtures' admin's. As the
+-- superuser.
+CREATE OR REPLACE FUNCTION abtest.fill(p_tenant uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    f name;
+BEGIN
+    FOR f IN SELECT proname FROM pg_proc
+              WHERE pronamespace = 'abtest'::regnamespace AND proname LIKE 'fixture\_%'
+              ORDER BY proname LOOP
+        EXECUTE format('SELECT abtest.%I($1)', f) USING p_tenant;
+    END LOOP;
+END
+$$;
+
 -- The plan PostgreSQL chooses for a statement, as one text (EXPLAIN's lines joined).
 CREATE OR REPLACE FUNCTION abtest.plan(p_statement text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
