@@ -1,4 +1,5 @@
 #include "client.h"
+#include "api/api.h"
 #include "auth/auth.h"
 
 #include <curl/curl.h>
@@ -130,4 +131,23 @@ void api_make_key(void *pgconn, const char *tenant, const char *scopes, const ch
             "INSERT INTO agentbase.api_keys (tenant_id, name, key_prefix, key_hash, scopes) "
             "VALUES ($1, $5, $2, $3, string_to_array($4, ','))",
             5, p, NULL, 0);
+}
+
+size_t api_resource_index(const char *name)
+{
+    for (size_t k = 0; k < ab_nresources; k++)
+        if (strcmp(ab_resources[k].name, name) == 0)
+            return k;
+    fail_msg("no resource %s", name);
+    return 0;
+}
+
+void api_collection_path(size_t i, char (*ids)[40], char *out, size_t n)
+{
+    const struct ab_resource *r = &ab_resources[i];
+
+    if (r->parent)
+        snprintf(out, n, "/v1/%s/%s/%s", r->parent, ids[api_resource_index(r->parent)], r->name);
+    else
+        snprintf(out, n, "/v1/%s", r->name);
 }

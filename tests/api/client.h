@@ -32,4 +32,12 @@ void api_sql(void *pgconn, const char *q, int n, const char *const *params, char
 void api_make_key(void *pgconn, const char *tenant, const char *scopes, const char *name,
                   char key[64]);
 
+/* Index of the resource named name in ab_resources (the test fails if there is none). */
+size_t api_resource_index(const char *name);
+/*
+ * The collection path of resource i: /v1/<name>, or for a nested resource under its
+ * parent's object, whose id is ids[index of the parent].
+ */
+void api_collection_path(size_t i, char (*ids)[40], char *out, size_t n);
+
 #endif

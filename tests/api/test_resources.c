@@ -102,27 +102,6 @@ static bool read_only(size_t i)
     return ab_resources[i].own_create && !ab_resources[i].update[0];
 }
 
-/* Index of the resource named name. */
-static size_t index_of(const char *name)
-{
-    for (size_t k = 0; k < ab_nresources; k++)
-        if (strcmp(ab_resources[k].name, name) == 0)
-            return k;
-    fail_msg("no resource %s", name);
-    return 0;
-}
-
-/* The collection path of resource i: nested ones live under A's parent object. */
-static void coll_path(size_t i, char *out, size_t n)
-{
-    const struct ab_resource *r = &ab_resources[i];
-
-    if (r->parent)
-        snprintf(out, n, "/v1/%s/%s/%s", r->parent, ids[index_of(r->parent)], r->name);
-    else
-        snprintf(out, n, "/v1/%s", r->name);
-}
-
 static long call(const char *key, const char *method, const char *path, const char *body,
                  size_t len, struct api_response *r)
 {
@@ -204,7 +183,7 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         struct api_response r;
         json_t *doc = NULL;
 
-        coll_path(i, path, sizeof(path));
+        api_collection_path(i, ids, path, sizeof(path));
         if (read_only(i)) {
             /* Nothing to create: take the oldest object the seed or the fixtures left. */
             strcat(path, "?limit=1");
@@ -238,7 +217,7 @@ static void test_every_resource_creates_reads_and_lists_its_example(void **state
         snprintf(path, sizeof(path), "/v1/%s/%s", res->name, ids[i]);
         assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &r), 200);
         api_response_free(&r);
-        coll_path(i, path, sizeof(path));
+        api_collection_path(i, ids, path, sizeof(path));
         strcat(path, "?limit=1");
         assert_int_equal(call(owner_key(i), "GET", path, NULL, 0, &r), 200);
         assert_non_null(strstr(r.body, "\"data\": ["));
@@ -316,7 +295,7 @@ static void test_tenant_b_gets_404_for_every_object_of_a_and_changes_nothing(voi
         if (res->parent) { /* B can neither list nor append under A's parent */
             char coll[256], *body = example(i);
 
-            coll_path(i, coll, sizeof(coll));
+            api_collection_path(i, ids, coll, sizeof(coll));
             assert_int_equal(call(key_b, "GET", coll, NULL, 0, &r), 404);
             api_response_free(&r);
             assert_int_equal(call(key_b, "POST", coll, body, strlen(body), &r), 404);
@@ -339,7 +318,7 @@ static void test_a_key_without_the_scope_gets_403_on_every_route(void **state)
         struct api_response r;
         char coll[128], item[192];
 
-        coll_path(i, coll, sizeof(coll));
+        api_collection_path(i, ids, coll, sizeof(coll));
         snprintf(item, sizeof(item), "/v1/%s/%s", res->name, ids[i]);
         assert_int_equal(call(key_readonly, "GET", coll, NULL, 0, &r), readable ? 200 : 403);
         api_response_free(&r);
@@ -409,7 +388,7 @@ static void test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(void **
         char coll[128], item[192], bad_item[192];
         struct api_response r;
 
-        coll_path(i, coll, sizeof(coll));
+        api_collection_path(i, ids, coll, sizeof(coll));
         snprintf(item, sizeof(item), "/v1/%s/%s", res->name, ids[i]);
         for (size_t b = 0; b < AB_ARRAY_LEN(fixed); b++) {
             expect_4xx("POST", coll, &fixed[b]);
@@ -443,7 +422,7 @@ static void test_wrong_types_are_refused_naming_the_field(void **state)
         const char *field;
         json_t *value;
 
-        coll_path(i, coll, sizeof(coll));
+        api_collection_path(i, ids, coll, sizeof(coll));
         json_object_foreach(doc, field, value)
         {
             json_t *wrong = json_is_string(value) ? json_integer(12345) : json_string("abc");

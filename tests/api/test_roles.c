@@ -92,25 +92,6 @@ static void sql1(const char *q, const char *p1, char *out, size_t n)
     api_sql(db, q, p1 ? 1 : 0, p, out, n);
 }
 
-static size_t index_of(const char *name)
-{
-    for (size_t k = 0; k < ab_nresources; k++)
-        if (strcmp(ab_resources[k].name, name) == 0)
-            return k;
-    fail_msg("no resource %s", name);
-    return 0;
-}
-
-static void coll_path(size_t i, char *out, size_t n)
-{
-    const struct ab_resource *r = &ab_resources[i];
-
-    if (r->parent)
-        snprintf(out, n, "/v1/%s/%s/%s", r->parent, fixture_id[index_of(r->parent)], r->name);
-    else
-        snprintf(out, n, "/v1/%s", r->name);
-}
-
 /* What role `who` may read of resource i, as role_access says. */
 static const char *read_access(int who, size_t i)
 {
@@ -229,7 +210,7 @@ static int setup(void **state)
             sscanf(row, "%7s %7s %7s %15s", access[i].user_read, access[i].user_write,
                    access[i].viewer_read, access[i].admin_write);
         /* the admin's first object (parents are listed before their children) */
-        coll_path(i, path, sizeof(path));
+        api_collection_path(i, fixture_id, path, sizeof(path));
         strcat(path, "?limit=1");
         if (call(ADMIN, "GET", path, NULL, &r) == 200) {
             doc = json_loads(r.body, 0, NULL);
@@ -308,7 +289,7 @@ static void test_every_role_reads_what_role_access_says(void **state)
             assert_true(res->platform || res->global); /* every tenant resource is governed */
             continue;
         }
-        coll_path(i, coll, sizeof(coll));
+        api_collection_path(i, fixture_id, coll, sizeof(coll));
         strcat(coll, "?limit=100");
         snprintf(item, sizeof(item), "/v1/%s/%s", res->name, fixture_id[i]);
         for (int a = ADMIN; a < NACTORS; a++) {
@@ -370,7 +351,7 @@ static void test_no_role_writes_what_role_access_forbids(void **state)
 
         if (!access[i].known || res->global || res->platform || !fixture_id[i][0] || read_only)
             continue;
-        coll_path(i, coll, sizeof(coll));
+        api_collection_path(i, fixture_id, coll, sizeof(coll));
         snprintf(item, sizeof(item), "/v1/%s/%s", res->name, fixture_id[i]);
         row_text(i, fixture_id[i], before, sizeof(before));
         for (int a = USER; a <= VIEWER; a++) {
@@ -417,7 +398,7 @@ static void test_a_user_works_with_their_own_rows_only(void **state)
 
     (void)state;
     snprintf(body, sizeof(body), "{\"agent_id\": \"%s\", \"title\": \"mine\"}",
-             fixture_id[index_of("agents")]);
+             fixture_id[api_resource_index("agents")]);
     assert_int_equal(call(USER, "POST", "/v1/conversations", body, &r), 201);
     doc = json_loads(r.body, 0, NULL);
     snprintf(conv, sizeof(conv), "%s", json_string_value(json_object_get(doc, "id")));
@@ -430,7 +411,7 @@ static void test_a_user_works_with_their_own_rows_only(void **state)
     assert_int_equal(status_of(USER, "GET", path, NULL), 200);
 
     /* the other user: it does not exist for them */
-    row_text(index_of("conversations"), conv, before, sizeof(before));
+    row_text(api_resource_index("conversations"), conv, before, sizeof(before));
     assert_int_equal(status_of(OTHER, "GET", path, NULL), 404);
     assert_int_equal(status_of(OTHER, "POST", path, "{\"role\": \"user\", \"content\": \"x\"}"),
                      404);
@@ -438,7 +419,7 @@ static void test_a_user_works_with_their_own_rows_only(void **state)
     assert_int_equal(status_of(OTHER, "GET", path, NULL), 404);
     assert_int_equal(status_of(OTHER, "PATCH", path, "{\"title\": \"renamed\"}"), 404);
     assert_int_equal(status_of(OTHER, "DELETE", path, NULL), 404);
-    row_text(index_of("conversations"), conv, after, sizeof(after));
+    row_text(api_resource_index("conversations"), conv, after, sizeof(after));
     assert_string_equal(before, after);
     sql1("SELECT count(*) FROM agentbase.messages WHERE conversation_id = $1::uuid", conv, got,
          sizeof(got));
@@ -500,7 +481,7 @@ static void test_every_escalation_attempt_is_refused_and_changes_nothing(void **
 
     snprintf(body, sizeof(body),
              "{\"user_id\": \"%s\", \"agent_id\": \"%s\", \"title\": \"in your name\"}",
-             actors[OTHER].user, fixture_id[index_of("agents")]);
+             actors[OTHER].user, fixture_id[api_resource_index("agents")]);
     refused(USER, "POST", "/v1/conversations", body, 403, "field user_id");
 
     refused(USER, "POST", "/v1/api-keys", "{\"name\": \"k\", \"scopes\": [\"agents:write\"]}", 403,
@@ -513,7 +494,7 @@ static void test_every_escalation_attempt_is_refused_and_changes_nothing(void **
     refused(USER, "POST", "/v1/api-keys", body, 403, NULL);
     refused(ADMIN, "POST", "/v1/api-keys", "{\"name\": \"k\", \"scopes\": [\"billing:admin\"]}",
             403, "billing:admin");
-    snprintf(path, sizeof(path), "/v1/api-keys/%s", fixture_id[index_of("api-keys")]);
+    snprintf(path, sizeof(path), "/v1/api-keys/%s", fixture_id[api_resource_index("api-keys")]);
     refused(USER, "PATCH", path, "{\"name\": \"mine now\"}", 404, NULL);
     refused(USER, "DELETE", path, NULL, 404, NULL);
 
@@ -564,7 +545,7 @@ static void test_rights_follow_the_user_at_every_use(void **state)
     (void)state;
     /* downgraded, the same session loses its writes at once */
     snprintf(body, sizeof(body), "{\"agent_id\": \"%s\", \"title\": \"before\"}",
-             fixture_id[index_of("agents")]);
+             fixture_id[api_resource_index("agents")]);
     assert_int_equal(status_of(OTHER, "POST", "/v1/conversations", body), 201);
     snprintf(path, sizeof(path), "/v1/users/%s", actors[OTHER].user);
     assert_int_equal(status_of(ADMIN, "PATCH", path, "{\"role\": \"viewer\"}"), 200);
