@@ -194,7 +194,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
 {
     struct ab_migration_set set;
     struct ab_http_opts o = {0};
-    struct ab_app app = {.cfg = cfg, .kinds_lock = PTHREAD_MUTEX_INITIALIZER, .secrets = secrets};
+    struct ab_app app = {.cfg = cfg, .schemas_lock = PTHREAD_MUTEX_INITIALIZER, .secrets = secrets};
     struct ab_http_route *routes = NULL;
     sigset_t stop;
     int rc, sig = 0;

@@ -6,8 +6,10 @@
 #ifndef AB_API_H
 #define AB_API_H
 
+#include "api/fields.h"
 #include "core/core.h"
 #include "http/http.h"
+#include "pg/errmap.h"
 #include "pg/pg.h"
 #include "secret/secret.h"
 #include "usage/usage.h"
@@ -30,13 +32,10 @@ struct ab_app {
     struct ab_pg_pool *pool;
     struct ab_http_server *http;
     int schema_head; /* the newest migration this binary knows */
-    /*
-     * For each resource (same index as ab_resources), its writable columns with the JSON
-     * kind each accepts, read from the catalog at start-up: ",name:s,temperature:n,".
-     * s string, n number, b boolean, a array, j any JSON. NULL until checked.
-     */
-    char **kinds;
-    pthread_mutex_t kinds_lock;         /* guards the first load of kinds */
+    /* For each resource (same index as ab_resources), its columns read from the catalog
+     * (catalog.c); NULL until loaded. */
+    struct ab_resource_schema *schemas;
+    pthread_mutex_t schemas_lock;       /* guards their first load */
     struct ab_keystate *keys;           /* per-key rate limit and last-use bookkeeping */
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     struct ab_usage *usage;             /* the accounting batchers (usage.c) */
@@ -89,8 +88,6 @@ void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn);
  * and NULL returned; the caller owns the result (json_decref).
  */
 json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok);
-/* True when s is a UUID in its textual form (any case). */
-bool ab_api_is_uuid(const char *s);
 /* True when the comma-separated scopes grant `scope` (see auth.c for the rules). */
 bool ab_api_scope_allows(const char *scopes, const char *scope);
 /* True for scopes that `admin` does not grant (billing:admin, secrets:read). */
@@ -121,16 +118,22 @@ struct ab_resource_secret {
  * A table served by the generic resource engine (resource.c) at /v1/<name>. Column lists
  * are comma-separated names of the table's columns.
  */
-#define AB_RESOURCE_MAX_FILTERS 8
+#define AB_RESOURCE_MAX_FILTERS 16
 #define AB_RESOURCE_MAX         128
 struct ab_resource {
-    const char *name;    /* path segment and scope prefix: agent-assignments */
-    const char *table;   /* in schema agentbase: agent_assignments */
-    const char *create;  /* fields a client may set on create */
-    const char *update;  /* fields a client may change ("" : immutable) */
-    const char *hidden;  /* columns never returned */
-    const char *filters; /* columns usable as ?column=value list filters (at most 8) */
-    bool soft_delete;    /* DELETE sets deleted_at; reads skip deleted rows */
+    const char *name;   /* path segment and scope prefix: agent-assignments */
+    const char *table;  /* in schema agentbase: agent_assignments */
+    const char *create; /* fields a client may set on create */
+    const char *update; /* fields a client may change ("" : immutable) */
+    const char *hidden; /* columns never returned */
+    /*
+     * Columns a list may filter by: ?column=value in the column's type, ?column[in]=a,b and,
+     * for times and numbers, ?column[gte]= [gt] [lte] [lt]. Each needs an index that leads
+     * with it (after tenant_id); the plan test (tests/sql/filters.sql) checks that.
+     */
+    const char *filters;
+    const char *filled; /* NOT NULL columns a trigger fills when a create leaves them out */
+    bool soft_delete;   /* DELETE sets deleted_at; reads skip deleted rows */
     /*
      * A valid create body, for the OpenAPI document and the generated tests. "{{name}}"
      * stands for the id of an object of the resource `name` (listed earlier) in the same
@@ -162,6 +165,30 @@ struct ab_resource {
                  const char *row_id);
 };
 
+/* A resource's columns as fields (catalog.c), in the table's order. */
+struct ab_resource_schema {
+    struct ab_field *all;     /* every column */
+    struct ab_field *columns; /* those an answer shows (all but the hidden ones) */
+    struct ab_field *create;  /* writable on create; required where the database needs them */
+    struct ab_field *update;  /* writable on update */
+    struct ab_field *filters; /* the list filters */
+    size_t nall, ncolumns, ncreate, nupdate, nfilters;
+    char *owner;     /* the owner column filled from the request (role_access), or NULL */
+    json_t *catalog; /* what the catalog said; the fields' strings live here */
+    char **choices;  /* storage of the fields' choices */
+};
+/* Reads r's columns from the catalog into s (ab_api_catalog_free releases it). */
+int ab_api_catalog_load(const struct ab_resource *r, PGconn *conn, struct ab_resource_schema *s,
+                        struct ab_error *err) AB_MUSTCHECK;
+void ab_api_catalog_free(struct ab_resource_schema *s);
+/* The column called name (hidden ones included), or NULL. */
+const struct ab_field *ab_api_column(const struct ab_resource_schema *s, const char *name);
+/*
+ * The schemas of every resource (indexed like ab_resources), loading them on first use if
+ * start-up could not; NULL, with a 503 answer set, while the database cannot tell.
+ */
+const struct ab_resource_schema *ab_api_schemas(struct ab_app *app, struct ab_req *req);
+
 extern const struct ab_resource ab_resources[];
 extern const size_t ab_nresources;
 
@@ -181,9 +208,10 @@ typedef void (*ab_api_then)(struct ab_app *app, struct ab_req *req, PGconn *conn
 int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
                            json_t *body, ab_api_then then, void *arg);
 /*
- * Answers a failed statement about `what` (a resource name): the client's fault is a 4xx
- * with PostgreSQL's words (constraints, our functions' 42501 "field ..." and AB404), RLS
- * and privilege refusals a 403 that says less; anything else 5xx. Returns 0.
+ * Answers a failed statement about `what` (a resource name) by the one error map
+ * (pg/errmap.h): the client's fault is a 4xx naming the field, never PostgreSQL's words;
+ * a database that is away or busy a 503 with Retry-After; anything else a logged 500.
+ * Returns 0.
  */
 int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res);
 
@@ -231,9 +259,10 @@ void ab_api_secret_purpose(const struct ab_resource *r, char *out, size_t n);
 /* GET /v1/<name>/{id}/<field>: the secret's value, for a key holding secrets:read. */
 int ab_api_secret_read(void *app, struct ab_req *req);
 /*
- * Checks every descriptor against the catalog (each named column must exist) and fills
- * app->kinds; ab_api_resources_free releases them. Called at start-up, or by the first
- * request that needs kinds when the database was not ready then (under kinds_lock).
+ * Checks every descriptor against the catalog (each named column must exist, each filter
+ * of a kind a query can carry) and loads app->schemas; ab_api_resources_free releases them.
+ * Called at start-up, or by the first request that needs them when the database was not
+ * ready then (under schemas_lock).
  */
 int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err) AB_MUSTCHECK;
 void ab_api_resources_free(struct ab_app *app);

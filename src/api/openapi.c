@@ -98,38 +98,27 @@ static json_t *error_response(const char *description)
                      "application/json", "schema", "$ref", "#/components/schemas/Error");
 }
 
-/* The JSON schema of one column kind (see struct ab_app). */
-static json_t *kind_schema(char kind)
+/* The JSON schema of one field. */
+static json_t *field_schema(const struct ab_field *f)
 {
-    switch (kind) {
-    case 's':
-        return json_pack("{s:[s,s]}", "type", "string", "null");
-    case 'n':
-        return json_pack("{s:[s,s]}", "type", "number", "null");
-    case 'b':
-        return json_pack("{s:[s,s]}", "type", "boolean", "null");
-    case 'a':
-        return json_pack("{s:[s,s]}", "type", "array", "null");
-    }
-    return json_object(); /* any JSON */
+    static const char *const types[] = {
+        [AB_KIND_STRING] = "string",   [AB_KIND_UUID] = "string",     [AB_KIND_DATETIME] = "string",
+        [AB_KIND_DATE] = "string",     [AB_KIND_INTEGER] = "integer", [AB_KIND_NUMBER] = "number",
+        [AB_KIND_BOOLEAN] = "boolean", [AB_KIND_OBJECT] = "object",   [AB_KIND_ARRAY] = "array"};
+
+    if (f->kind == AB_KIND_ANY)
+        return json_object(); /* any JSON */
+    return f->nullable ? json_pack("{s:[s,s]}", "type", types[f->kind], "null")
+                       : json_pack("{s:s}", "type", types[f->kind]);
 }
 
-/* An object schema with the fields of a comma-separated list. */
-static json_t *fields_schema(const char *list, const char *kinds)
+/* An object schema with the fields of a list. */
+static json_t *fields_schema(const struct ab_field *f, size_t n)
 {
     json_t *props = json_object();
 
-    for (const char *p = list; *p;) {
-        size_t l = strcspn(p, ",");
-        char col[64], key[80];
-        const char *k;
-
-        snprintf(col, sizeof(col), "%.*s", (int)l, p);
-        snprintf(key, sizeof(key), ",%s:", col);
-        k = kinds ? strstr(kinds, key) : NULL;
-        json_object_set_new(props, col, kind_schema(k ? k[strlen(key)] : 'j'));
-        p += l + (p[l] == ',');
-    }
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(props, f[i].name, field_schema(&f[i]));
     return json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props, "additionalProperties",
                      0);
 }
@@ -233,7 +222,7 @@ static json_t *parameters(const struct ab_http_route *rt, const struct ab_resour
 
 /* The operation for one route of the resource engine. */
 static json_t *resource_operation(const struct ab_http_route *rt, const struct ab_resource *r,
-                                  const char *kinds)
+                                  const struct ab_resource_schema *s)
 {
     json_t *op = json_object(), *responses = json_object();
     bool item = is_item(rt);
@@ -256,7 +245,9 @@ static json_t *resource_operation(const struct ab_http_route *rt, const struct a
     json_object_set_new(op, "tags", json_pack("[s]", r->name));
     json_object_set_new(op, "parameters", parameters(rt, r));
     if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
-        json_t *schema = fields_schema(strcmp(m, "POST") == 0 ? r->create : r->update, kinds);
+        json_t *schema = strcmp(m, "POST") == 0
+                             ? fields_schema(s ? s->create : NULL, s ? s->ncreate : 0)
+                             : fields_schema(s ? s->update : NULL, s ? s->nupdate : 0);
 
         if (r->secret)
             json_object_set_new(json_object_get(schema, "properties"), r->secret->field,
@@ -381,11 +372,12 @@ int ab_api_openapi(void *appv, struct ab_req *req)
             path_item(paths, rt->pattern), method,
             rt->handler == ab_api_secret_read
                 ? secret_operation(rt, r)
-                : resource_operation(rt, r, app->kinds ? app->kinds[r - ab_resources] : NULL));
+                : resource_operation(rt, r, app->schemas ? &app->schemas[r - ab_resources] : NULL));
     }
     for (size_t i = 0; i < ab_nresources; i++) {
         const struct ab_resource *r = &ab_resources[i];
-        json_t *schema = fields_schema(r->update, app->kinds ? app->kinds[i] : NULL);
+        json_t *schema = fields_schema(app->schemas ? app->schemas[i].columns : NULL,
+                                       app->schemas ? app->schemas[i].ncolumns : 0);
 
         /* What comes back: the writable fields and the rest of the row, secrets excluded. */
         json_object_set_new(json_object_get(schema, "properties"), "id",

@@ -100,48 +100,6 @@ static int json_depth(const char *s, size_t len, int max)
     return deepest;
 }
 
-/* The JSON kind a column takes (see struct ab_app), or 0 when unknown. */
-static char kind_of(const char *kinds, const char *field)
-{
-    char key[80];
-    const char *p;
-
-    if (!kinds || snprintf(key, sizeof(key), ",%s:", field) >= (int)sizeof(key))
-        return 0;
-    p = strstr(kinds, key);
-    return p ? p[strlen(key)] : 0;
-}
-
-static const char *kind_name(char kind)
-{
-    switch (kind) {
-    case 's':
-        return "a string";
-    case 'n':
-        return "a number";
-    case 'b':
-        return "true or false";
-    case 'a':
-        return "an array";
-    }
-    return "JSON";
-}
-
-static bool kind_accepts(char kind, const json_t *v)
-{
-    switch (kind) {
-    case 's':
-        return json_is_string(v) || json_is_null(v);
-    case 'n':
-        return json_is_number(v) || json_is_null(v);
-    case 'b':
-        return json_is_boolean(v) || json_is_null(v);
-    case 'a':
-        return json_is_array(v) || json_is_null(v);
-    }
-    return true;
-}
-
 json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok)
 {
     json_error_t jerr;
@@ -173,53 +131,39 @@ json_t *ab_api_parse_object(struct ab_req *req, bool empty_ok)
     return doc;
 }
 
-/* Checks that every field of doc is writable (in create or update, or the secret's field),
- * each of its column's kind; 0, or 1 with the 400 response set. */
-static int check_body(struct ab_req *req, const struct ab_resource *r, json_t *doc, bool is_create,
-                      const char *kinds)
+/* r's schema: its columns as the catalog has them. */
+static const struct ab_resource_schema *schema_of(const struct ab_resource_schema *all,
+                                                  const struct ab_resource *r)
 {
-    const char *allowed = is_create ? r->create : r->update;
-    const char *field;
-    json_t *value;
-    size_t len;
-
-    json_object_foreach(doc, field, value)
-    {
-        if (r->secret && strcmp(field, r->secret->field) == 0) {
-            if (!ab_api_secret_check(req, r, value, is_create))
-                continue;
-            return 1;
-        }
-        if (list_find(allowed, field, &len)) {
-            char kind = kind_of(kinds, field);
-
-            if (kind_accepts(kind, value))
-                continue;
-            return ab_http_error(req, 400, "invalid_field", "field '%s' must be %s", field,
-                                 kind_name(kind)) +
-                   1;
-        }
-        /* One answer for unknown and read-only fields, so hidden columns stay unnamed. */
-        return ab_http_error(req, 400, "invalid_field",
-                             "field '%s' cannot be set here (unknown or read-only for %s)", field,
-                             r->name) +
-               1;
-    }
-    if (json_object_size(doc) == 0)
-        return ab_http_error(req, 400, "invalid_request", "no fields given") + 1;
-    return 0;
+    return &all[r - ab_resources];
 }
 
-bool ab_api_is_uuid(const char *s)
+/*
+ * Checks doc against r's writable fields (and the secret's, which its own check judges);
+ * 0, or 1 with the 400 answer set.
+ */
+static int check_body(struct ab_req *req, const struct ab_resource *r,
+                      const struct ab_resource_schema *s, json_t *doc, bool is_create)
 {
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    json_t *value = r->secret ? json_object_get(doc, r->secret->field) : NULL;
+    json_t *rest;
+    int rc;
 
-    if (strlen(s) != sizeof(shape) - 1)
-        return false;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    return true;
+    if (value && ab_api_secret_check(req, r, value, is_create))
+        return 1;
+    if (!value)
+        return ab_fields_check(req, doc, is_create ? s->create : s->update,
+                               is_create ? s->ncreate : s->nupdate,
+                               AB_CHECK_NONEMPTY | (is_create ? AB_CHECK_CREATE : 0), r->name);
+    /* the other fields, without the secret's */
+    if (!(rest = json_copy(doc)))
+        return ab_http_error(req, 500, "internal", "out of memory") + 1;
+    json_object_del(rest, r->secret->field);
+    rc = ab_fields_check(req, rest, is_create ? s->create : s->update,
+                         is_create ? s->ncreate : s->nupdate, is_create ? AB_CHECK_CREATE : 0,
+                         r->name);
+    json_decref(rest);
+    return rc;
 }
 
 /* ======================================================================================
@@ -228,47 +172,16 @@ bool ab_api_is_uuid(const char *s)
 
 int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    const char *column = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
-    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    struct ab_pg_answer a;
 
-    if (!state)
-        return ab_http_error(req, 503, "database_unavailable", "the database did not answer");
-    if (strcmp(state, "23502") == 0)
-        return ab_http_error(req, 400, "invalid_field",
-                             "field '%s' is required and may not be "
-                             "null",
-                             column ? column : "?");
-    if (strcmp(state, "23514") == 0)
-        return ab_http_error(req, 422, "constraint_violation", "%s violates %s", what,
-                             constraint ? constraint : "a check constraint");
-    if (strcmp(state, "23503") == 0 && !constraint && msg && strncmp(msg, "field ", 6) == 0)
-        return ab_http_error(req, 422, "invalid_reference", "%s", msg); /* refs_check() */
-    if (strcmp(state, "23503") == 0)
-        return ab_http_error(req, 422, "invalid_reference",
-                             "a referenced object does not exist (%s)",
-                             constraint ? constraint : "foreign key");
-    if (strcmp(state, "23505") == 0)
-        return ab_http_error(req, 409, "conflict", "an object with the same %s exists",
-                             constraint ? constraint : "unique key");
-    if (strncmp(state, "22", 2) == 0 || strcmp(state, "42804") == 0)
-        return ab_http_error(req, 400, "invalid_field", "%s", msg ? msg : "invalid value");
-    /* Our own refusals (triggers) name the field; RLS and privileges say less. */
-    if (strcmp(state, "42501") == 0 && msg && strncmp(msg, "field ", 6) == 0)
-        return ab_http_error(req, 403, "forbidden", "%s", msg);
-    if (strcmp(state, "42501") == 0)
-        return ab_http_error(req, 403, "forbidden",
-                             "your role may not make this change to %s (not your row, or "
-                             "not writable by your role)",
-                             what);
-    if (strcmp(state, "AB404") == 0) /* our functions' "not found", answered like RLS's */
-        return ab_http_error(req, 404, "not_found", "%s", msg ? msg : "not found");
-    if (strcmp(state, "57014") == 0)
-        return ab_http_error(req, 503, "timeout", "the request took too long");
-    fprintf(stderr, "agentbase: database error on %s: %s (SQLSTATE %s)\n", what, msg ? msg : "?",
-            state);
-    return ab_http_error(req, 500, "internal", "internal error");
+    ab_pg_answer_result(res, what, &a);
+    if (a.log)
+        fprintf(stderr, "agentbase: database error on %s: %s (SQLSTATE %s)\n", what,
+                res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : "no result",
+                res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "none");
+    if (a.retry)
+        snprintf(req->retry_after, sizeof(req->retry_after), "1");
+    return ab_http_error_at(req, a.status, a.code, a.param[0] ? a.param : NULL, "%s", a.message);
 }
 
 /* Runs sql and answers with its one text value (or 404 when no row came back). */
@@ -309,16 +222,34 @@ static void scope_of(const struct ab_resource *r, bool write, char *out, size_t 
 static int begin_for(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
                      bool write, PGconn **conn);
 
-/* Authenticates for r, runs sql and answers with its value. */
-static int run(struct ab_app *app, struct ab_req *req, const struct ab_resource *r, bool write,
-               const char *sql, int n, const char *const *params, int status)
+/* A query parameter where a route takes none. */
+static int no_param(void *ctx, const char *name, const char *value)
 {
+    (void)value;
+    return ab_http_error_at(ctx, 400, "unknown_parameter", name,
+                            "unknown query parameter '%s': this route takes none", name) +
+           1;
+}
+
+/*
+ * GET and DELETE of /v1/<name>/{id}: authenticates for r, then refuses any query parameter
+ * and an id that is no UUID (404, like any id that is not there), then runs sql.
+ */
+static int run_item(struct ab_app *app, struct ab_req *req, const struct ab_resource *r, bool write,
+                    const char *sql, int status)
+{
+    const char *params[1] = {req->params[0]};
     PGconn *conn;
 
-    if (begin_for(app, req, r, write, &conn) == 0) {
-        answer(app, req, r, conn, sql, n, params, status);
-        ab_api_end(app, req, conn);
+    if (begin_for(app, req, r, write, &conn) != 0)
+        return 0;
+    if (ab_http_query_each(req, no_param, req) == 0) {
+        if (!ab_api_is_uuid(req->params[0]))
+            ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+        else
+            answer(app, req, r, conn, sql, 1, params, status);
     }
+    ab_api_end(app, req, conn);
     return 0;
 }
 
@@ -376,84 +307,250 @@ static int parent_exists(struct ab_buf *sql, const struct ab_resource *r, int n)
                          p->table, n, p->soft_delete ? " AND p.deleted_at IS NULL" : "");
 }
 
-/*
- * GET /v1/<name> or /v1/<parent>/{id}/<name>, with ?limit=&after=&order=asc|desc and the
- * descriptor's equality filters: keyset pagination on the ordering column (id, which is
- * time-ordered, unless the descriptor names another), never OFFSET.
- */
-static int list(void *appv, struct ab_req *req)
+/* ---- lists: paging and filters ----------------------------------------------------- */
+
+/* The operators of a list filter, as a query names them and as SQL compares. */
+static const struct filter_op {
+    const char *suffix;
+    const char *sql; /* NULL: [in] */
+    bool range;      /* only for times and numbers */
+} filter_ops[] = {
+    {"", "=", false},    {"[in]", NULL, false}, {"[gte]", ">=", true},
+    {"[gt]", ">", true}, {"[lte]", "<=", true}, {"[lt]", "<", true},
+};
+#define NOPS        AB_ARRAY_LEN(filter_ops)
+#define MAX_IN      100
+#define QUERY_STORE 8192
+
+/* A list request's query, parameter by parameter (see list_param). */
+struct list_query {
+    struct ab_req *req;
+    const struct ab_resource *r;
+    const struct ab_resource_schema *s;
+    const char *limit, *after, *order;
+    const char *values[AB_RESOURCE_MAX_FILTERS][NOPS]; /* each filter's value per operator */
+    char store[QUERY_STORE];                           /* values that needed mending */
+    size_t used;
+};
+
+static bool range_kind(enum ab_kind k)
 {
-    const struct ab_resource *r = ab_http_route_data(req);
-    const char *after = ab_http_query(req, "after"), *order = ab_http_query(req, "order");
+    return k == AB_KIND_DATETIME || k == AB_KIND_DATE || k == AB_KIND_INTEGER ||
+           k == AB_KIND_NUMBER;
+}
+
+/* A query's '+' arrives as a space: "...T10:00:00 02:00" is the offset +02:00. */
+static const char *mend_offset(struct list_query *q, const char *v)
+{
+    size_t n = strlen(v);
+    char *copy;
+
+    if (n < 6 || !strchr(v, ' ') || q->used + n + 1 > sizeof(q->store))
+        return v;
+    copy = q->store + q->used;
+    memcpy(copy, v, n + 1);
+    q->used += n + 1;
+    for (char *c = copy; *c; c++)
+        if (*c == ' ' && c > copy + 10)
+            *c = '+';
+    return copy;
+}
+
+/* Checks one value (or, for [in], each of a list) of filter f; 0, or 1 with the 400 set. */
+static int filter_value(struct list_query *q, const struct ab_field *f, const char *name,
+                        const char *v, bool list)
+{
+    char one[512];
+    size_t count = 0;
+
+    for (const char *p = v;; p += strcspn(p, ",") + 1) {
+        size_t len = list ? strcspn(p, ",") : strlen(p);
+        const char *wrong;
+
+        if (++count > MAX_IN)
+            return ab_http_error_at(q->req, 400, "invalid_parameter", name,
+                                    "parameter '%s' takes at most %d values", name, MAX_IN) +
+                   1;
+        if (len >= sizeof(one))
+            return ab_http_error_at(q->req, 400, "invalid_parameter", name,
+                                    "parameter '%s' has a value that is too long", name) +
+                   1;
+        snprintf(one, sizeof(one), "%.*s", (int)len, p);
+        if ((wrong = ab_fields_check_text(f, one)) != NULL)
+            return ab_http_error_at(q->req, 400, "invalid_parameter", name,
+                                    "parameter '%s' must be %s%s", name, list ? "a list of " : "",
+                                    wrong) +
+                   1;
+        if (!list || !p[len])
+            return 0;
+    }
+}
+
+/* One query parameter of a list; 0, or 1 with the 400 answer set. */
+static int list_param(void *ctx, const char *name, const char *value)
+{
+    struct list_query *q = ctx;
+    const char **slot = strcmp(name, "limit") == 0   ? &q->limit
+                        : strcmp(name, "after") == 0 ? &q->after
+                        : strcmp(name, "order") == 0 ? &q->order
+                                                     : NULL;
+    size_t col = strcspn(name, "["), fi, op;
+    const struct ab_field *f = NULL;
+
+    if (!slot) {
+        for (fi = 0; fi < q->s->nfilters && !f; fi++)
+            if (strlen(q->s->filters[fi].name) == col &&
+                strncmp(q->s->filters[fi].name, name, col) == 0)
+                f = &q->s->filters[fi];
+        if (!f)
+            return ab_http_error_at(q->req, 400, "unknown_parameter", name,
+                                    "unknown query parameter '%s': %s lists take limit, after, "
+                                    "order%s%s",
+                                    name, q->r->name, q->s->nfilters ? " and the filters " : "",
+                                    q->r->filters) +
+                   1;
+        fi--;
+        for (op = 0; op < NOPS && strcmp(filter_ops[op].suffix, name + col) != 0; op++)
+            ;
+        if (op == NOPS)
+            return ab_http_error_at(q->req, 400, "invalid_parameter", name,
+                                    "parameter '%s' has an unknown operator: use %s=, %s[in]=%s",
+                                    name, f->name, f->name,
+                                    range_kind(f->kind) ? ", [gte]=, [gt]=, [lte]= or [lt]=" : "") +
+                   1;
+        if (filter_ops[op].range && !range_kind(f->kind))
+            return ab_http_error_at(q->req, 400, "invalid_parameter", name,
+                                    "parameter '%s': %s takes no range, only = and [in]", name,
+                                    f->name) +
+                   1;
+        slot = &q->values[fi][op];
+        if (f->kind == AB_KIND_DATETIME)
+            value = mend_offset(q, value);
+        if (!*slot && filter_value(q, f, name, value, filter_ops[op].sql == NULL))
+            return 1;
+    }
+    if (*slot)
+        return ab_http_error_at(q->req, 400, "invalid_parameter", name,
+                                "parameter '%s' is given twice", name) +
+               1;
+    *slot = value;
+    return 0;
+}
+
+/*
+ * The SQL of a page: the filters in the descriptor's order, each compared in its column's
+ * type, so that one shape of query has one statement text and every condition can be an
+ * index condition (the cursor too: it is only there when the query has one). Parameters:
+ * $1 the limit, then the cursor, the parent, the filters' values (into params from *np).
+ */
+static int page_sql(struct ab_buf *sql, const struct list_query *q, const char **params, int *np)
+{
+    const struct ab_resource *r = q->r;
     const char *key = r->order_by ? r->order_by : "id";
     const char *key_type = r->order_by ? "bigint" : "uuid";
-    const char *params[3 + AB_RESOURCE_MAX_FILTERS];
-    char limit[16];
-    struct ab_buf sql;
-    long lim = DEFAULT_LIMIT;
-    bool desc = order && strcmp(order, "desc") == 0;
-    int np = 2, rc = 0;
+    bool desc = q->order && strcmp(q->order, "desc") == 0;
+    int rc = ab_buf_printf(sql, "WITH page AS (SELECT t.%s AS k, ", key);
 
-    if (!parse_limit(ab_http_query(req, "limit"), &lim))
-        return ab_http_error(req, 400, "invalid_parameter", "limit must be a number from 1 to %d",
-                             MAX_LIMIT);
-    if (after && !cursor_ok(r, after))
-        return ab_http_error(req, 400, "invalid_parameter",
-                             "after must be a cursor from "
-                             "next_cursor");
-    if (order && !desc && strcmp(order, "asc") != 0)
-        return ab_http_error(req, 400, "invalid_parameter", "order must be asc or desc");
-    if (r->parent && !ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent, req->params[0]);
-    snprintf(limit, sizeof(limit), "%ld", lim);
-    params[0] = after;
-    params[1] = limit;
-    ab_buf_init(&sql, 64 * 1024);
-    rc = ab_buf_printf(&sql, "WITH page AS (SELECT t.%s AS k, ", key);
-    rc = rc ? rc : row_doc(&sql, r);
-    rc = rc ? rc
-            : ab_buf_printf(
-                  &sql, " AS doc FROM agentbase.%s t WHERE ($1::%s IS NULL OR t.%s %s $1::%s)%s",
-                  r->table, key_type, key, desc ? "<" : ">", key_type, live(r));
+    rc = rc ? rc : row_doc(sql, r);
+    rc =
+        rc ? rc : ab_buf_printf(sql, " AS doc FROM agentbase.%s t WHERE true%s", r->table, live(r));
+    if (!rc && q->after) {
+        params[(*np)++] = q->after;
+        rc = ab_buf_printf(sql, " AND t.%s %s $%d::%s", key, desc ? "<" : ">", *np, key_type);
+    }
     if (!rc && r->parent) {
-        params[np++] = req->params[0];
-        rc = ab_buf_printf(&sql, " AND t.%s = $3::uuid", r->parent_column);
+        params[(*np)++] = q->req->params[0];
+        rc = ab_buf_printf(sql, " AND t.%s = $%d::uuid", r->parent_column, *np);
     }
-    /* Equality filters: each column named in the descriptor and present in the query. */
-    for (const char *p = r->filters; !rc && *p;) {
-        size_t l = strcspn(p, ",");
-        char col[64];
-        const char *v;
+    for (size_t f = 0; f < q->s->nfilters && !rc; f++)
+        for (size_t op = 0; op < NOPS && !rc; op++) {
+            const struct ab_field *c = &q->s->filters[f];
 
-        snprintf(col, sizeof(col), "%.*s", (int)l, p);
-        v = ab_http_query(req, col);
-        if (v && np < (int)AB_ARRAY_LEN(params)) {
-            params[np++] = v;
-            rc = ab_buf_printf(&sql, " AND t.%s::text = $%d", col, np);
+            if (!q->values[f][op])
+                continue;
+            params[(*np)++] = q->values[f][op];
+            if (filter_ops[op].sql)
+                rc = ab_buf_printf(sql, " AND t.%s %s $%d::%s", c->name, filter_ops[op].sql, *np,
+                                   c->sql_type);
+            else
+                rc = ab_buf_printf(sql, " AND t.%s = ANY (string_to_array($%d, ',')::%s[])",
+                                   c->name, *np, c->sql_type);
         }
-        p += l + (p[l] == ',');
-    }
     rc = rc ? rc
-            : ab_buf_printf(&sql,
-                            " ORDER BY t.%s %s LIMIT $2::int + 1), "
+            : ab_buf_printf(sql,
+                            " ORDER BY t.%s %s LIMIT $1::int + 1), "
                             "numbered AS (SELECT k, doc, row_number() OVER (ORDER BY k %s) AS n "
                             "  FROM page) "
                             "SELECT CASE WHEN ",
                             key, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
-    rc = rc ? rc : r->parent ? parent_exists(&sql, r, 3) : ab_buf_puts(&sql, "true");
-    rc =
-        rc ? rc
-           : ab_buf_puts(&sql, " THEN jsonb_build_object("
-                               "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY n) FROM numbered "
-                               "     WHERE n <= $2::int), '[]'),"
-                               "  'has_more', (SELECT count(*) FROM numbered) > $2::int,"
-                               "  'next_cursor', (SELECT k::text FROM numbered WHERE n = $2::int "
-                               "     AND (SELECT count(*) FROM numbered) > $2::int))::text END");
-    if (rc)
+    rc = rc          ? rc
+         : r->parent ? parent_exists(sql, r, r->parent ? (q->after ? 3 : 2) : 0)
+                     : ab_buf_puts(sql, "true");
+    return rc ? rc
+              : ab_buf_puts(sql,
+                            " THEN jsonb_build_object("
+                            "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY n) FROM numbered "
+                            "     WHERE n <= $1::int), '[]'),"
+                            "  'has_more', (SELECT count(*) FROM numbered) > $1::int,"
+                            "  'next_cursor', (SELECT k::text FROM numbered WHERE n = $1::int "
+                            "     AND (SELECT count(*) FROM numbered) > $1::int))::text END");
+}
+
+/*
+ * GET /v1/<name> or /v1/<parent>/{id}/<name>, with ?limit=&after=&order=asc|desc and the
+ * descriptor's filters: keyset pagination on the ordering column (id, which is
+ * time-ordered, unless the descriptor names another), never OFFSET. Any other parameter
+ * is refused, naming it.
+ */
+static int list(void *appv, struct ab_req *req)
+{
+    struct ab_app *app = appv;
+    const struct ab_resource *r = ab_http_route_data(req);
+    const char *params[3 + AB_RESOURCE_MAX_FILTERS * NOPS];
+    const struct ab_resource_schema *all;
+    struct list_query *q = NULL;
+    char limit[16];
+    struct ab_buf sql;
+    long lim = DEFAULT_LIMIT;
+    PGconn *conn;
+    int np = 1;
+
+    if (begin_for(app, req, r, false, &conn))
+        return 0;
+    ab_buf_init(&sql, 64 * 1024);
+    if (!(all = ab_api_schemas(app, req)))
+        goto out;
+    if (!(q = calloc(1, sizeof(*q)))) {
         ab_http_error(req, 500, "internal", "out of memory");
-    else
-        run(appv, req, r, false, sql.data, np, params, 200);
+        goto out;
+    }
+    q->req = req;
+    q->r = r;
+    q->s = schema_of(all, r);
+    if (ab_http_query_each(req, list_param, q))
+        goto out;
+    if (!parse_limit(q->limit, &lim)) {
+        ab_http_error_at(req, 400, "invalid_parameter", "limit",
+                         "limit must be a number from 1 to %d", MAX_LIMIT);
+    } else if (q->after && !cursor_ok(r, q->after)) {
+        ab_http_error_at(req, 400, "invalid_parameter", "after",
+                         "after must be a cursor from next_cursor");
+    } else if (q->order && strcmp(q->order, "asc") != 0 && strcmp(q->order, "desc") != 0) {
+        ab_http_error_at(req, 400, "invalid_parameter", "order", "order must be asc or desc");
+    } else if (r->parent && !ab_api_is_uuid(req->params[0])) {
+        ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent, req->params[0]);
+    } else {
+        snprintf(limit, sizeof(limit), "%ld", lim);
+        params[0] = limit;
+        if (page_sql(&sql, q, params, &np) != 0)
+            ab_http_error(req, 500, "internal", "out of memory");
+        else
+            answer(app, req, r, conn, sql.data, np, params, 200);
+    }
+out:
+    free(q);
     ab_buf_free(&sql);
+    ab_api_end(app, req, conn);
     return 0;
 }
 
@@ -461,69 +558,58 @@ static int list(void *appv, struct ab_req *req)
 static int get(void *appv, struct ab_req *req)
 {
     const struct ab_resource *r = ab_http_route_data(req);
-    const char *params[1] = {req->params[0]};
     struct ab_buf sql;
 
-    if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
     ab_buf_init(&sql, 16 * 1024);
     if (ab_buf_puts(&sql, "SELECT ") || row_doc(&sql, r) ||
         ab_buf_printf(&sql, "::text FROM agentbase.%s t WHERE t.id = $1%s", r->table, live(r)))
         ab_http_error(req, 500, "internal", "out of memory");
     else
-        run(appv, req, r, false, sql.data, 1, params, 200);
+        run_item(appv, req, r, false, sql.data, 200);
     ab_buf_free(&sql);
     return 0;
 }
 
 /*
- * Appends the descriptor's spelling of every field of doc (already checked against the
- * whitelist), separated by sep and each wrapped as fmt ("%s" or "r.%s").
+ * Appends every field of doc (checked before) as its column, in the table's order whatever
+ * the body's order, so that a resource's statements have one text per set of fields; each
+ * wrapped as fmt ("%s" or "r.%s") and separated by commas.
  */
-static int append_fields(struct ab_buf *b, json_t *doc, const char *list, const char *fmt)
+static int append_fields(struct ab_buf *b, json_t *doc, const struct ab_field *fields, size_t n,
+                         const char *fmt)
 {
-    const char *field;
-    json_t *value;
     bool first = true;
     int rc = 0;
 
-    json_object_foreach(doc, field, value)
-    {
-        size_t len;
-        const char *name = list_find(list, field, &len);
-
-        (void)value;
-        rc = rc ? rc : ab_buf_puts(b, first ? "" : ", ");
-        rc = rc ? rc : ab_buf_printf(b, fmt, (int)len, name);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!json_object_get(doc, fields[i].name))
+            continue;
+        rc = ab_buf_puts(b, first ? "" : ", ");
+        rc = rc ? rc : ab_buf_printf(b, fmt, fields[i].name);
         first = false;
     }
     return rc;
 }
 
-/*
- * The kinds of r's columns; loads them all on first use if start-up could not. NULL (with
- * a 503 answer set) while the database cannot tell.
- */
-static const char *kinds_for(struct ab_app *app, struct ab_req *req, const struct ab_resource *r)
+const struct ab_resource_schema *ab_api_schemas(struct ab_app *app, struct ab_req *req)
 {
+    struct ab_resource_schema *s;
     struct ab_error err;
-    const char *k = NULL;
     PGconn *conn;
 
-    pthread_mutex_lock(&app->kinds_lock);
-    if (!app->kinds && ab_pg_pool_acquire(app->pool, 2000, &conn, &err) == 0) {
+    pthread_mutex_lock(&app->schemas_lock);
+    if (!app->schemas && ab_pg_pool_acquire(app->pool, 2000, &conn, &err) == 0) {
         if (ab_api_resources_check(app, conn, &err) != 0) {
             ab_api_resources_free(app);
             fprintf(stderr, "agentbase: %s\n", err.message);
         }
         ab_pg_pool_release(app->pool, conn);
     }
-    if (app->kinds)
-        k = app->kinds[r - ab_resources];
-    pthread_mutex_unlock(&app->kinds_lock);
-    if (!k)
+    s = app->schemas;
+    pthread_mutex_unlock(&app->schemas_lock);
+    if (!s)
         ab_http_error(req, 503, "not_ready", "the database is not ready (see /readyz)");
-    return k;
+    return s;
 }
 
 /* Authenticates for r (read or write scope) and opens the transaction; 0 on success. */
@@ -563,20 +649,20 @@ static int sealed_columns(struct ab_buf *sql, const struct ab_resource *r, json_
  * still apply, and the tenant is always the caller's. sealed: with a secret's columns, whose
  * parameters start at $first.
  */
-static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc, bool sealed,
-                      int first)
+static int insert_sql(struct ab_buf *sql, const struct ab_resource *r,
+                      const struct ab_resource_schema *s, json_t *doc, bool sealed, int first)
 {
     int rc = ab_buf_printf(sql, "INSERT INTO agentbase.%s AS t (%s", r->table,
                            has_tenant(r) ? "tenant_id, " : "");
 
     rc = rc ? rc : r->parent ? ab_buf_printf(sql, "%s, ", r->parent_column) : 0;
-    rc = rc ? rc : append_fields(sql, doc, r->create, "%.*s");
+    rc = rc ? rc : append_fields(sql, doc, s->create, s->ncreate, "%s");
     rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, true, false, first) : 0;
     rc = rc ? rc
             : ab_buf_printf(sql, ") SELECT %s",
                             has_tenant(r) ? "agentbase.current_tenant_id(), " : "");
     rc = rc ? rc : r->parent ? ab_buf_puts(sql, "$2::uuid, ") : 0;
-    rc = rc ? rc : append_fields(sql, doc, r->create, "r.%.*s");
+    rc = rc ? rc : append_fields(sql, doc, s->create, s->ncreate, "r.%s");
     rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, true, true, first) : 0;
     rc = rc ? rc
             : ab_buf_printf(sql, " FROM jsonb_populate_record(NULL::agentbase.%s, $1::jsonb) r ",
@@ -591,15 +677,15 @@ static int insert_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *d
 }
 
 /* The UPDATE that sets exactly the fields of doc (and a sealed secret's) on row $1. */
-static int update_sql(struct ab_buf *sql, const struct ab_resource *r, json_t *doc, bool sealed,
-                      int first)
+static int update_sql(struct ab_buf *sql, const struct ab_resource *r,
+                      const struct ab_resource_schema *s, json_t *doc, bool sealed, int first)
 {
     int rc = ab_buf_printf(sql, "UPDATE agentbase.%s AS t SET (", r->table);
 
-    rc = rc ? rc : append_fields(sql, doc, r->update, "%.*s");
+    rc = rc ? rc : append_fields(sql, doc, s->update, s->nupdate, "%s");
     rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, false, false, first) : 0;
     rc = rc ? rc : ab_buf_puts(sql, ") = (SELECT ");
-    rc = rc ? rc : append_fields(sql, doc, r->update, "r.%.*s");
+    rc = rc ? rc : append_fields(sql, doc, s->update, s->nupdate, "r.%s");
     rc = rc ? rc : sealed ? sealed_columns(sql, r, doc, false, true, first) : 0;
     rc = rc ? rc
             : ab_buf_printf(sql,
@@ -649,23 +735,29 @@ static int take_secret(struct ab_app *app, struct ab_req *req, PGconn *conn,
 static int write_fields(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
                         json_t *body, ab_api_then then, void *arg, bool is_create)
 {
+    const struct ab_resource_schema *s;
     struct ab_api_sealed sealed = {0};
-    const char *kinds, *params[7];
+    const char *params[7];
     char *blanked = NULL, *text = NULL;
     struct ab_buf sql;
     PGconn *conn;
-    json_t *doc;
+    json_t *doc = NULL;
     int np, rc;
 
-    if (!is_create && !r->update[0])
-        return ab_http_error(req, 405, "method_not_allowed", "%s cannot be changed", r->name);
-    if ((!is_create || r->parent) && !ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found",
-                             is_create ? r->parent : r->name, req->params[0]);
-    if (!(kinds = kinds_for(app, req, r)) || begin_for(app, req, r, true, &conn))
+    if (begin_for(app, req, r, true, &conn))
         return 0;
+    if (ab_http_query_each(req, no_param, req))
+        goto out;
+    if ((!is_create || r->parent) && !ab_api_is_uuid(req->params[0])) {
+        ab_http_error(req, 404, "not_found", "%s/%s not found", is_create ? r->parent : r->name,
+                      req->params[0]);
+        goto out;
+    }
+    if (!(s = ab_api_schemas(app, req)))
+        goto out;
+    s = schema_of(s, r);
     doc = body ? json_incref(body) : ab_api_parse_object(req, false);
-    if (doc && check_body(req, r, doc, is_create, kinds) == 0 &&
+    if (doc && check_body(req, r, s, doc, is_create) == 0 &&
         (!r->check || r->check(app, req, conn, doc, is_create ? NULL : req->params[0]) == 0) &&
         take_secret(app, req, conn, r, is_create, doc, &sealed, &blanked) == 0) {
         /* the body as given, or with its secret blanked, or the caller's object */
@@ -687,8 +779,8 @@ static int write_fields(struct ab_app *app, struct ab_req *req, const struct ab_
             params[np++] = sealed.hint;
         }
         rc = !given      ? AB_ENOMEM
-             : is_create ? insert_sql(&sql, r, doc, blanked != NULL, r->parent ? 3 : 2)
-                         : update_sql(&sql, r, doc, blanked != NULL, 3);
+             : is_create ? insert_sql(&sql, r, s, doc, blanked != NULL, r->parent ? 3 : 2)
+                         : update_sql(&sql, r, s, doc, blanked != NULL, 3);
         if (rc != 0)
             ab_http_error(req, 500, "internal", "out of memory");
         else
@@ -697,6 +789,7 @@ static int write_fields(struct ab_app *app, struct ab_req *req, const struct ab_
             then(app, req, conn, arg);
         ab_buf_free(&sql);
     }
+out:
     ab_api_sealed_free(&sealed);
     free(blanked);
     free(text);
@@ -725,11 +818,8 @@ int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct 
 static int del(void *appv, struct ab_req *req)
 {
     const struct ab_resource *r = ab_http_route_data(req);
-    const char *params[1] = {req->params[0]};
     char sql[512];
 
-    if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
     if (r->soft_delete)
         snprintf(sql, sizeof(sql),
                  "UPDATE agentbase.%s t SET deleted_at = now() WHERE t.id = $1 "
@@ -738,7 +828,7 @@ static int del(void *appv, struct ab_req *req)
     else
         snprintf(sql, sizeof(sql), "DELETE FROM agentbase.%s t WHERE t.id = $1 RETURNING ''",
                  r->table);
-    run(appv, req, r, true, sql, 1, params, 204);
+    run_item(appv, req, r, true, sql, 204);
     return 0;
 }
 
@@ -768,7 +858,8 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
         if (!r->own_create)
             out[(*n)++] = (struct ab_http_route){"POST", coll, create, r};
         out[(*n)++] = (struct ab_http_route){"GET", item, get, r};
-        out[(*n)++] = (struct ab_http_route){"PATCH", item, patch, r};
+        if (r->update[0])
+            out[(*n)++] = (struct ab_http_route){"PATCH", item, patch, r};
         if (!r->no_delete)
             out[(*n)++] = (struct ab_http_route){"DELETE", item, del, r};
         if (r->secret) {
@@ -782,22 +873,12 @@ int ab_api_resource_routes(struct ab_http_route *out, size_t cap, size_t *n)
     return 0;
 }
 
-/*
- * The kinds of one resource's writable columns, as ",col:k," pairs. The kind follows the
- * column's type category; json and jsonb take anything.
- */
-static const char kinds_sql[] =
-    "SELECT coalesce(',' || string_agg(a.attname || ':' || "
-    "   CASE WHEN t.typname IN ('json', 'jsonb') THEN 'j' "
-    "        WHEN t.typcategory = 'N' THEN 'n' WHEN t.typcategory = 'B' THEN 'b' "
-    "        WHEN t.typcategory = 'A' THEN 'a' ELSE 's' END, ',') || ',', ''), "
-    "   array_to_string(array(SELECT c FROM unnest(string_to_array($2, ',')) c "
-    "     WHERE c <> '' AND c NOT IN (SELECT attname FROM pg_attribute "
-    "       WHERE attrelid = to_regclass('agentbase.' || $1) AND attnum > 0 "
-    "       AND NOT attisdropped)), ',') "
-    "  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-    " WHERE a.attrelid = to_regclass('agentbase.' || $1) AND a.attnum > 0 "
-    "   AND NOT a.attisdropped AND a.attname = ANY (string_to_array($2, ','))";
+/* The columns of $2 (comma-separated) that agentbase.$1 does not have. */
+static const char missing_sql[] =
+    "SELECT array_to_string(array(SELECT c FROM unnest(string_to_array($2, ',')) c "
+    "  WHERE c <> '' AND c NOT IN (SELECT attname FROM pg_attribute "
+    "    WHERE attrelid = to_regclass('agentbase.' || $1) AND attnum > 0 "
+    "    AND NOT attisdropped)), ',')";
 
 /* A secret's four columns are all among the hidden ones (which the check finds in the table). */
 static bool secret_hidden(const struct ab_resource *r)
@@ -814,53 +895,69 @@ static bool secret_hidden(const struct ab_resource *r)
     return true;
 }
 
+/* Every column r names exists, its filters are of kinds a query can carry; 0 or AB_EINVAL. */
+static int check_descriptor(const struct ab_resource *r, const struct ab_resource_schema *s,
+                            PGconn *conn, struct ab_error *err)
+{
+    const char *params[2];
+    struct ab_buf cols;
+    PGresult *res;
+    int rc;
+
+    if (r->secret && !secret_hidden(r))
+        return ab_error_set(err, AB_EINVAL,
+                            "resource %s: the columns %s_* of its secret must be hidden", r->name,
+                            r->secret->columns);
+    /* Every column any list names, and the ones the engine itself relies on. */
+    ab_buf_init(&cols, 16 * 1024);
+    rc = ab_buf_printf(&cols, "%sid,%s,%s,%s,%s,%s%s,%s,%s", has_tenant(r) ? "tenant_id," : "",
+                       r->create, r->update, r->hidden, r->filters, r->filled ? r->filled : "",
+                       r->soft_delete ? ",deleted_at" : "",
+                       r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
+    params[0] = r->table;
+    params[1] = cols.data;
+    if (!rc)
+        rc = ab_pg_query(conn, missing_sql, 2, params, &res, err);
+    ab_buf_free(&cols);
+    if (rc)
+        return rc == AB_EDB ? rc : ab_error_set(err, rc, "out of memory");
+    if (PQgetvalue(res, 0, 0)[0]) {
+        ab_error_set(err, AB_EINVAL, "resource %s names columns agentbase.%s does not have: %s",
+                     r->name, r->table, PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return AB_EINVAL;
+    }
+    PQclear(res);
+    if (s->nfilters > AB_RESOURCE_MAX_FILTERS)
+        return ab_error_set(err, AB_EINVAL, "resource %s: more than %d filters", r->name,
+                            AB_RESOURCE_MAX_FILTERS);
+    for (size_t i = 0; i < s->nfilters; i++)
+        if (s->filters[i].kind == AB_KIND_ANY || s->filters[i].kind == AB_KIND_OBJECT ||
+            s->filters[i].kind == AB_KIND_ARRAY)
+            return ab_error_set(err, AB_EINVAL, "resource %s: filter %s is not a scalar column",
+                                r->name, s->filters[i].name);
+    return 0;
+}
+
 int ab_api_resources_check(struct ab_app *app, PGconn *conn, struct ab_error *err)
 {
-    app->kinds = calloc(ab_nresources, sizeof(*app->kinds));
-    if (!app->kinds)
+    app->schemas = calloc(ab_nresources, sizeof(*app->schemas));
+    if (!app->schemas)
         return ab_error_set(err, AB_ENOMEM, "out of memory");
     for (size_t i = 0; i < ab_nresources; i++) {
-        const struct ab_resource *r = &ab_resources[i];
-        struct ab_buf cols;
-        const char *params[2];
-        PGresult *res;
-        int rc;
+        int rc = ab_api_catalog_load(&ab_resources[i], conn, &app->schemas[i], err);
 
-        if (r->secret && !secret_hidden(r))
-            return ab_error_set(err, AB_EINVAL,
-                                "resource %s: the columns %s_* of its secret must be hidden",
-                                r->name, r->secret->columns);
-        /* Every column any list names, and the ones the engine itself relies on. */
-        ab_buf_init(&cols, 16 * 1024);
-        rc = ab_buf_printf(
-            &cols, "%sid,%s,%s,%s,%s%s,%s,%s", has_tenant(r) ? "tenant_id," : "", r->create,
-            r->update, r->hidden, r->filters, r->soft_delete ? ",deleted_at" : "",
-            r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
-        params[0] = r->table;
-        params[1] = cols.data;
-        if (!rc)
-            rc = ab_pg_query(conn, kinds_sql, 2, params, &res, err);
-        ab_buf_free(&cols);
+        rc = rc ? rc : check_descriptor(&ab_resources[i], &app->schemas[i], conn, err);
         if (rc)
-            return rc == AB_EDB ? rc : ab_error_set(err, rc, "out of memory");
-        if (PQgetvalue(res, 0, 1)[0]) {
-            ab_error_set(err, AB_EINVAL, "resource %s names columns agentbase.%s does not have: %s",
-                         r->name, r->table, PQgetvalue(res, 0, 1));
-            PQclear(res);
-            return AB_EINVAL;
-        }
-        app->kinds[i] = strdup(PQgetvalue(res, 0, 0));
-        PQclear(res);
-        if (!app->kinds[i])
-            return ab_error_set(err, AB_ENOMEM, "out of memory");
+            return rc;
     }
     return 0;
 }
 
 void ab_api_resources_free(struct ab_app *app)
 {
-    for (size_t i = 0; app->kinds && i < ab_nresources; i++)
-        free(app->kinds[i]);
-    free(app->kinds);
-    app->kinds = NULL;
+    for (size_t i = 0; app->schemas && i < ab_nresources; i++)
+        ab_api_catalog_free(&app->schemas[i]);
+    free(app->schemas);
+    app->schemas = NULL;
 }

@@ -363,6 +363,7 @@ const struct ab_resource ab_resources[] = {
         .update = "status,output,error,started_at,completed_at,duration_ms,retry_count,context",
         .hidden = "",
         .filters = "workflow_id,status,triggered_by_user_id",
+        .filled = "workflow_version", /* the workflow's current version */
         .example = "{\"workflow_id\": \"{{workflows}}\", \"input\": {\"topic\": \"x\"}, "
                    "\"context\": {}}",
     },

@@ -93,11 +93,22 @@ const char *ab_http_header(struct ab_req *req, const char *name);
 /* A query parameter's value, or NULL. */
 const char *ab_http_query(struct ab_req *req, const char *name);
 /*
- * Sets status and the body {"error":{"code":code,"message":message}}; returns 0 so that a
- * handler can `return ab_http_error(...)`.
+ * Calls each(ctx, name, value) for every query parameter in the order sent ("" for a name
+ * without a value) until it returns nonzero, which is then returned; else 0.
+ */
+int ab_http_query_each(struct ab_req *req,
+                       int (*each)(void *ctx, const char *name, const char *value), void *ctx);
+/*
+ * Sets status and the body {"error":{"type","code","message","param","request_id"}}: type
+ * is the status's class (invalid_request_error, authentication_error, permission_error,
+ * not_found_error, conflict_error, rate_limit_error, unavailable_error, api_error), param
+ * the field or parameter at fault (null: none). Returns 0 so that a handler can
+ * `return ab_http_error(...)`.
  */
 int ab_http_error(struct ab_req *req, int status, const char *code, const char *fmt, ...)
     AB_PRINTF(4, 5);
+int ab_http_error_at(struct ab_req *req, int status, const char *code, const char *param,
+                     const char *fmt, ...) AB_PRINTF(5, 6);
 /*
  * Answers later: the handler calls this and returns; the server parks the connection
  * (freeing its thread for other requests) and then calls start(req, arg) on the same

@@ -46,33 +46,75 @@ struct ab_http_server {
  * Responses
  * ====================================================================================== */
 
-int ab_http_error(struct ab_req *req, int status, const char *code, const char *fmt, ...)
+/* The error's type: the class of the status, for clients that branch on it. */
+static const char *error_type(int status)
+{
+    switch (status) {
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+    case 405:
+        return "not_found_error";
+    case 409:
+        return "conflict_error";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+        return "unavailable_error";
+    }
+    return status >= 500 ? "api_error" : "invalid_request_error";
+}
+
+static int error_body(struct ab_req *req, int status, const char *code, const char *param,
+                      const char *fmt, va_list ap)
 {
     char message[512];
     json_t *body;
     char *text;
-    va_list ap;
 
-    va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
     /* Messages may echo client input: keep them printable ASCII so any JSON encoder takes them. */
     for (char *p = message; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
             *p = '?';
     req->status = status;
     ab_buf_reset(&req->out);
-    body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    body = json_pack("{s:{s:s,s:s,s:s,s:s?,s:s}}", "error", "type", error_type(status), "code",
+                     code, "message", message, "param", param, "request_id", req->request_id);
     text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     if (!text || ab_buf_puts(&req->out, text) != 0) {
         ab_buf_reset(&req->out);
         req->status = 500; /* an empty body: even the fallback message did not fit */
-        if (ab_buf_puts(&req->out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
-                                   "memory\"}}") == 0)
+        if (ab_buf_puts(&req->out, "{\"error\":{\"type\":\"api_error\",\"code\":\"internal\","
+                                   "\"message\":\"out of memory\",\"param\":null,"
+                                   "\"request_id\":null}}") == 0)
             req->status = 500;
     }
     free(text);
     json_decref(body);
+    return 0;
+}
+
+int ab_http_error(struct ab_req *req, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_body(req, status, code, NULL, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+int ab_http_error_at(struct ab_req *req, int status, const char *code, const char *param,
+                     const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_body(req, status, code, param, fmt, ap);
+    va_end(ap);
     return 0;
 }
 
@@ -89,6 +131,31 @@ const char *ab_http_header(struct ab_req *req, const char *name)
 const char *ab_http_query(struct ab_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_walk {
+    int (*each)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    int rc;
+};
+
+static enum MHD_Result query_step(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct query_walk *w = cls;
+
+    (void)kind;
+    w->rc = w->each(w->ctx, key, value ? value : "");
+    return w->rc ? MHD_NO : MHD_YES;
+}
+
+int ab_http_query_each(struct ab_req *req,
+                       int (*each)(void *ctx, const char *name, const char *value), void *ctx)
+{
+    struct query_walk w = {each, ctx, 0};
+
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_step, &w);
+    return w.rc;
 }
 
 /* ======================================================================================

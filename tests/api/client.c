@@ -151,3 +151,31 @@ void api_collection_path(size_t i, char (*ids)[40], char *out, size_t n)
     else
         snprintf(out, n, "/v1/%s", r->name);
 }
+
+const char *api_error_text(const struct api_response *r)
+{
+    static char text[1024];
+    char request_id[80];
+    json_t *doc = json_loads(r->body, 0, NULL), *e = json_object_get(doc, "error");
+    json_t *pair;
+    char *compact;
+
+    /* the error object's shape: exactly these five members */
+    assert_non_null(e);
+    assert_int_equal(json_object_size(e), 5);
+    assert_true(json_is_string(json_object_get(e, "type")));
+    assert_true(json_is_string(json_object_get(e, "code")));
+    assert_true(json_is_string(json_object_get(e, "message")));
+    assert_true(json_is_string(json_object_get(e, "param")) ||
+                json_is_null(json_object_get(e, "param")));
+    api_header(r, "X-Request-Id", request_id, sizeof(request_id));
+    assert_string_equal(json_string_value(json_object_get(e, "request_id")), request_id);
+    pair = json_pack("{s:{s:O,s:O}}", "error", "code", json_object_get(e, "code"), "message",
+                     json_object_get(e, "message"));
+    compact = json_dumps(pair, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(pair);
+    snprintf(text, sizeof(text), "%s", compact ? compact : "");
+    free(compact);
+    json_decref(doc);
+    return text;
+}

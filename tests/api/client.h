@@ -21,6 +21,12 @@ int api_request(const char *method, const char *path, const char *body, size_t l
 /* The value of a response header (case-insensitive name) copied into out, or "" . */
 void api_header(const struct api_response *r, const char *name, char *out, size_t n);
 void api_response_free(struct api_response *r);
+/*
+ * Checks that r's body is an error object {"error":{type, code, message, param,
+ * request_id}} whose request_id is the response's X-Request-Id, and returns its code and
+ * message as the compact text {"error":{"code":...,"message":...}}, for comparing.
+ */
+const char *api_error_text(const struct api_response *r);
 
 /*
  * Runs q (with text parameters) as the test's superuser connection and copies the first

@@ -108,7 +108,7 @@ static void expect(const char *authorization, const char *extra, long status, co
     struct api_response r;
 
     assert_int_equal(whoami(authorization, extra, &r), status);
-    assert_string_equal(r.body, body);
+    assert_string_equal(api_error_text(&r), body);
     api_response_free(&r);
 }
 

@@ -94,13 +94,13 @@ static void test_every_wrong_attempt_gets_the_same_answer(void **state)
 
     (void)state;
     assert_int_equal(login(slug, "ada@example.com", "wrong", &r), 401);
-    assert_string_equal(r.body, expected);
+    assert_string_equal(api_error_text(&r), expected);
     api_response_free(&r);
     assert_int_equal(login(slug, "nobody@example.com", "wrong", &r), 401);
-    assert_string_equal(r.body, expected);
+    assert_string_equal(api_error_text(&r), expected);
     api_response_free(&r);
     assert_int_equal(login("no-such-tenant", "ada@example.com", "wrong", &r), 401);
-    assert_string_equal(r.body, expected);
+    assert_string_equal(api_error_text(&r), expected);
     api_response_free(&r);
 }
 

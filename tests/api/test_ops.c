@@ -62,14 +62,15 @@ static void test_unknown_path_is_404_and_wrong_method_405_as_json(void **state)
     (void)state;
     assert_int_equal(api_request("GET", "/v1/nothing-here", NULL, 0, NULL, &r), 0);
     assert_int_equal(r.status, 404);
-    assert_string_equal(r.body,
+    assert_string_equal(api_error_text(&r),
                         "{\"error\":{\"code\":\"not_found\",\"message\":\"no such endpoint: "
                         "/v1/nothing-here\"}}");
     api_response_free(&r);
     assert_int_equal(api_request("DELETE", "/healthz", NULL, 0, NULL, &r), 0);
     assert_int_equal(r.status, 405);
-    assert_string_equal(r.body, "{\"error\":{\"code\":\"method_not_allowed\",\"message\":"
-                                "\"DELETE is not allowed on /healthz\"}}");
+    assert_string_equal(api_error_text(&r),
+                        "{\"error\":{\"code\":\"method_not_allowed\",\"message\":"
+                        "\"DELETE is not allowed on /healthz\"}}");
     api_response_free(&r);
 }
 

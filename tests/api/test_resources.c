@@ -350,7 +350,7 @@ static void expect_4xx(const char *method, const char *path, const struct bad *b
     size_t len = b->len ? b->len : strlen(b->body);
     long st = call(key_a, method, path, b->body, len, &r);
 
-    if (st < 400 || st >= 500 || !strstr(r.body, "\"error\":{\"code\":"))
+    if (st < 400 || st >= 500 || !strstr(r.body, "\"error\":{\"type\":"))
         fail_msg("%s %s with %s: %ld %s", method, path, b->what, st, r.body);
     api_response_free(&r);
 }
