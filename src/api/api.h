@@ -80,8 +80,25 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
  */
 int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scope,
                         bool tenant_required, struct ab_caller *who);
-/* Commits when req->status < 400, else rolls back; returns the connection to the pool. */
+/*
+ * Commits when req->status < 400 (storing the answer of a claimed Idempotency-Key first),
+ * else rolls back; returns the connection to the pool.
+ */
 void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn);
+
+/* ---- Idempotency-Key (idempotency.c) ------------------------------------------------- */
+
+/* The request's Idempotency-Key in *key (NULL: none); 0, or 1 with the 400 set if malformed. */
+int ab_api_idempotency_key(struct ab_req *req, const char **key);
+/*
+ * For a POST with a key, in the request's transaction (ab_api_begin calls it): 0 when the
+ * request goes on (a new key, now claimed, or no key), 1 when it is answered already: the
+ * first answer replayed, 422 for the key used with another request, or an error.
+ */
+int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, const struct ab_caller *who,
+                             PGconn *conn);
+/* Stores a claimed request's answer (ab_api_end calls it); 0, or 1 with the error set. */
+int ab_api_idempotency_complete(struct ab_app *app, struct ab_req *req, PGconn *conn);
 /*
  * Parses the request body as one JSON object: at most 32 levels deep, valid UTF-8, no NUL,
  * no duplicate keys. An empty body is {} when empty_ok. On failure the 400 answer is set
@@ -214,6 +231,19 @@ int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct 
  * Returns 0.
  */
 int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res);
+
+/*
+ * The statement of a list page of r (as GET would run it) for the query parameters
+ * names[i]=values[i], under the parent parent_id for a nested resource: sql, and params
+ * (*np of them; params[0], the limit's text, is the caller's to free). 0, or 1 with the
+ * 400/404 answer set in req. The list handler builds its statements the same way; the
+ * plan test (tests/api/test_plans.c) explains them.
+ */
+#define AB_API_LIST_MAX_PARAMS (3 + AB_RESOURCE_MAX_FILTERS * 6)
+int ab_api_list_sql(struct ab_req *req, const struct ab_resource *r,
+                    const struct ab_resource_schema *s, const char *parent_id,
+                    const char *const *names, const char *const *values, size_t n,
+                    struct ab_buf *sql, const char **params, int *np);
 
 /* Appends the engine's routes (five per resource, and for a secret its read route, whose
  * handler is ab_api_secret_read) to out (capacity cap, *n used). */

@@ -296,6 +296,9 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         goto refuse;
     }
     PQclear(r);
+    /* A retried POST is answered here, before its handler could write anything twice. */
+    if (ab_api_idempotency_claim(app, req, who, *conn))
+        goto refuse;
     return 0;
 refuse:
     ab_pg_pool_release(app->pool, *conn);
@@ -305,7 +308,11 @@ refuse:
 
 void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn)
 {
-    PGresult *r = PQexec(conn, req->status < 400 ? "COMMIT" : "ROLLBACK");
+    PGresult *r;
+
+    if (req->status < 400)
+        (void)ab_api_idempotency_complete(app, req, conn); /* on failure: the error answer */
+    r = PQexec(conn, req->status < 400 ? "COMMIT" : "ROLLBACK");
 
     if (req->status < 400 && PQresultStatus(r) != PGRES_COMMAND_OK)
         ab_http_error(req, 503, "database_unavailable", "the transaction could not commit");

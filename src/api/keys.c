@@ -77,6 +77,7 @@ static int check_body(struct ab_req *req, const struct ab_caller *who, json_t *d
 int ab_api_answer_with_key(struct ab_req *req, const char *object, const char *key)
 {
     assert(object[0] == '{');
+    req->secret_answer = true; /* an Idempotency-Key replay must not show it again */
     return ab_buf_printf(&req->out, "{\"key\": \"%s\"%s%s", key, object[1] == '}' ? "" : ", ",
                          object + 1);
 }
@@ -120,19 +121,12 @@ int ab_api_key_create(void *appv, struct ab_req *req)
             ab_http_error(req, 500, "internal", "response too large");
     } else {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
-        if (state && strcmp(state, "23503") == 0)
-            ab_http_error(req, 422, "invalid_reference", "user_id names no user of this tenant");
-        else if (state && strcmp(state, "42501") == 0)
-            ab_http_error(req, 403, "forbidden", "%s",
-                          msg && strncmp(msg, "field ", 6) == 0
-                              ? msg
-                              : "a key for another user is issued only by an admin");
-        else if (state && (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0))
-            ab_http_error(req, 400, "invalid_field", "%s", msg ? msg : "invalid value");
+        if (state && strcmp(state, "23503") == 0) /* the one reference a key has */
+            ab_http_error_at(req, 422, "invalid_reference", "user_id",
+                             "field 'user_id' names no user of this tenant");
         else
-            ab_http_error(req, 503, "database_unavailable", "cannot create the key now");
+            ab_api_db_error(req, "api-keys", res);
     }
     PQclear(res);
 out:
@@ -151,16 +145,19 @@ int ab_api_key_revoke(void *appv, struct ab_req *req)
     PGconn *conn;
     PGresult *res;
 
-    if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "api-keys/%s not found", req->params[0]);
     if (ab_api_begin(appv, req, "api-keys:write", true, &who, &conn))
         return 0;
+    if (!ab_api_is_uuid(req->params[0])) {
+        ab_http_error(req, 404, "not_found", "api-keys/%s not found", req->params[0]);
+        ab_api_end(appv, req, conn);
+        return 0;
+    }
     res = PQexecParams(conn,
                        "UPDATE agentbase.api_keys SET revoked_at = now() "
                        "WHERE id = $1::uuid AND revoked_at IS NULL RETURNING 1",
                        1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        ab_http_error(req, 404, "not_found", "api-keys/%s not found", req->params[0]);
+        ab_api_db_error(req, "api-keys", res);
     else if (PQntuples(res) == 0)
         ab_http_error(req, 404, "not_found", "api-keys/%s not found or already revoked",
                       req->params[0]);

@@ -285,11 +285,11 @@ int ab_api_password_reset(void *appv, struct ab_req *req)
     json_t *doc = NULL;
     PGconn *conn;
 
-    if (!ab_api_is_uuid(id))
-        return ab_http_error(req, 404, "not_found", "users/%s not found", id);
     if (ab_api_begin(appv, req, "users:write", true, &who, &conn))
         return 0;
-    if (strcmp(who.role, "admin") != 0 && strcmp(who.role, "platform") != 0)
+    if (!ab_api_is_uuid(id))
+        ab_http_error(req, 404, "not_found", "users/%s not found", id);
+    else if (strcmp(who.role, "admin") != 0 && strcmp(who.role, "platform") != 0)
         ab_http_error(req, 403, "forbidden",
                       "only an admin resets a password; change your own with POST "
                       "/v1/auth/password");

@@ -327,7 +327,9 @@ struct list_query {
     struct ab_req *req;
     const struct ab_resource *r;
     const struct ab_resource_schema *s;
+    const char *parent_id; /* a nested list's parent, from the path */
     const char *limit, *after, *order;
+    char limit_text[16];
     const char *values[AB_RESOURCE_MAX_FILTERS][NOPS]; /* each filter's value per operator */
     char store[QUERY_STORE];                           /* values that needed mending */
     size_t used;
@@ -459,7 +461,7 @@ static int page_sql(struct ab_buf *sql, const struct list_query *q, const char *
         rc = ab_buf_printf(sql, " AND t.%s %s $%d::%s", key, desc ? "<" : ">", *np, key_type);
     }
     if (!rc && r->parent) {
-        params[(*np)++] = q->req->params[0];
+        params[(*np)++] = q->parent_id;
         rc = ab_buf_printf(sql, " AND t.%s = $%d::uuid", r->parent_column, *np);
     }
     for (size_t f = 0; f < q->s->nfilters && !rc; f++)
@@ -497,6 +499,59 @@ static int page_sql(struct ab_buf *sql, const struct list_query *q, const char *
 }
 
 /*
+ * After the parameters are in: checks limit, after and order, and builds the page's
+ * statement into sql with its parameters (params, *np of them). 0, or 1 with the answer set.
+ */
+static int list_statement(struct list_query *q, struct ab_buf *sql, const char **params, int *np)
+{
+    struct ab_req *req = q->req;
+    long lim = DEFAULT_LIMIT;
+
+    if (!parse_limit(q->limit, &lim))
+        return ab_http_error_at(req, 400, "invalid_parameter", "limit",
+                                "limit must be a number from 1 to %d", MAX_LIMIT) +
+               1;
+    if (q->after && !cursor_ok(q->r, q->after))
+        return ab_http_error_at(req, 400, "invalid_parameter", "after",
+                                "after must be a cursor from next_cursor") +
+               1;
+    if (q->order && strcmp(q->order, "asc") != 0 && strcmp(q->order, "desc") != 0)
+        return ab_http_error_at(req, 400, "invalid_parameter", "order",
+                                "order must be asc or desc") +
+               1;
+    if (q->r->parent && !ab_api_is_uuid(q->parent_id))
+        return ab_http_error(req, 404, "not_found", "%s/%s not found", q->r->parent, q->parent_id) +
+               1;
+    snprintf(q->limit_text, sizeof(q->limit_text), "%ld", lim);
+    params[0] = q->limit_text;
+    *np = 1;
+    if (page_sql(sql, q, params, np) != 0)
+        return ab_http_error(req, 500, "internal", "out of memory") + 1;
+    return 0;
+}
+
+int ab_api_list_sql(struct ab_req *req, const struct ab_resource *r,
+                    const struct ab_resource_schema *s, const char *parent_id,
+                    const char *const *names, const char *const *values, size_t n,
+                    struct ab_buf *sql, const char **params, int *np)
+{
+    struct list_query *q = calloc(1, sizeof(*q));
+    int rc = 0;
+
+    if (!q)
+        return ab_http_error(req, 500, "internal", "out of memory") + 1;
+    *q = (struct list_query){.req = req, .r = r, .s = s, .parent_id = parent_id};
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = list_param(q, names[i], values[i]);
+    rc = rc ? rc : list_statement(q, sql, params, np);
+    /* the parameters must outlive q: the limit's text is the one that lives in it */
+    if (!rc && (params[0] = strdup(q->limit_text)) == NULL)
+        rc = ab_http_error(req, 500, "internal", "out of memory") + 1;
+    free(q);
+    return rc;
+}
+
+/*
  * GET /v1/<name> or /v1/<parent>/{id}/<name>, with ?limit=&after=&order=asc|desc and the
  * descriptor's filters: keyset pagination on the ordering column (id, which is
  * time-ordered, unless the descriptor names another), never OFFSET. Any other parameter
@@ -506,14 +561,12 @@ static int list(void *appv, struct ab_req *req)
 {
     struct ab_app *app = appv;
     const struct ab_resource *r = ab_http_route_data(req);
-    const char *params[3 + AB_RESOURCE_MAX_FILTERS * NOPS];
+    const char *params[AB_API_LIST_MAX_PARAMS];
     const struct ab_resource_schema *all;
     struct list_query *q = NULL;
-    char limit[16];
     struct ab_buf sql;
-    long lim = DEFAULT_LIMIT;
     PGconn *conn;
-    int np = 1;
+    int np = 0;
 
     if (begin_for(app, req, r, false, &conn))
         return 0;
@@ -524,29 +577,10 @@ static int list(void *appv, struct ab_req *req)
         ab_http_error(req, 500, "internal", "out of memory");
         goto out;
     }
-    q->req = req;
-    q->r = r;
-    q->s = schema_of(all, r);
-    if (ab_http_query_each(req, list_param, q))
-        goto out;
-    if (!parse_limit(q->limit, &lim)) {
-        ab_http_error_at(req, 400, "invalid_parameter", "limit",
-                         "limit must be a number from 1 to %d", MAX_LIMIT);
-    } else if (q->after && !cursor_ok(r, q->after)) {
-        ab_http_error_at(req, 400, "invalid_parameter", "after",
-                         "after must be a cursor from next_cursor");
-    } else if (q->order && strcmp(q->order, "asc") != 0 && strcmp(q->order, "desc") != 0) {
-        ab_http_error_at(req, 400, "invalid_parameter", "order", "order must be asc or desc");
-    } else if (r->parent && !ab_api_is_uuid(req->params[0])) {
-        ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent, req->params[0]);
-    } else {
-        snprintf(limit, sizeof(limit), "%ld", lim);
-        params[0] = limit;
-        if (page_sql(&sql, q, params, &np) != 0)
-            ab_http_error(req, 500, "internal", "out of memory");
-        else
-            answer(app, req, r, conn, sql.data, np, params, 200);
-    }
+    *q = (struct list_query){
+        .req = req, .r = r, .s = schema_of(all, r), .parent_id = req->params[0]};
+    if (ab_http_query_each(req, list_param, q) == 0 && list_statement(q, &sql, params, &np) == 0)
+        answer(app, req, r, conn, sql.data, np, params, 200);
 out:
     free(q);
     ab_buf_free(&sql);

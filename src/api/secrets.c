@@ -416,7 +416,7 @@ int ab_api_mcp_config_check(struct ab_app *app, struct ab_req *req, PGconn *conn
                             const char *row_id)
 {
     json_t *config = json_object_get(doc, "config"), *names = json_array(), *v;
-    const char *name, *params[3], *state;
+    const char *name, *params[3];
     char *text = NULL;
     PGresult *res = NULL;
     int rc = 1;
@@ -442,14 +442,10 @@ int ab_api_mcp_config_check(struct ab_app *app, struct ab_req *req, PGconn *conn
                : "SELECT agentbase.mcp_server_configs_check_config(agentbase.current_tenant_id(), "
                  "  $1::uuid, $2::uuid, ARRAY(SELECT jsonb_array_elements_text($3::jsonb)))",
         row_id ? 2 : 3, params);
-    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         rc = 0;
-    else if (state && strncmp(state, "22", 2) == 0)
-        ab_http_error(req, 400, "invalid_field", "%s",
-                      PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
     else
-        ab_http_error(req, 503, "database_unavailable", "cannot check the config now");
+        ab_api_db_error(req, "mcp-server-configs", res);
 out:
     PQclear(res);
     free(text);
@@ -506,12 +502,14 @@ int ab_api_secret_read(void *appv, struct ab_req *req)
     PGconn *conn;
     PGresult *res;
 
-    if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
     if (ab_api_begin(app, req, AB_SCOPE_SECRETS_READ, true, &who, &conn))
         return 0;
     ab_buf_init(&plain, 1);
     ab_buf_init(&names, 64 * 1024);
+    if (!ab_api_is_uuid(req->params[0])) {
+        ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
+        goto out;
+    }
     ab_api_secret_purpose(r, purpose, sizeof(purpose));
     if (find_row(app, req, conn, r, req->params[0], tenant, id, &box, &stored))
         goto out;

@@ -75,7 +75,7 @@ const struct ab_resource ab_resources[] = {
                   "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
                   "status,version,tags,config,metadata,current_load",
         .hidden = "",
-        .filters = "status,agent_type,model_provider,model_name,created_by",
+        .filters = "status,agent_type,model_provider,model_name,created_by,created_at",
         .soft_delete = true,
         .example = "{\"name\": \"agent {{n}}\", \"model_provider\": \"openai\", "
                    "\"model_name\": \"gpt-4o\", \"temperature\": 0.7, \"max_tokens\": 1024}",
@@ -619,7 +619,7 @@ const struct ab_resource ab_resources[] = {
         .update = "status,image,cpu_limit,memory_limit_mb,disk_limit_mb,ports,preview_url,"
                   "internal_host,last_active_at,started_at,stopped_at,metadata",
         .hidden = "",
-        .filters = "project_id,status",
+        .filters = "project_id,status,last_active_at", /* idle containers: [lt] */
         .example = "{\"project_id\": \"{{projects}}\", \"image\": \"python:3.12-slim\"}",
     },
     {

@@ -167,6 +167,33 @@ struct pending {
     char tenant[40];
 };
 
+/*
+ * An operation's error, {"error": {code, message, limit?}} as usage_apply or the batcher
+ * said it, in the API's one error shape (with the quota's details, when there are any).
+ */
+static void error_answer(struct ab_req *req, int status, const char *body)
+{
+    json_t *doc = json_loads(body, 0, NULL), *e = json_object_get(doc, "error");
+    json_t *limit = json_object_get(e, "limit"), *full;
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *message = json_string_value(json_object_get(e, "message"));
+    char *text;
+
+    ab_http_error(req, status, code ? code : "internal", "%s", message ? message : "failed");
+    if (limit && (full = json_loadb(req->out.data, req->out.len, 0, NULL))) {
+        json_object_set(json_object_get(full, "error"), "limit", limit);
+        text = json_dumps(full, JSON_COMPACT);
+        if (text) {
+            ab_buf_reset(&req->out);
+            if (ab_buf_puts(&req->out, text) != 0)
+                ab_http_error(req, 500, "internal", "out of memory");
+        }
+        free(text);
+        json_decref(full);
+    }
+    json_decref(doc);
+}
+
 /* On a batcher thread, after the batch committed: the operation's answer. */
 static void op_done(struct ab_usage_op *op)
 {
@@ -174,7 +201,11 @@ static void op_done(struct ab_usage_op *op)
     struct ab_req *req = p->req;
 
     ab_buf_reset(&req->out);
-    if (!op->body || ab_buf_puts(&req->out, op->body) != 0)
+    if (!op->body)
+        ab_http_error(req, 500, "internal", "out of memory");
+    else if (op->status >= 400)
+        error_answer(req, op->status, op->body);
+    else if (ab_buf_puts(&req->out, op->body) != 0)
         ab_http_error(req, 500, "internal", "out of memory");
     else
         req->status = op->status;
@@ -203,20 +234,16 @@ static void op_start(struct ab_req *req, void *arg)
 static int submit(struct ab_app *app, struct ab_req *req, const char *op,
                   const struct field *fields, size_t nfields, bool user_field)
 {
-    const char *key = ab_http_header(req, "Idempotency-Key");
-    const char *id = req->params[0];
+    const char *key, *id = req->params[0];
     struct ab_caller who;
     struct pending *p = NULL;
     json_t *args = NULL, *doc = NULL;
 
+    if (ab_api_authenticate(app, req, "usage:write", true, &who))
+        return 0;
     if (id && !ab_api_is_uuid(id))
         return ab_http_error(req, 404, "not_found", "reservation %s not found", id);
-    if (key && (!*key || strlen(key) > 255 ||
-                strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") !=
-                    strlen(key)))
-        return ab_http_error(req, 400, "invalid_request",
-                             "Idempotency-Key must be 1 to 255 letters, digits or -_.:");
-    if (ab_api_authenticate(app, req, "usage:write", true, &who))
+    if (ab_api_idempotency_key(req, &key))
         return 0;
     if (!(args = ab_api_parse_object(req, fields == NULL)))
         return 0;
@@ -286,10 +313,18 @@ static int post_event(void *app, struct ab_req *req)
 
 /* ---- ordinary transactions ------------------------------------------------------------ */
 
-/* Runs one statement returning one JSON text in the request's transaction and answers it;
- * 22023 and AB-codes become 4xx. */
+/*
+ * What a transaction's statement needs from the request, judged after authentication:
+ * fills params (from [0]) and returns 0, or 1 with the answer set.
+ */
+typedef int (*prepare_fn)(struct ab_req *req, void *ctx, const char **params);
+
+/*
+ * Authenticates for scope, then prepares the parameters (when prepare is given), then
+ * runs one statement returning one JSON text in the request's transaction and answers it.
+ */
 static int answer_json(struct ab_app *app, struct ab_req *req, const char *scope, const char *sql,
-                       int nparams, const char *const *params, int status)
+                       int nparams, const char **params, prepare_fn prepare, void *ctx, int status)
 {
     struct ab_caller who;
     PGconn *conn;
@@ -297,6 +332,10 @@ static int answer_json(struct ab_app *app, struct ab_req *req, const char *scope
 
     if (ab_api_begin(app, req, scope, true, &who, &conn))
         return 0;
+    if (prepare && prepare(req, ctx, params)) {
+        ab_api_end(app, req, conn);
+        return 0;
+    }
     r = ab_pg_pool_exec(app->pool, conn, sql, nparams, params);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
         if (ab_buf_puts(&req->out, PQgetvalue(r, 0, 0)) == 0)
@@ -306,46 +345,112 @@ static int answer_json(struct ab_app *app, struct ab_req *req, const char *scope
     } else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         ab_http_error(req, 404, "not_found", "%s not found", req->params[0]);
     } else {
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-
-        state = state ? state : "";
-        msg = msg ? msg : "the request failed";
-        if (strcmp(state, "AB001") == 0)
-            ab_http_error(req, 409, "insufficient_tokens", "%s", msg);
-        else if (strcmp(state, "AB002") == 0)
-            ab_http_error(req, 409, "nothing_held", "%s", msg);
-        else if (strcmp(state, "AB404") == 0)
-            ab_http_error(req, 404, "not_found", "%s", msg);
-        else if (strcmp(state, "42501") == 0)
-            ab_http_error(req, 403, "forbidden", "%s", msg);
-        else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)
-            ab_http_error(req, 400, "invalid_request", "%s", msg);
-        else
-            ab_http_error(req, 503, "database_unavailable", "the request could not be completed");
+        ab_api_db_error(req, "the request", r);
     }
     PQclear(r);
     ab_api_end(app, req, conn);
     return 0;
 }
 
+struct summary_query {
+    struct ab_req *req;
+    const char **params; /* from, to, group_by */
+};
+
+/* One parameter of GET /v1/usage/summary: from, to (RFC 3339 times or dates), group_by. */
+static int summary_param(void *ctx, const char *name, const char *value)
+{
+    struct summary_query *q = ctx;
+    const char **params = q->params;
+    struct ab_req *req = q->req;
+    int i = strcmp(name, "from") == 0       ? 0
+            : strcmp(name, "to") == 0       ? 1
+            : strcmp(name, "group_by") == 0 ? 2
+                                            : -1;
+
+    if (i < 0)
+        return ab_http_error_at(req, 400, "unknown_parameter", name,
+                                "unknown query parameter '%s': the summary takes from, to and "
+                                "group_by",
+                                name) +
+               1;
+    if (params[i])
+        return ab_http_error_at(req, 400, "invalid_parameter", name,
+                                "parameter '%s' is given twice", name) +
+               1;
+    if (i < 2 && !ab_is_datetime(value, false) && !ab_is_datetime(value, true))
+        return ab_http_error_at(req, 400, "invalid_parameter", name,
+                                "%s must be a date (2026-11-01) or an RFC 3339 time "
+                                "(2026-11-01T00:00:00Z)",
+                                name) +
+               1;
+    params[i] = value;
+    return 0;
+}
+
+static int prepare_summary(struct ab_req *req, void *ctx, const char **params)
+{
+    struct summary_query q = {req, params};
+
+    (void)ctx;
+    return ab_http_query_each(req, summary_param, &q) ? 1 : 0;
+}
+
 /* GET /v1/usage/summary?from=&to=&group_by= (default: the last 30 days by model). */
 static int get_summary(void *app, struct ab_req *req)
 {
-    const char *params[3] = {ab_http_query(req, "from"), ab_http_query(req, "to"),
-                             ab_http_query(req, "group_by")};
+    const char *params[3] = {NULL, NULL, NULL};
 
-    for (int i = 0; i < 2; i++)
-        if (params[i] &&
-            (strlen(params[i]) > 64 || strspn(params[i], "0123456789-:T.Z+ ") != strlen(params[i])))
-            return ab_http_error(req, 400, "invalid_request",
-                                 "%s must be a time like 2026-11-01 or 2026-11-01T00:00:00Z",
-                                 i ? "to" : "from");
     return answer_json(app, req, "usage:read",
                        "SELECT agentbase.usage_summary("
                        "  coalesce($1::timestamptz, now() - interval '30 days'), "
                        "  coalesce($2::timestamptz, now()), coalesce($3, 'model'))::text",
-                       3, params, 200);
+                       3, params, prepare_summary, NULL, 200);
+}
+
+/* A body checked against fields, parsed by a prepare function and freed by its caller. */
+struct body_ctx {
+    const struct field *fields;
+    size_t nfields;
+    const char *what; /* for a 404: "wallet", "user" */
+    json_t *doc;
+    char amount[32];
+    char *meta;
+};
+
+/* The id in the path, then the body; 0, or 1 with the answer set. */
+static int parse_body(struct ab_req *req, struct body_ctx *c)
+{
+    if (!ab_api_is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "%s %s not found", c->what, req->params[0]) + 1;
+    if (!(c->doc = ab_api_parse_object(req, false)))
+        return 1;
+    return check_fields(req, c->doc, c->fields, c->nfields);
+}
+
+static int prepare_adjust(struct ab_req *req, void *ctx, const char **params)
+{
+    struct body_ctx *c = ctx;
+    json_t *doc;
+
+    if (parse_body(req, c))
+        return 1;
+    doc = c->doc;
+    snprintf(c->amount, sizeof(c->amount), "%lld",
+             (long long)json_integer_value(json_object_get(doc, "amount")));
+    c->meta = json_object_get(doc, "metadata") ? json_dumps(json_object_get(doc, "metadata"), 0)
+                                               : strdup("{}");
+    if (!c->meta)
+        return ab_http_error(req, 500, "internal", "out of memory") + 1;
+    params[0] = req->params[0];
+    params[1] = c->amount;
+    params[2] = json_string_value(json_object_get(doc, "direction"));
+    params[3] = json_string_value(json_object_get(doc, "reason"));
+    params[4] = json_string_value(json_object_get(doc, "reference_type"));
+    params[5] = json_string_value(json_object_get(doc, "reference_id"));
+    params[6] = c->meta;
+    params[7] = ab_http_header(req, "Idempotency-Key");
+    return 0;
 }
 
 /*
@@ -362,41 +467,28 @@ static int post_adjust(void *appv, struct ab_req *req)
         {"reference_id", F_STRING, false, 0, 200, NULL},
         {"metadata", F_OBJECT, false, 0, 0, NULL},
     };
-    const char *params[8];
-    char amount[32];
-    char *meta = NULL;
-    json_t *doc;
-    int rc;
+    struct body_ctx c = {fields, AB_ARRAY_LEN(fields), "wallet", NULL, "", NULL};
+    const char *params[8] = {0};
 
-    if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "wallet %s not found", req->params[0]);
-    if (!(doc = ab_api_parse_object(req, false)))
-        return 0;
-    if (check_fields(req, doc, fields, AB_ARRAY_LEN(fields))) {
-        json_decref(doc);
-        return 0;
-    }
-    snprintf(amount, sizeof(amount), "%lld",
-             (long long)json_integer_value(json_object_get(doc, "amount")));
-    meta = json_object_get(doc, "metadata") ? json_dumps(json_object_get(doc, "metadata"), 0)
-                                            : strdup("{}");
+    answer_json(appv, req, "billing:admin",
+                "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
+                "       $6, NULL, $7::jsonb, $8)::text "
+                "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
+                8, params, prepare_adjust, &c, 200);
+    free(c.meta);
+    json_decref(c.doc);
+    return 0;
+}
+
+static int prepare_level(struct ab_req *req, void *ctx, const char **params)
+{
+    struct body_ctx *c = ctx;
+
+    if (parse_body(req, c))
+        return 1;
     params[0] = req->params[0];
-    params[1] = amount;
-    params[2] = json_string_value(json_object_get(doc, "direction"));
-    params[3] = json_string_value(json_object_get(doc, "reason"));
-    params[4] = json_string_value(json_object_get(doc, "reference_type"));
-    params[5] = json_string_value(json_object_get(doc, "reference_id"));
-    params[6] = meta;
-    params[7] = ab_http_header(req, "Idempotency-Key");
-    rc =
-        answer_json(appv, req, "billing:admin",
-                    "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
-                    "       $6, NULL, $7::jsonb, $8)::text "
-                    "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
-                    8, params, 200);
-    free(meta);
-    json_decref(doc);
-    return rc;
+    params[1] = json_string_value(json_object_get(c->doc, "level"));
+    return 0;
 }
 
 /* POST /v1/users/{id}/level {level}: the plan level and its monthly allocation (once a month). */
@@ -405,24 +497,14 @@ static int post_level(void *appv, struct ab_req *req)
     static const struct field fields[] = {
         {"level", F_ENUM, true, 0, 0, "free,basic,starter,pro,premium,enterprise"},
     };
-    const char *params[2] = {req->params[0], NULL};
-    json_t *doc;
-    int rc;
+    struct body_ctx c = {fields, AB_ARRAY_LEN(fields), "user", NULL, "", NULL};
+    const char *params[2] = {0};
 
-    if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "user %s not found", req->params[0]);
-    if (!(doc = ab_api_parse_object(req, false)))
-        return 0;
-    if (check_fields(req, doc, fields, AB_ARRAY_LEN(fields))) {
-        json_decref(doc);
-        return 0;
-    }
-    params[1] = json_string_value(json_object_get(doc, "level"));
-    rc = answer_json(appv, req, "billing:admin",
-                     "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2,
-                     params, 200);
-    json_decref(doc);
-    return rc;
+    answer_json(appv, req, "billing:admin",
+                "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2, params,
+                prepare_level, &c, 200);
+    json_decref(c.doc);
+    return 0;
 }
 
 const struct ab_http_route ab_usage_routes[] = {

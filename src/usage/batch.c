@@ -5,6 +5,7 @@
  * applying, and nobody else takes operations of those tenants until it is done.
  */
 #include "usage/usage.h"
+#include "pg/errmap.h"
 #include "pg/pg.h"
 
 #include <jansson.h>
@@ -85,12 +86,13 @@ static int apply(struct ab_usage *u, PGconn *conn, struct ab_usage_op *ops, size
         rc = PQstatus(conn) == CONNECTION_BAD ? AB_EDB : AB_EINVAL;
         if (n == 1 && rc == AB_EINVAL) {
             /* One operation alone failed: a client mistake no check caught, or a bug. */
-            const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+            struct ab_pg_answer a;
 
-            if (state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0))
-                set_error(ops, 400, "invalid_request", msg ? msg : "invalid request");
-            else
-                set_error(ops, 500, "internal", "the operation failed");
+            ab_pg_answer_result(r, "the operation", &a);
+            if (a.log)
+                fprintf(stderr, "agentbase: accounting operation failed: %s (SQLSTATE %s)\n",
+                        PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), state ? state : "none");
+            set_error(ops, a.status, a.code, a.message);
             rc = 0;
         }
         PQclear(r);
