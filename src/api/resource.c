@@ -25,6 +25,7 @@
 #define MAX_JSON_DEPTH 32
 #define DEFAULT_LIMIT  50
 #define MAX_LIMIT      500
+#define PAGE_BYTES     (8 << 20) /* a page stops growing past this (see page_sql) */
 
 /* The descriptor table itself is in tables.c. */
 
@@ -478,24 +479,31 @@ static int page_sql(struct ab_buf *sql, const struct list_query *q, const char *
                 rc = ab_buf_printf(sql, " AND t.%s = ANY (string_to_array($%d, ',')::%s[])",
                                    c->name, *np, c->sql_type);
         }
+    /*
+     * A page holds up to the limit's rows, and stops early (has_more, with the cursor at its
+     * last row) once its objects pass PAGE_BYTES: a page of large objects is cut, never
+     * refused. The first row is always in.
+     */
     rc = rc ? rc
             : ab_buf_printf(sql,
                             " ORDER BY t.%s %s LIMIT $1::int + 1), "
-                            "numbered AS (SELECT k, doc, row_number() OVER (ORDER BY k %s) AS n "
-                            "  FROM page) "
+                            "numbered AS (SELECT k, doc, row_number() OVER w AS n, "
+                            "  sum(octet_length(doc::text)) OVER w AS bytes FROM page "
+                            "  WINDOW w AS (ORDER BY k %s ROWS UNBOUNDED PRECEDING)), "
+                            "kept AS (SELECT k, doc, n FROM numbered "
+                            "  WHERE n <= $1::int AND (n = 1 OR bytes <= %d)) "
                             "SELECT CASE WHEN ",
-                            key, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
-    rc = rc          ? rc
-         : r->parent ? parent_exists(sql, r, r->parent ? (q->after ? 3 : 2) : 0)
-                     : ab_buf_puts(sql, "true");
+                            key, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", PAGE_BYTES);
+    rc = rc ? rc : r->parent ? parent_exists(sql, r, q->after ? 3 : 2) : ab_buf_puts(sql, "true");
     return rc ? rc
-              : ab_buf_puts(sql,
-                            " THEN jsonb_build_object("
-                            "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY n) FROM numbered "
-                            "     WHERE n <= $1::int), '[]'),"
-                            "  'has_more', (SELECT count(*) FROM numbered) > $1::int,"
-                            "  'next_cursor', (SELECT k::text FROM numbered WHERE n = $1::int "
-                            "     AND (SELECT count(*) FROM numbered) > $1::int))::text END");
+              : ab_buf_puts(
+                    sql, " THEN jsonb_build_object("
+                         "  'data', coalesce((SELECT jsonb_agg(doc ORDER BY n) FROM kept), '[]'),"
+                         "  'has_more', (SELECT count(*) FROM numbered) > "
+                         "     (SELECT count(*) FROM kept),"
+                         "  'next_cursor', (SELECT k::text FROM kept "
+                         "     WHERE (SELECT count(*) FROM numbered) > (SELECT count(*) FROM kept) "
+                         "     ORDER BY n DESC LIMIT 1))::text END");
 }
 
 /*

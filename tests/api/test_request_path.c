@@ -218,6 +218,50 @@ static void test_filters_compare_in_the_columns_type(void **state)
     assert_string_equal(names, "f-a");
 }
 
+/* ---- large pages --------------------------------------------------------------------------- */
+
+static void test_a_page_of_large_objects_is_cut_never_refused(void **state)
+{
+    enum { AGENTS = 20, BLOB = 600 * 1024 };
+    static char body[BLOB + 512];
+    char path[256], cursor[64] = "";
+    struct api_response r;
+    size_t seen = 0, pages = 0;
+
+    (void)state;
+    for (int i = 0; i < AGENTS; i++) {
+        int o = snprintf(body, sizeof(body),
+                         "{\"name\": \"big-%d\", \"model_provider\": \"openai\", "
+                         "\"model_name\": \"big\", \"config\": {\"blob\": \"",
+                         i);
+
+        memset(body + o, 'x', BLOB);
+        snprintf(body + o + BLOB, sizeof(body) - (size_t)o - BLOB, "\"}}");
+        assert_int_equal(call("POST", "/v1/agents", body, NULL, &r), 201);
+        api_response_free(&r);
+    }
+    /* 12 MB of agents in a page of 100: cut by size, and the cursor carries on */
+    do {
+        const char *next;
+        json_t *doc;
+
+        snprintf(path, sizeof(path), "/v1/agents?limit=100&model_name[in]=big,other%s%s",
+                 cursor[0] ? "&after=" : "", cursor);
+        if (call("GET", path, NULL, NULL, &r) != 200)
+            fail_msg("GET %s: %ld %.200s", path, r.status, r.body);
+        doc = json_loads(r.body, 0, NULL);
+        seen += json_array_size(json_object_get(doc, "data"));
+        if (pages++ == 0)
+            assert_true(json_is_true(json_object_get(doc, "has_more")));
+        next = json_string_value(json_object_get(doc, "next_cursor"));
+        snprintf(cursor, sizeof(cursor), "%s", next ? next : "");
+        json_decref(doc);
+        api_response_free(&r);
+    } while (cursor[0] && pages < 50);
+    assert_true(pages >= 2);
+    assert_int_equal(seen, AGENTS);
+}
+
 /* ---- Idempotency-Key ----------------------------------------------------------------------- */
 
 static void test_a_replayed_create_answers_the_first_and_writes_nothing(void **state)
@@ -325,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_every_route_answers_401_before_judging_anything),
         cmocka_unit_test(test_malformed_filters_are_400_naming_the_parameter),
         cmocka_unit_test(test_filters_compare_in_the_columns_type),
+        cmocka_unit_test(test_a_page_of_large_objects_is_cut_never_refused),
         cmocka_unit_test(test_a_replayed_create_answers_the_first_and_writes_nothing),
         cmocka_unit_test(test_a_retried_message_append_makes_one_message),
         cmocka_unit_test(test_a_new_api_key_is_never_shown_again),
