@@ -97,7 +97,8 @@ static json_t *field_schema(const struct ab_field *f, enum detail d)
         if (d == FULL && f->max_len)
             json_object_set_new(s, "maxItems", json_integer(f->max_len));
     }
-    if (f->choices)
+    /* a CHECK over a JSON column may list JSON types, not values: strings only */
+    if (f->choices && f->kind == AB_KIND_STRING)
         json_object_set_new(s, "enum", choices_array(f->choices, f->nullable));
     if (d == FULL && (f->kind == AB_KIND_INTEGER || f->kind == AB_KIND_NUMBER)) {
         if (f->has_min)
@@ -300,7 +301,7 @@ static json_t *error_response(const char *description, int status, enum error_sh
 
 /* Statuses an operation may answer besides its success, with what each means there. */
 struct statuses {
-    const char *s400, *s401, *s403, *s404, *s409, *s413, *s422, *s429, *s503;
+    const char *s400, *s401, *s403, *s404, *s409, *s413, *s422, *s429, *s500, *s503;
 };
 
 static void add_errors(json_t *responses, const struct statuses *st, enum error_shape shape)
@@ -310,7 +311,7 @@ static void add_errors(json_t *responses, const struct statuses *st, enum error_
         const char *why;
     } all[] = {
         {400, st->s400}, {401, st->s401}, {403, st->s403}, {404, st->s404}, {409, st->s409},
-        {413, st->s413}, {422, st->s422}, {429, st->s429}, {503, st->s503},
+        {413, st->s413}, {422, st->s422}, {429, st->s429}, {500, st->s500}, {503, st->s503},
     };
     char code[8];
 
@@ -325,8 +326,11 @@ static void add_errors(json_t *responses, const struct statuses *st, enum error_
 #define WHY_401      "missing, invalid, expired or revoked API key"
 #define WHY_413      "the body is larger than the server takes"
 #define WHY_422_IDEM "the Idempotency-Key was used before with another body"
-#define WHY_429      "the key's rate limit: retry after Retry-After seconds"
-#define WHY_503      "the database is unavailable or not ready: retry after Retry-After seconds"
+#define WHY_500_SECRET                                                                             \
+    "the stored secret does not open: changed in the database, moved from another row, or "        \
+    "sealed under a key no longer in the ring"
+#define WHY_429 "the key's rate limit: retry after Retry-After seconds"
+#define WHY_503 "the database is unavailable or not ready: retry after Retry-After seconds"
 #define WHY_400_AUTH                                                                               \
     "invalid input, naming the field or parameter (param); or a bad Agentbase-Tenant"
 
@@ -616,6 +620,8 @@ static json_t *resource_operation(const struct ab_http_route *rt, const struct a
         st.s422 = post ? "violates a constraint (a reference to no object), or " WHY_422_IDEM
                        : "violates a constraint (a reference to no object)";
     }
+    if (patch && r->secret && r->secret->named)
+        st.s500 = WHY_500_SECRET; /* a PATCH merges into the stored secret */
     add_errors(responses, &st, ERROR_STANDARD);
     json_object_set_new(op, "responses", responses);
     return op;
@@ -632,6 +638,7 @@ static json_t *secret_operation(const struct ab_resource *r)
                           .s403 = "the key lacks " AB_SCOPE_SECRETS_READ,
                           .s404 = "no such object in this tenant",
                           .s429 = WHY_429,
+                          .s500 = WHY_500_SECRET,
                           .s503 = WHY_503};
 
     object_name(r, "", name, sizeof(name));
