@@ -20,7 +20,8 @@ BUILD := build
 OPT := -O2 -g
 endif
 
-PKGS := libpq libsodium libmicrohttpd jansson
+# zlib: /openapi.json is served gzip-compressed to clients that take it.
+PKGS := libpq libsodium libmicrohttpd jansson zlib
 LIBS_EXTRA := -lpthread -lm
 CC ?= cc
 # Messages are cut to fit fixed error buffers on purpose, hence -Wno-format-truncation.

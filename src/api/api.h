@@ -332,4 +332,41 @@ extern const size_t ab_api_nroutes;
 int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_secret_ring *secrets,
                  struct ab_error *err) AB_MUSTCHECK;
 
+/* ---- the business operations' bodies (operations.c) ------------------------------------ */
+/*
+ * Field lists (fields.h) of what each business operation takes (_fields) and what its
+ * success answer holds (_answer, `required`: always present); each with its length
+ * (_nfields, _nanswer). The OpenAPI document renders them; handlers check with them.
+ */
+#define AB_OP_FIELDS(name)                                                                         \
+    extern const struct ab_field ab_op_##name##_fields[];                                          \
+    extern const size_t ab_op_##name##_nfields
+#define AB_OP_ANSWER(name)                                                                         \
+    extern const struct ab_field ab_op_##name##_answer[];                                          \
+    extern const size_t ab_op_##name##_nanswer
+AB_OP_FIELDS(login);
+AB_OP_ANSWER(login);
+AB_OP_ANSWER(whoami);
+AB_OP_FIELDS(password_change);
+AB_OP_FIELDS(password_reset);
+AB_OP_ANSWER(password);
+AB_OP_FIELDS(user_create); /* beside the users resource's create fields */
+AB_OP_FIELDS(api_key_create);
+AB_OP_ANSWER(api_key); /* beside the api-keys columns */
+AB_OP_FIELDS(reserve);
+AB_OP_ANSWER(reserve);
+AB_OP_FIELDS(settle);
+AB_OP_ANSWER(settle);
+AB_OP_FIELDS(event);
+AB_OP_ANSWER(event);
+AB_OP_FIELDS(release); /* none: an empty body or {} */
+AB_OP_ANSWER(release);
+AB_OP_ANSWER(summary);
+AB_OP_FIELDS(wallet_adjust);
+AB_OP_ANSWER(wallet_adjust); /* beside the token-ledger columns */
+AB_OP_FIELDS(user_level);
+AB_OP_ANSWER(user_level); /* a plan that allocates nothing; else a wallet adjustment's */
+AB_OP_ANSWER(healthz);
+AB_OP_ANSWER(readyz);
+
 #endif

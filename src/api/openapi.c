@@ -1,136 +1,384 @@
 /*
- * GET /openapi.json: the OpenAPI 3.1 document, generated from the live route table and the
- * resource descriptors (with field types from the catalog), so it always describes the
- * server that serves it. Hand-written operations describe themselves in `documented`.
+ * GET /openapi.json: the OpenAPI 3.1 document, precise enough to generate clients from.
+ *
+ * It is generated from what the server itself runs on: the live route table (every route
+ * is an operation), the resource descriptors (tables.c) with their columns from the
+ * catalog (catalog.c: kinds, nullability, ranges, lengths, enums), and the field lists of
+ * the business operations (operations.c). So a request schema says exactly what the one
+ * validator (fields.c) accepts, and a response schema lists every column an answer has.
+ * A route that nothing here describes still appears, marked x-undocumented, and the
+ * contract suite (tests/contract) fails on it.
+ *
+ * The document depends only on the binary and the catalog, which do not change while the
+ * server runs: it is built once, by the first request after the schemas are loaded, and
+ * kept for the process's life (plain and gzip-compressed) in `cache` below, the one piece
+ * of state of this file; requests only copy it out.
+ *
+ * `servers` is [{"url": "/"}]: paths are relative to wherever the document was fetched.
  */
 #include "api/api.h"
 #include "auth/auth.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <zlib.h>
 
-/* What the fixed routes take and give; the engine's routes are described generically. */
-struct doc {
-    const char *method, *path, *summary, *tag;
-    const char *request;  /* JSON schema text, or NULL */
-    const char *response; /* JSON schema text of the success body */
-    int status;           /* success status */
-    bool public;          /* needs no key */
+/* ======================================================================================
+ * Schemas from field lists
+ * ====================================================================================== */
+
+/* How much of a field a schema states. */
+enum detail {
+    ANSWER_COLUMN, /* a stored column in an answer: type, format, enum, nullability */
+    FULL,          /* a request body, or an answer the service builds: every bound too */
 };
 
-/* A new password (see ab_auth_password_rule) and what setting one answers. */
-#define NEW_PASSWORD                                                                                                                                    \
-    "{\"type\": \"string\", \"minLength\": " AB_STR(                                                                                                    \
-        AB_PASSWORD_MIN_CHARS) ", \"maxLength\": " AB_STR(AB_PASSWORD_MAX_BYTES) ", "                                                                   \
-                                                                                 "\"writeOnly\": "                                                      \
-                                                                                 "true, "                                                               \
-                                                                                 "\"description\""                                                      \
-                                                                                 ": \"at "                                                              \
-                                                                                 "least " AB_STR(AB_PASSWORD_MIN_CHARS) " characters, at most " AB_STR( \
-                                                                                     AB_PASSWORD_MAX_BYTES) " bytes; not a common password, the e-mail or the username\"}"
-#define PASSWORD_SET                                                                               \
-    "{\"type\": \"object\", \"properties\": {\"user_id\": {\"type\": \"string\", \"format\": "     \
-    "\"uuid\"}, \"must_change_password\": {\"type\": \"boolean\"}, \"sessions_ended\": "           \
-    "{\"type\": \"integer\"}}}"
+static json_t *kind_schema(enum ab_kind kind)
+{
+    switch (kind) {
+    case AB_KIND_STRING:
+        return json_pack("{s:s}", "type", "string");
+    case AB_KIND_UUID:
+        return json_pack("{s:s,s:s}", "type", "string", "format", "uuid");
+    case AB_KIND_DATETIME:
+        return json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+    case AB_KIND_DATE:
+        return json_pack("{s:s,s:s}", "type", "string", "format", "date");
+    case AB_KIND_INTEGER:
+        return json_pack("{s:s}", "type", "integer");
+    case AB_KIND_NUMBER:
+        return json_pack("{s:s}", "type", "number");
+    case AB_KIND_BOOLEAN:
+        return json_pack("{s:s}", "type", "boolean");
+    case AB_KIND_OBJECT:
+        return json_pack("{s:s}", "type", "object");
+    case AB_KIND_ARRAY:
+        return json_pack("{s:s,s:{}}", "type", "array", "items");
+    case AB_KIND_ANY:
+        break;
+    }
+    return json_object(); /* any JSON */
+}
 
-static const struct doc documented[] = {
-    {"GET", "/healthz", "the process is alive", "operations", NULL,
-     "{\"type\": \"object\", \"properties\": {\"status\": {\"const\": \"ok\"}}}", 200, true},
-    {"GET", "/readyz", "the database is reachable and migrated", "operations", NULL,
-     "{\"type\": \"object\", \"properties\": {\"status\": {\"const\": \"ready\"}, "
-     "\"schema_version\": {\"type\": \"integer\"}}}",
-     200, true},
-    {"GET", "/metrics", "Prometheus metrics (text format)", "operations", NULL,
-     "{\"type\": \"string\"}", 200, true},
-    {"GET", "/openapi.json", "this document", "operations", NULL, "{\"type\": \"object\"}", 200,
-     true},
-    {"GET", "/v1/auth/whoami",
-     "the key, tenant, user and scopes a request acts with, and the role whose scopes cap them",
-     "auth", NULL,
-     "{\"type\": \"object\", \"properties\": {\"key_id\": {\"type\": \"string\", \"format\": "
-     "\"uuid\"}, \"tenant_id\": {\"type\": [\"string\", \"null\"]}, \"user_id\": {\"type\": "
-     "[\"string\", \"null\"]}, \"platform_admin\": {\"type\": \"boolean\"}, \"scopes\": "
-     "{\"type\": \"array\", \"items\": {\"type\": \"string\"}}, \"role\": {\"enum\": "
-     "[\"viewer\", \"user\", \"admin\", \"platform\"]}, \"role_scopes\": {\"type\": "
-     "\"array\", \"items\": {\"type\": \"string\"}}}}",
-     200, false},
-    {"POST", "/v1/auth/login", "sign in with tenant slug, e-mail and password for a session key",
-     "auth",
-     "{\"type\": \"object\", \"required\": [\"tenant\", \"email\", \"password\"], "
-     "\"properties\": {\"tenant\": {\"type\": \"string\"}, \"email\": {\"type\": \"string\"}, "
-     "\"password\": {\"type\": \"string\"}}, \"additionalProperties\": false}",
-     "{\"type\": \"object\", \"properties\": {\"key\": {\"type\": \"string\"}, \"expires_at\": "
-     "{\"type\": \"string\", \"format\": \"date-time\"}, \"tenant_id\": {\"type\": \"string\"}, "
-     "\"user_id\": {\"type\": \"string\"}, \"role\": {\"enum\": [\"viewer\", \"user\", "
-     "\"admin\"]}, \"scopes\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}, "
-     "\"must_change_password\": {\"type\": \"boolean\"}}}",
-     200, true},
-    {"POST", "/v1/auth/password",
-     "change one's own password (the old one, then the new one); ends one's other sessions", "auth",
-     "{\"type\": \"object\", \"required\": [\"old_password\", \"new_password\"], "
-     "\"properties\": {\"old_password\": {\"type\": \"string\", \"writeOnly\": true}, "
-     "\"new_password\": " NEW_PASSWORD "}, \"additionalProperties\": false}",
-     PASSWORD_SET, 200, false},
-    {"POST", "/v1/users", "create a user, optionally with a password (admins)", "users",
-     "{\"allOf\": [{\"$ref\": \"#/components/schemas/users\"}], \"required\": [\"email\"], "
-     "\"properties\": {\"email\": {\"type\": \"string\"}, \"password\": " NEW_PASSWORD ", "
-     "\"must_change_password\": {\"type\": \"boolean\"}}}",
-     "{\"$ref\": \"#/components/schemas/users\"}", 201, false},
-    {"POST", "/v1/users/{id}/password",
-     "reset a user's password (admins); the user must change it at next sign-in, their "
-     "sessions end",
-     "users",
-     "{\"type\": \"object\", \"required\": [\"new_password\"], \"properties\": "
-     "{\"new_password\": " NEW_PASSWORD "}, \"additionalProperties\": false}",
-     PASSWORD_SET, 200, false},
-    {"POST", "/v1/api-keys", "issue an API key; the key is in this response only", "api-keys",
-     "{\"type\": \"object\", \"required\": [\"name\", \"scopes\"], \"properties\": {\"name\": "
-     "{\"type\": \"string\"}, \"scopes\": {\"type\": \"array\", \"items\": {\"type\": "
-     "\"string\"}}, \"user_id\": {\"type\": \"string\", \"format\": \"uuid\"}, \"expires_at\": "
-     "{\"type\": \"string\", \"format\": \"date-time\"}}, \"additionalProperties\": false}",
-     "{\"$ref\": \"#/components/schemas/api-keys\"}", 201, false},
-    {"DELETE", "/v1/api-keys/{id}", "revoke an API key", "api-keys", NULL, NULL, 204, false},
+/* The comma-separated choices as a JSON array (with null when nullable). */
+static json_t *choices_array(const char *list, bool nullable)
+{
+    json_t *a = json_array();
+
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, ",");
+
+        json_array_append_new(a, json_stringn(p, l));
+        p += l + (p[l] == ',');
+    }
+    if (nullable)
+        json_array_append_new(a, json_null());
+    return a;
+}
+
+/* A JSON number for a bound: an integer where it is one. */
+static json_t *bound(double x)
+{
+    return x == (double)(json_int_t)x ? json_integer((json_int_t)x) : json_real(x);
+}
+
+/* The schema of one field: null is one of its values only where the field is nullable. */
+static json_t *field_schema(const struct ab_field *f, enum detail d)
+{
+    json_t *s = kind_schema(f->kind);
+
+    if (f->kind == AB_KIND_ARRAY) {
+        json_object_set_new(s, "items", kind_schema(f->items));
+        if (d == FULL && f->min_len)
+            json_object_set_new(s, "minItems", json_integer(f->min_len));
+        if (d == FULL && f->max_len)
+            json_object_set_new(s, "maxItems", json_integer(f->max_len));
+    }
+    /* a CHECK over a JSON column may list JSON types, not values: strings only */
+    if (f->choices && f->kind == AB_KIND_STRING)
+        json_object_set_new(s, "enum", choices_array(f->choices, f->nullable));
+    if (d == FULL && (f->kind == AB_KIND_INTEGER || f->kind == AB_KIND_NUMBER)) {
+        if (f->has_min)
+            json_object_set_new(s, f->min_exclusive ? "exclusiveMinimum" : "minimum",
+                                bound(f->min));
+        if (f->has_max)
+            json_object_set_new(s, f->max_exclusive ? "exclusiveMaximum" : "maximum",
+                                bound(f->max));
+    }
+    if (d == FULL && f->kind == AB_KIND_STRING && f->min_len)
+        json_object_set_new(s, "minLength", json_integer(f->min_len));
+    if (d == FULL && f->kind == AB_KIND_STRING && f->max_len)
+        json_object_set_new(s, "maxLength", json_integer(f->max_len));
+    if (f->nullable && f->kind != AB_KIND_ANY)
+        json_object_set_new(s, "type", json_pack("[O,s]", json_object_get(s, "type"), "null"));
+    if (f->doc)
+        json_object_set_new(s, "description", json_string(f->doc));
+    return s;
+}
+
+/* An empty object schema that takes exactly the properties added to it. */
+static json_t *object_schema(void)
+{
+    return json_pack("{s:s,s:{},s:b}", "type", "object", "properties", "additionalProperties", 0);
+}
+
+/*
+ * Adds the fields to an object schema: each a property, and in `required` those the
+ * field says are (all_required: every one, as for a stored row).
+ */
+static void add_fields(json_t *obj, const struct ab_field *f, size_t n, enum detail d,
+                       bool all_required)
+{
+    json_t *props = json_object_get(obj, "properties"), *req = json_object_get(obj, "required");
+
+    for (size_t i = 0; i < n; i++) {
+        json_object_set_new(props, f[i].name, field_schema(&f[i], d));
+        if (!(all_required || f[i].required))
+            continue;
+        if (!req) {
+            req = json_array();
+            json_object_set_new(obj, "required", req);
+        }
+        json_array_append_new(req, json_string(f[i].name));
+    }
+}
+
+static json_t *fields_schema(const struct ab_field *f, size_t n, enum detail d)
+{
+    json_t *obj = object_schema();
+
+    add_fields(obj, f, n, d, false);
+    return obj;
+}
+
+static void require(json_t *obj, const char *name)
+{
+    json_t *req = json_object_get(obj, "required");
+
+    if (!req) {
+        req = json_array();
+        json_object_set_new(obj, "required", req);
+    }
+    json_array_append_new(req, json_string(name));
+}
+
+/* ======================================================================================
+ * Names
+ * ====================================================================================== */
+
+/* "agent-assignments" -> "AgentAssignments"; singular drops the plural's ending. */
+static void camel(const char *name, bool singular, char *out, size_t n)
+{
+    size_t j = 0, len = strlen(name);
+    bool up = true;
+
+    if (singular && len > 3 && strcmp(name + len - 3, "ies") == 0)
+        len -= 3; /* strategies -> strategy: "y" added below */
+    else if (singular && len > 4 &&
+             (strcmp(name + len - 4, "ches") == 0 || strcmp(name + len - 4, "shes") == 0))
+        len -= 2;
+    else if (singular && len > 1 && name[len - 1] == 's' && name[len - 2] != 's' &&
+             name[len - 2] != 'u')
+        len -= 1;
+    for (size_t i = 0; i < len && j + 2 < n; i++) {
+        if (name[i] == '-' || name[i] == '_') {
+            up = true;
+            continue;
+        }
+        out[j++] = up && name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A') : name[i];
+        up = false;
+    }
+    if (singular && strlen(name) > 3 && strcmp(name + strlen(name) - 3, "ies") == 0 && j + 1 < n)
+        out[j++] = 'y';
+    out[j] = '\0';
+}
+
+/* The name of a resource's object schema: Agent, TokenLedger ... */
+static void object_name(const struct ab_resource *r, const char *suffix, char *out, size_t n)
+{
+    char base[96];
+
+    camel(r->name, true, base, sizeof(base));
+    snprintf(out, n, "%s%s", base, suffix);
+}
+
+static json_t *component_ref(const char *kind, const char *name);
+
+static json_t *ref(const char *name)
+{
+    return component_ref("schemas", name);
+}
+
+/* The module a resource's section of tables.c belongs to: its tag. */
+static const char *module_of(const struct ab_resource *r)
+{
+    static const struct {
+        const char *first, *module;
+    } sections[] = {
+        {"tenants", "tenancy"},
+        {"agents", "agents"},
+        {"ai-providers", "accounting"},
+        {"workflows", "workflows"},
+        {"collections", "knowledge"},
+        {"mcp-servers", "mcp"},
+        {"project-templates", "workspaces"},
+        {"regions", "regions"},
+        {"audit-logs", "audit"},
+    };
+    const char *module = "tenancy";
+
+    for (size_t i = 0; i < ab_nresources && &ab_resources[i] <= r; i++)
+        for (size_t k = 0; k < AB_ARRAY_LEN(sections); k++)
+            if (strcmp(ab_resources[i].name, sections[k].first) == 0)
+                module = sections[k].module;
+    return module;
+}
+
+static const struct {
+    const char *name, *description;
+} tags[] = {
+    {"operations", "Liveness, readiness, metrics and this document"},
+    {"auth", "Signing in, the caller's identity, one's own password"},
+    {"tenancy", "Tenants, users, API keys"},
+    {"agents", "Agents, their assignments, conversations, messages, tool calls, generated content"},
+    {"accounting", "Providers, models and prices, usage reservations and events, quotas, budgets, "
+                   "token wallets and their ledger, cost rollups, billing"},
+    {"workflows", "Workflows and their executions, quality gates, tasks, engines, workers"},
+    {"knowledge", "RAG collections, documents, chunks and queries"},
+    {"mcp", "MCP servers, their per-tenant configurations and tool executions"},
+    {"workspaces", "Projects, their files, containers and branches"},
+    {"regions", "Regions and replication"},
+    {"audit", "The audit trail"},
 };
 
-static json_t *error_response(const char *description)
+/* ======================================================================================
+ * Responses, parameters, headers
+ * ====================================================================================== */
+
+/* The accounting batchers answer their own errors as {"error": {code, message, limit?}}. */
+enum error_shape { ERROR_STANDARD, ERROR_OR_USAGE };
+
+/* {"$ref": "#/components/<kind>/<name>"} */
+static json_t *component_ref(const char *kind, const char *name)
 {
-    return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", description, "content",
-                     "application/json", "schema", "$ref", "#/components/schemas/Error");
+    char target[160];
+
+    snprintf(target, sizeof(target), "#/components/%s/%s", kind, name);
+    return json_pack("{s:s}", "$ref", target);
 }
 
-/* The JSON schema of one field. */
-static json_t *field_schema(const struct ab_field *f)
+static json_t *header_ref(const char *name)
 {
-    static const char *const types[] = {
-        [AB_KIND_STRING] = "string",   [AB_KIND_UUID] = "string",     [AB_KIND_DATETIME] = "string",
-        [AB_KIND_DATE] = "string",     [AB_KIND_INTEGER] = "integer", [AB_KIND_NUMBER] = "number",
-        [AB_KIND_BOOLEAN] = "boolean", [AB_KIND_OBJECT] = "object",   [AB_KIND_ARRAY] = "array"};
-
-    if (f->kind == AB_KIND_ANY)
-        return json_object(); /* any JSON */
-    return f->nullable ? json_pack("{s:[s,s]}", "type", types[f->kind], "null")
-                       : json_pack("{s:s}", "type", types[f->kind]);
+    return component_ref("headers", name);
 }
 
-/* An object schema with the fields of a list. */
-static json_t *fields_schema(const struct ab_field *f, size_t n)
+/* A response with a JSON schema (or none), and the headers every answer carries. */
+static json_t *response(const char *description, const char *media, json_t *schema)
 {
-    json_t *props = json_object();
+    json_t *r = json_pack("{s:s,s:{s:o}}", "description", description, "headers", "X-Request-Id",
+                          header_ref("X-Request-Id"));
 
-    for (size_t i = 0; i < n; i++)
-        json_object_set_new(props, f[i].name, field_schema(&f[i]));
-    return json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props, "additionalProperties",
-                     0);
+    if (schema)
+        json_object_set_new(r, "content", json_pack("{s:{s:o}}", media, "schema", schema));
+    return r;
 }
 
-static json_t *parameters(const struct ab_http_route *rt, const struct ab_resource *r);
+static json_t *error_response(const char *description, int status, enum error_shape shape)
+{
+    json_t *r = response(description, "application/json",
+                         shape == ERROR_STANDARD
+                             ? ref("Error")
+                             : json_pack("{s:[o,o]}", "anyOf", ref("Error"), ref("UsageError")));
+
+    if (status == 429 || status == 503)
+        json_object_set_new(json_object_get(r, "headers"), "Retry-After",
+                            header_ref("Retry-After"));
+    return r;
+}
+
+/* Statuses an operation may answer besides its success, with what each means there. */
+struct statuses {
+    const char *s400, *s401, *s403, *s404, *s409, *s413, *s422, *s429, *s500, *s503;
+};
+
+static void add_errors(json_t *responses, const struct statuses *st, enum error_shape shape)
+{
+    const struct {
+        int status;
+        const char *why;
+    } all[] = {
+        {400, st->s400}, {401, st->s401}, {403, st->s403}, {404, st->s404}, {409, st->s409},
+        {413, st->s413}, {422, st->s422}, {429, st->s429}, {500, st->s500}, {503, st->s503},
+    };
+    char code[8];
+
+    for (size_t i = 0; i < AB_ARRAY_LEN(all); i++) {
+        if (!all[i].why)
+            continue;
+        snprintf(code, sizeof(code), "%d", all[i].status);
+        json_object_set_new(responses, code, error_response(all[i].why, all[i].status, shape));
+    }
+}
+
+#define WHY_401      "missing, invalid, expired or revoked API key"
+#define WHY_413      "the body is larger than the server takes"
+#define WHY_422_IDEM "the Idempotency-Key was used before with another body"
+#define WHY_500_SECRET                                                                             \
+    "the stored secret does not open: changed in the database, moved from another row, or "        \
+    "sealed under a key no longer in the ring"
+#define WHY_429 "the key's rate limit: retry after Retry-After seconds"
+#define WHY_503 "the database is unavailable or not ready: retry after Retry-After seconds"
+#define WHY_400_AUTH                                                                               \
+    "invalid input, naming the field or parameter (param); or a bad Agentbase-Tenant"
+
+static json_t *param_ref(const char *name)
+{
+    return component_ref("parameters", name);
+}
+
+static json_t *path_id(const char *what)
+{
+    char d[128];
+
+    snprintf(d, sizeof(d), "the id of the %s", what);
+    return json_pack("{s:s,s:s,s:b,s:s,s:{s:s,s:s}}", "name", "id", "in", "path", "required", 1,
+                     "description", d, "schema", "type", "string", "format", "uuid");
+}
+
+/* The header parameters an operation reads: X-Request-Id, and the tenant and key. */
+static void add_headers(json_t *params, bool authenticated, bool post)
+{
+    json_array_append_new(params, param_ref("X-Request-Id"));
+    if (authenticated)
+        json_array_append_new(params, param_ref("Agentbase-Tenant"));
+    if (post)
+        json_array_append_new(params, param_ref("Idempotency-Key"));
+}
+
+static json_t *body(json_t *schema, json_t *example, bool required)
+{
+    json_t *media = json_pack("{s:o}", "schema", schema);
+
+    if (example)
+        json_object_set_new(media, "example", example);
+    return json_pack("{s:b,s:{s:o}}", "required", required, "content", "application/json", media);
+}
+
+/* ======================================================================================
+ * Resources
+ * ====================================================================================== */
 
 /* The schema of a resource's write-only secret in a body, or of its hint in an answer. */
-static json_t *secret_schema(const struct ab_resource_secret *s, bool hint)
+static json_t *secret_schema(const struct ab_resource_secret *s, bool hint, bool nullable)
 {
-    json_t *one = hint ? json_pack("{s:s,s:{s:{s:s},s:{s:[s,s]}}}", "type", "object", "properties",
-                                   "set", "type", "boolean", "last4", "type", "string", "null")
-                       : json_pack("{s:s,s:i}", "type", "string", "minLength", 1);
+    json_t *one = hint
+                      ? json_pack("{s:s,s:{s:{s:s},s:{s:[s,s]}},s:[s,s],s:b}", "type", "object",
+                                  "properties", "set", "type", "boolean", "last4", "type", "string",
+                                  "null", "required", "set", "last4", "additionalProperties", 0)
+                      : json_pack("{s:s,s:i}", "type", "string", "minLength", 1);
     json_t *schema;
 
     if (!s->named)
@@ -140,6 +388,8 @@ static json_t *secret_schema(const struct ab_resource_secret *s, bool hint)
                            hint ? one : json_pack("{s:[s,s]}", "type", "string", "null"));
     if (!hint && s->named)
         json_decref(one);
+    if (hint && nullable)
+        json_object_set_new(schema, "type", json_pack("[s,s]", "object", "null"));
     json_object_set_new(schema, hint ? "readOnly" : "writeOnly", json_true());
     json_object_set_new(
         schema, "description",
@@ -150,26 +400,69 @@ static json_t *secret_schema(const struct ab_resource_secret *s, bool hint)
     return schema;
 }
 
-/* GET /v1/<name>/{id}/<field>: a secret's value, for keys with secrets:read. */
-static json_t *secret_operation(const struct ab_http_route *rt, const struct ab_resource *r)
+/* What an answer holds for one of r's rows: every column but the hidden ones. */
+static json_t *row_schema(const struct ab_resource *r, const struct ab_resource_schema *s)
 {
-    json_t *responses = json_object(), *value = json_pack("{s:s}", "type", "string");
-    char summary[160];
+    json_t *obj = object_schema();
 
-    if (r->secret->named)
-        value = json_pack("{s:s,s:o}", "type", "object", "additionalProperties", value);
-    snprintf(summary, sizeof(summary),
-             "the value of %s's %s (scope %s only; every read is audited)", r->name,
-             r->secret->field, AB_SCOPE_SECRETS_READ);
-    json_object_set_new(responses, "200",
-                        json_pack("{s:s,s:{s:{s:{s:s,s:{s:o}}}}}", "description", "the value",
-                                  "content", "application/json", "schema", "type", "object",
-                                  "properties", r->secret->field, value));
-    json_object_set_new(responses, "401", error_response("missing or invalid API key"));
-    json_object_set_new(responses, "403", error_response("the key lacks secrets:read"));
-    json_object_set_new(responses, "404", error_response("no such object in this tenant"));
-    return json_pack("{s:s,s:[s],s:o,s:o}", "summary", summary, "tags", r->name, "parameters",
-                     parameters(rt, NULL), "responses", responses);
+    add_fields(obj, s->columns, s->ncolumns, ANSWER_COLUMN, true);
+    if (r->secret) {
+        char hint[96];
+        const struct ab_field *h;
+
+        snprintf(hint, sizeof(hint), "%s_hint", r->secret->columns);
+        h = ab_api_column(s, hint);
+        json_object_set_new(json_object_get(obj, "properties"), r->secret->field,
+                            secret_schema(r->secret, true, !h || h->nullable));
+        require(obj, r->secret->field);
+    }
+    return obj;
+}
+
+/* A body r takes on create (or update): its writable fields, and its secret. */
+static json_t *write_schema(const struct ab_resource *r, const struct ab_resource_schema *s,
+                            bool is_create)
+{
+    json_t *obj = is_create ? fields_schema(s->create, s->ncreate, FULL)
+                            : fields_schema(s->update, s->nupdate, FULL);
+
+    if (r->secret) {
+        json_object_set_new(json_object_get(obj, "properties"), r->secret->field,
+                            secret_schema(r->secret, false, false));
+        if (is_create && !r->secret->named)
+            require(obj, r->secret->field);
+    }
+    json_object_set_new(obj, "minProperties", json_integer(1));
+    return obj;
+}
+
+/*
+ * The descriptor's example with its placeholders filled: "{{name}}" by a plausible id,
+ * "{{n}}" by 1. NULL when it has none worth showing.
+ */
+static json_t *example_of(const struct ab_resource *r)
+{
+    char text[2048];
+    size_t j = 0;
+
+    if (!r->example || strcmp(r->example, "{}") == 0)
+        return NULL;
+    for (const char *p = r->example; *p && j + 40 < sizeof(text);) {
+        const char *end = strncmp(p, "{{", 2) == 0 ? strstr(p, "}}") : NULL;
+
+        if (!end) {
+            text[j++] = *p++;
+            continue;
+        }
+        if (end - p == 3 && p[2] == 'n')
+            j += (size_t)snprintf(text + j, sizeof(text) - j, "1");
+        else /* a time-ordered (v7) id, as the database makes them */
+            j += (size_t)snprintf(text + j, sizeof(text) - j, "0190f5a2-7c3e-7d41-9b8a-%012zx",
+                                  (size_t)(ab_api_resource_named(r->name) - ab_resources) + 1);
+        p = end + 2;
+    }
+    text[j] = '\0';
+    return json_loads(text, 0, NULL);
 }
 
 static const struct ab_resource *resource_of(const struct ab_http_route *rt)
@@ -188,152 +481,485 @@ static bool is_item(const struct ab_http_route *rt)
     return n >= 4 && strcmp(rt->pattern + n - 4, "{id}") == 0;
 }
 
-static json_t *parameters(const struct ab_http_route *rt, const struct ab_resource *r)
+static bool range_kind(enum ab_kind k)
 {
-    json_t *params = json_array();
-    bool list = r && strcmp(rt->method, "GET") == 0 && !is_item(rt);
+    return k == AB_KIND_DATETIME || k == AB_KIND_DATE || k == AB_KIND_INTEGER ||
+           k == AB_KIND_NUMBER;
+}
 
-    if (strstr(rt->pattern, "{id}"))
-        json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", "id", "in", "path",
-                                                "required", 1, "schema", "type", "string"));
-    if (r && list) {
-        json_array_append_new(params,
-                              json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query",
-                                        "schema", "type", "integer", "minimum", 1, "maximum", 500));
-        json_array_append_new(params,
-                              json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", "after", "in", "query",
-                                        "description", "next_cursor of the previous page", "schema",
-                                        "type", "string"));
-        json_array_append_new(params,
-                              json_pack("{s:s,s:s,s:{s:s,s:[s,s]}}", "name", "order", "in", "query",
-                                        "schema", "type", "string", "enum", "asc", "desc"));
-        for (const char *p = r->filters; *p;) {
-            size_t l = strcspn(p, ",");
-            char col[64];
+static json_t *query(const char *name, const char *description, json_t *schema)
+{
+    return json_pack("{s:s,s:s,s:s,s:o}", "name", name, "in", "query", "description", description,
+                     "schema", schema);
+}
 
-            snprintf(col, sizeof(col), "%.*s", (int)l, p);
-            json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s}}", "name", col, "in", "query",
-                                                    "schema", "type", "string"));
-            p += l + (p[l] == ',');
+/* limit, after, order and every filter with each of its operators. */
+static void list_parameters(json_t *params, const struct ab_resource *r,
+                            const struct ab_resource_schema *s)
+{
+    static const struct {
+        const char *suffix, *meaning;
+    } ranges[] = {{"gte", "at least"}, {"gt", "above"}, {"lte", "at most"}, {"lt", "below"}};
+
+    json_array_append_new(params, query("limit", "objects per page",
+                                        json_pack("{s:s,s:i,s:i,s:i}", "type", "integer", "minimum",
+                                                  1, "maximum", 500, "default", 50)));
+    json_array_append_new(
+        params,
+        query("after", "the next_cursor of the previous page",
+              r->order_by ? json_pack("{s:s,s:s}", "type", "string", "pattern", "^[0-9]{1,18}$")
+                          : json_pack("{s:s,s:s}", "type", "string", "format", "uuid")));
+    json_array_append_new(params,
+                          query("order", r->order_by ? "by the ordering column" : "by id (time)",
+                                json_pack("{s:s,s:[s,s],s:s}", "type", "string", "enum", "asc",
+                                          "desc", "default", "asc")));
+    for (size_t i = 0; i < s->nfilters; i++) {
+        struct ab_field f = s->filters[i];
+        char name[96], d[160];
+
+        f.nullable = false; /* a query value is never null */
+        f.doc = NULL;
+        snprintf(d, sizeof(d), "only objects whose %s is this", f.name);
+        json_array_append_new(params, query(f.name, d, field_schema(&f, ANSWER_COLUMN)));
+        snprintf(name, sizeof(name), "%s[in]", f.name);
+        snprintf(d, sizeof(d),
+                 "only objects whose %s is one of these (comma-separated, at most "
+                 "100)",
+                 f.name);
+        json_array_append_new(
+            params, query(name, d, json_pack("{s:s,s:i}", "type", "string", "minLength", 1)));
+        for (size_t k = 0; range_kind(f.kind) && k < AB_ARRAY_LEN(ranges); k++) {
+            snprintf(name, sizeof(name), "%s[%s]", f.name, ranges[k].suffix);
+            snprintf(d, sizeof(d), "only objects whose %s is %s this", f.name, ranges[k].meaning);
+            json_array_append_new(params, query(name, d, field_schema(&f, ANSWER_COLUMN)));
         }
     }
-    return params;
 }
 
 /* The operation for one route of the resource engine. */
 static json_t *resource_operation(const struct ab_http_route *rt, const struct ab_resource *r,
                                   const struct ab_resource_schema *s)
 {
-    json_t *op = json_object(), *responses = json_object();
-    bool item = is_item(rt);
-    char ref[128], summary[160];
-    const char *m = rt->method;
+    json_t *op = json_object(), *responses = json_object(), *params = json_array();
+    bool item = is_item(rt), list = !item && strcmp(rt->method, "GET") == 0;
+    bool post = strcmp(rt->method, "POST") == 0, patch = strcmp(rt->method, "PATCH") == 0;
+    bool del = strcmp(rt->method, "DELETE") == 0;
+    char name[128], plural[128], id[160], summary[200], why403[256];
+    struct statuses st = {.s400 = WHY_400_AUTH, .s401 = WHY_401, .s429 = WHY_429, .s503 = WHY_503};
 
-    snprintf(ref, sizeof(ref), "#/components/schemas/%s", r->name);
-    if (strcmp(m, "GET") == 0 && !item)
-        snprintf(summary, sizeof(summary), "list %s (keyset pagination)", r->name);
-    else if (strcmp(m, "GET") == 0)
-        snprintf(summary, sizeof(summary), "get one of %s", r->name);
-    else if (strcmp(m, "POST") == 0)
-        snprintf(summary, sizeof(summary), "create one of %s", r->name);
-    else if (strcmp(m, "PATCH") == 0)
-        snprintf(summary, sizeof(summary), "change fields of one of %s", r->name);
-    else
-        snprintf(summary, sizeof(summary), "delete one of %s%s", r->name,
+    object_name(r, "", name, sizeof(name));
+    camel(r->name, false, plural, sizeof(plural));
+    if (list) {
+        snprintf(id, sizeof(id), "list%s", plural);
+        snprintf(summary, sizeof(summary), "List %s (keyset pagination)", r->name);
+    } else if (post) {
+        snprintf(id, sizeof(id), "create%s", name);
+        snprintf(summary, sizeof(summary), "Create one of %s", r->name);
+    } else if (patch) {
+        snprintf(id, sizeof(id), "update%s", name);
+        snprintf(summary, sizeof(summary), "Change fields of one of %s", r->name);
+    } else if (del) {
+        snprintf(id, sizeof(id), "delete%s", name);
+        snprintf(summary, sizeof(summary), "Delete one of %s%s", r->name,
                  r->soft_delete ? " (soft: sets deleted_at)" : "");
+    } else {
+        snprintf(id, sizeof(id), "get%s", name);
+        snprintf(summary, sizeof(summary), "Get one of %s", r->name);
+    }
+    json_object_set_new(op, "operationId", json_string(id));
     json_object_set_new(op, "summary", json_string(summary));
-    json_object_set_new(op, "tags", json_pack("[s]", r->name));
-    json_object_set_new(op, "parameters", parameters(rt, r));
-    if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
-        json_t *schema = strcmp(m, "POST") == 0
-                             ? fields_schema(s ? s->create : NULL, s ? s->ncreate : 0)
-                             : fields_schema(s ? s->update : NULL, s ? s->nupdate : 0);
+    json_object_set_new(op, "tags", json_pack("[s]", module_of(r)));
 
-        if (r->secret)
-            json_object_set_new(json_object_get(schema, "properties"), r->secret->field,
-                                secret_schema(r->secret, false));
+    if (item || r->parent)
+        json_array_append_new(params, path_id(item ? r->name + 0 : r->parent));
+    add_headers(params, true, post);
+    if (list)
+        list_parameters(params, r, s);
+    json_object_set_new(op, "parameters", params);
 
-        json_object_set_new(op, "requestBody",
-                            json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
-                                      "application/json", "schema", schema));
+    if (post || patch) {
+        char schema[128];
+
+        object_name(r, post ? "Create" : "Update", schema, sizeof(schema));
+        json_object_set_new(op, "requestBody", body(ref(schema), post ? example_of(r) : NULL, 1));
     }
-    if (strcmp(m, "DELETE") == 0)
-        json_object_set_new(responses, "204", json_pack("{s:s}", "description", "deleted"));
-    else if (strcmp(m, "GET") == 0 && !item)
-        json_object_set_new(
-            responses, "200",
-            json_pack("{s:s,s:{s:{s:{s:s,s:{s:{s:s,s:{s:s}},s:{s:s},s:{s:[s,s]}}}}}}",
-                      "description", "a page", "content", "application/json", "schema", "type",
-                      "object", "properties", "data", "type", "array", "items", "$ref", ref,
-                      "has_more", "type", "boolean", "next_cursor", "type", "string", "null"));
+    if (del) {
+        json_object_set_new(responses, "204", response("deleted", NULL, NULL));
+    } else if (list) {
+        char page[128];
+
+        object_name(r, "List", page, sizeof(page));
+        json_object_set_new(responses, "200", response("a page", "application/json", ref(page)));
+    } else {
+        json_t *ok =
+            response(post ? "the new object" : "the object", "application/json", ref(name));
+
+        if (post)
+            json_object_set_new(json_object_get(ok, "headers"), "Idempotent-Replayed",
+                                header_ref("Idempotent-Replayed"));
+        json_object_set_new(responses, post ? "201" : "200", ok);
+    }
+    /* the scope and role_access decide (docs/api.md, "Who may see and change what") */
+    if (strcmp(rt->method, "GET") == 0)
+        snprintf(why403, sizeof(why403), "the key or its role lacks %s:read", r->name);
+    else if (r->write_scope)
+        snprintf(why403, sizeof(why403), "the key lacks %s (platform-governed)", r->write_scope);
     else
-        json_object_set_new(responses, strcmp(m, "POST") == 0 ? "201" : "200",
-                            json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "the object",
-                                      "content", "application/json", "schema", "$ref", ref));
-    json_object_set_new(responses, "400", error_response("invalid input, naming the field"));
-    json_object_set_new(responses, "401", error_response("missing or invalid API key"));
-    {
-        /* the scope and role_access decide (docs/api.md, "Who may see and change what") */
-        char why[256];
-
-        if (strcmp(m, "GET") == 0)
-            snprintf(why, sizeof(why), "the key or its role lacks %s:read", r->name);
-        else if (r->write_scope)
-            snprintf(why, sizeof(why), "the key lacks %s (platform-governed)", r->write_scope);
-        else
-            snprintf(why, sizeof(why),
-                     "the key or its role lacks %s:write, or the object names another user",
-                     r->name);
-        json_object_set_new(responses, "403", error_response(why));
+        snprintf(why403, sizeof(why403),
+                 "the key or its role lacks %s:write, the object names another user, or the "
+                 "tenant is suspended",
+                 r->name);
+    st.s403 = why403;
+    if (item || r->parent || post)
+        st.s404 = item ? "no such object in this tenant, or not the caller's"
+                       : "no such parent object in this tenant";
+    if (post || patch || del)
+        st.s409 = "conflicts with an existing object, or objects still refer to it";
+    if (post || patch) {
+        st.s413 = WHY_413;
+        st.s422 = post ? "violates a constraint (a reference to no object), or " WHY_422_IDEM
+                       : "violates a constraint (a reference to no object)";
     }
-    json_object_set_new(responses, "404",
-                        error_response("no such object in this tenant, or not the caller's"));
-    if (strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0) {
-        json_object_set_new(responses, "409", error_response("conflicts with an existing object"));
-        json_object_set_new(responses, "413", error_response("the body is too large"));
-        json_object_set_new(responses, "422", error_response("violates a constraint"));
-    }
+    if (patch && r->secret && r->secret->named)
+        st.s500 = WHY_500_SECRET; /* a PATCH merges into the stored secret */
+    add_errors(responses, &st, ERROR_STANDARD);
     json_object_set_new(op, "responses", responses);
     return op;
 }
 
-static json_t *documented_operation(const struct doc *d)
+/* GET /v1/<name>/{id}/<field>: a secret's value, for keys with secrets:read. */
+static json_t *secret_operation(const struct ab_resource *r)
 {
-    json_t *op = json_pack("{s:s,s:[s]}", "summary", d->summary, "tags", d->tag);
-    json_t *responses = json_object();
+    json_t *responses = json_object(), *params = json_array();
+    json_t *value = json_pack("{s:s}", "type", "string"), *answer = object_schema();
+    char name[96], field[96], id[200], summary[200];
+    struct statuses st = {.s400 = WHY_400_AUTH,
+                          .s401 = WHY_401,
+                          .s403 = "the key lacks " AB_SCOPE_SECRETS_READ,
+                          .s404 = "no such object in this tenant",
+                          .s429 = WHY_429,
+                          .s500 = WHY_500_SECRET,
+                          .s503 = WHY_503};
+
+    object_name(r, "", name, sizeof(name));
+    camel(r->secret->field, false, field, sizeof(field));
+    snprintf(id, sizeof(id), "get%s%s", name, field);
+    if (r->secret->named)
+        value = json_pack("{s:s,s:o}", "type", "object", "additionalProperties", value);
+    json_object_set_new(json_object_get(answer, "properties"), r->secret->field, value);
+    require(answer, r->secret->field);
+    snprintf(summary, sizeof(summary),
+             "The value of %s's %s (scope %s only; every read is audited)", r->name,
+             r->secret->field, AB_SCOPE_SECRETS_READ);
+    json_array_append_new(params, path_id(r->name));
+    add_headers(params, true, false);
+    json_object_set_new(responses, "200", response("the value", "application/json", answer));
+    add_errors(responses, &st, ERROR_STANDARD);
+    return json_pack("{s:s,s:s,s:[s],s:o,s:o}", "operationId", id, "summary", summary, "tags",
+                     module_of(r), "parameters", params, "responses", responses);
+}
+
+/* ======================================================================================
+ * The business operations
+ * ====================================================================================== */
+
+/* How an answer is made of field lists and resource rows. */
+enum answer_kind {
+    ANSWER_FIELDS,   /* the op's answer list */
+    ANSWER_ROW,      /* a row of `resource` */
+    ANSWER_ROW_PLUS, /* a row of `resource` and the op's answer list */
+    ANSWER_LEVEL,    /* the op's answer list, or a row of `resource` plus available */
+    ANSWER_TEXT,     /* text/plain */
+    ANSWER_DOCUMENT, /* an OpenAPI document */
+    ANSWER_NONE,     /* 204 */
+};
+
+struct op_doc {
+    const char *method, *pattern, *id, *tag, *summary;
+    const struct ab_field *fields; /* the request body, or NULL */
+    const size_t *nfields;
+    const char *body_of; /* the request body is this resource's create fields and `fields` */
+    bool body_optional;
+    enum answer_kind answer;
+    const struct ab_field *answer_fields;
+    const size_t *nanswer;
+    const char *resource; /* of ANSWER_ROW* and ANSWER_LEVEL */
+    int status;
+    bool public;
+    enum error_shape errors;
+    struct statuses st;
+    const char *example; /* a request body */
+};
+
+#define AUTH_ERRORS(why403)                                                                        \
+    .s400 = WHY_400_AUTH, .s401 = WHY_401, .s403 = why403, .s429 = WHY_429, .s503 = WHY_503
+#define BODY_ERRORS .s413 = WHY_413, .s422 = WHY_422_IDEM
+
+static const struct op_doc docs[] = {
+    {"GET", "/healthz", "getHealthz", "operations", "The process is alive",
+     .answer_fields = ab_op_healthz_answer, .nanswer = &ab_op_healthz_nanswer, .status = 200,
+     .public = true},
+    {"GET", "/readyz", "getReadyz", "operations",
+     "The database is reachable and at this binary's schema version",
+     .answer_fields = ab_op_readyz_answer, .nanswer = &ab_op_readyz_nanswer, .status = 200,
+     .public = true, .st = {.s503 = "not ready: the database is unreachable or not migrated"}},
+    {"GET", "/metrics", "getMetrics", "operations", "Prometheus metrics (text format 0.0.4)",
+     .answer = ANSWER_TEXT, .status = 200, .public = true},
+    {"GET", "/openapi.json", "getOpenApiDocument", "operations",
+     "This document (gzip-compressed for Accept-Encoding: gzip)", .answer = ANSWER_DOCUMENT,
+     .status = 200, .public = true,
+     .st = {.s503 = "the database is not ready, so the resources cannot be described yet"}},
+    {"GET", "/v1/auth/whoami", "getWhoami", "auth",
+     "The key, tenant, user and scopes a request acts with, and the role whose scopes cap them",
+     .answer_fields = ab_op_whoami_answer, .nanswer = &ab_op_whoami_nanswer, .status = 200,
+     .st = {AUTH_ERRORS("the session must change its password first")}},
+    {"POST", "/v1/auth/login", "login", "auth",
+     "Sign in with tenant slug, e-mail and password for a session key (12 hours)",
+     ab_op_login_fields, &ab_op_login_nfields, .answer_fields = ab_op_login_answer,
+     .nanswer = &ab_op_login_nanswer, .status = 200, .public = true,
+     .st = {.s400 = "the body is not {tenant, email, password}",
+            .s401 = "invalid tenant, email or password (one answer for every reason)",
+            BODY_ERRORS,
+            .s503 = WHY_503},
+     .example = "{\"tenant\": \"acme\", \"email\": \"ada@example.com\", "
+                "\"password\": \"correct horse battery staple\"}"},
+    {"POST", "/v1/auth/password", "changePassword", "auth",
+     "Change one's own password (the old one, then the new one); ends one's other sessions",
+     ab_op_password_change_fields, &ab_op_password_change_nfields,
+     .answer_fields = ab_op_password_answer, .nanswer = &ab_op_password_nanswer, .status = 200,
+     .st = {AUTH_ERRORS("the old password is wrong, or the key acts for no user"), BODY_ERRORS}},
+    {"POST", "/v1/users", "createUser", "tenancy",
+     "Create a user, optionally with a password (admins)", ab_op_user_create_fields,
+     &ab_op_user_create_nfields, .body_of = "users", .answer = ANSWER_ROW, .resource = "users",
+     .status = 201,
+     .st = {AUTH_ERRORS("the key or its role lacks users:write, or the tenant is suspended"),
+            .s409 = "a user with this e-mail exists", BODY_ERRORS}},
+    {"POST", "/v1/users/{id}/password", "resetUserPassword", "tenancy",
+     "Reset a user's password (admins); the user must change it at the next sign-in, and their "
+     "sessions end",
+     ab_op_password_reset_fields, &ab_op_password_reset_nfields,
+     .answer_fields = ab_op_password_answer, .nanswer = &ab_op_password_nanswer, .status = 200,
+     .st = {AUTH_ERRORS("only an admin resets a password"), .s404 = "no such user in this tenant",
+            BODY_ERRORS}},
+    {"POST", "/v1/api-keys", "createApiKey", "tenancy",
+     "Issue an API key; the key is in this answer only", ab_op_api_key_create_fields,
+     &ab_op_api_key_create_nfields, .answer = ANSWER_ROW_PLUS,
+     .answer_fields = ab_op_api_key_answer, .nanswer = &ab_op_api_key_nanswer,
+     .resource = "api-keys", .status = 201,
+     .st = {AUTH_ERRORS("the key cannot grant a scope it lacks, or a key for another user"),
+            .s413 = WHY_413, .s422 = "user_id names no user of this tenant, or " WHY_422_IDEM},
+     .example = "{\"name\": \"ci\", \"scopes\": [\"agents:read\", \"usage:write\"]}"},
+    {"DELETE", "/v1/api-keys/{id}", "revokeApiKey", "tenancy",
+     "Revoke an API key (the row stays, for the audit trail)", .answer = ANSWER_NONE, .status = 204,
+     .st = {AUTH_ERRORS("the key or its role lacks api-keys:write"),
+            .s404 = "no such key in this tenant, or already revoked"}},
+    {"POST", "/v1/usage/reservations", "createReservation", "accounting",
+     "Reserve tokens for an LLM call before making it: checked against every limit, held until "
+     "settled, released or expired",
+     ab_op_reserve_fields, &ab_op_reserve_nfields, .answer_fields = ab_op_reserve_answer,
+     .nanswer = &ab_op_reserve_nanswer, .status = 201, .errors = ERROR_OR_USAGE,
+     .st = {.s400 = WHY_400_AUTH,
+            .s401 = WHY_401,
+            .s403 = "the key or its role lacks usage:write, or acts for another user",
+            .s404 = "no such user in this tenant",
+            BODY_ERRORS,
+            .s503 = WHY_503,
+            .s429 = "a quota, budget or the wallet would be exceeded (error.limit says which), "
+                    "or the key's rate limit; or the tenant is suspended"},
+     .example = "{\"provider\": \"openai\", \"model\": \"gpt-4o\", "
+                "\"estimated_input_tokens\": 1200, \"max_output_tokens\": 800}"},
+    {"POST", "/v1/usage/reservations/{id}/settle", "settleReservation", "accounting",
+     "Settle a reservation with the call's actual figures (once; a retry gets the same answer)",
+     ab_op_settle_fields, &ab_op_settle_nfields, .answer_fields = ab_op_settle_answer,
+     .nanswer = &ab_op_settle_nanswer, .status = 200, .errors = ERROR_OR_USAGE,
+     .st = {AUTH_ERRORS("the key or its role lacks usage:write, or acts for another user"),
+            .s404 = "no such reservation in this tenant",
+            .s409 = "the reservation was released or expired", BODY_ERRORS},
+     .example = "{\"input_tokens\": 1180, \"output_tokens\": 412, \"latency_ms\": 2300}"},
+    {"POST", "/v1/usage/reservations/{id}/release", "releaseReservation", "accounting",
+     "Give a reservation back unused (once)", ab_op_release_fields, &ab_op_release_nfields,
+     .body_optional = true, .answer_fields = ab_op_release_answer,
+     .nanswer = &ab_op_release_nanswer, .status = 200, .errors = ERROR_OR_USAGE,
+     .st = {AUTH_ERRORS("the key or its role lacks usage:write, or acts for another user"),
+            .s404 = "no such reservation in this tenant",
+            .s409 = "the reservation was settled or expired", BODY_ERRORS}},
+    {"POST", "/v1/usage/events", "createUsageEvent", "accounting",
+     "Record a finished call that had no reservation (limits are reported, not enforced)",
+     ab_op_event_fields, &ab_op_event_nfields, .answer_fields = ab_op_event_answer,
+     .nanswer = &ab_op_event_nanswer, .status = 201, .errors = ERROR_OR_USAGE,
+     .st = {AUTH_ERRORS("the key or its role lacks usage:write, or acts for another user"),
+            .s404 = "no such user in this tenant", .s413 = WHY_413,
+            .s422 = "an unknown model or reference, or " WHY_422_IDEM},
+     .example = "{\"provider\": \"openai\", \"model\": \"gpt-4o\", \"input_tokens\": 900, "
+                "\"output_tokens\": 300}"},
+    {"GET", "/v1/usage/summary", "getUsageSummary", "accounting",
+     "The tenant's usage by model, user, agent, day or hour, with totals and budgets",
+     .answer_fields = ab_op_summary_answer, .nanswer = &ab_op_summary_nanswer, .status = 200,
+     .st = {AUTH_ERRORS("the key or its role lacks usage:read")}},
+    {"POST", "/v1/wallets/{id}/adjust", "adjustWallet", "accounting",
+     "Credit, debit, reserve, release or adjust a wallet's tokens: one ledger entry (platform)",
+     ab_op_wallet_adjust_fields, &ab_op_wallet_adjust_nfields, .answer = ANSWER_ROW_PLUS,
+     .answer_fields = ab_op_wallet_adjust_answer, .nanswer = &ab_op_wallet_adjust_nanswer,
+     .resource = "token-ledger", .status = 200,
+     .st = {AUTH_ERRORS("the key lacks billing:admin"), .s404 = "no such wallet in this tenant",
+            .s409 = "not enough tokens available, or fewer held than released", BODY_ERRORS},
+     .example = "{\"direction\": \"credit\", \"amount\": 100000, \"reason\": \"welcome\"}"},
+    {"POST", "/v1/users/{id}/level", "setUserLevel", "accounting",
+     "Set a user's plan level and credit its monthly allocation (once a month; platform)",
+     ab_op_user_level_fields, &ab_op_user_level_nfields, .answer = ANSWER_LEVEL,
+     .answer_fields = ab_op_user_level_answer, .nanswer = &ab_op_user_level_nanswer,
+     .resource = "token-ledger", .status = 200,
+     .st = {AUTH_ERRORS("the key lacks billing:admin"), .s404 = "no such user in this tenant",
+            BODY_ERRORS},
+     .example = "{\"level\": \"pro\"}"},
+};
+
+static const struct op_doc *doc_of(const struct ab_http_route *rt)
+{
+    for (size_t i = 0; i < AB_ARRAY_LEN(docs); i++)
+        if (strcmp(docs[i].method, rt->method) == 0 && strcmp(docs[i].pattern, rt->pattern) == 0)
+            return &docs[i];
+    return NULL;
+}
+
+static const struct ab_resource_schema *schema_named(const struct ab_resource_schema *all,
+                                                     const char *name)
+{
+    const struct ab_resource *r = ab_api_resource_named(name);
+
+    return r ? &all[r - ab_resources] : NULL;
+}
+
+/* A row of resource `name` with the extra answer fields. */
+static json_t *row_plus(const struct ab_resource_schema *all, const char *name,
+                        const struct ab_field *f, size_t n)
+{
+    json_t *obj = row_schema(ab_api_resource_named(name), schema_named(all, name));
+
+    add_fields(obj, f, n, FULL, false);
+    return obj;
+}
+
+static json_t *documented_operation(const struct op_doc *d, const struct ab_resource_schema *all)
+{
+    json_t *op =
+        json_pack("{s:s,s:s,s:[s]}", "operationId", d->id, "summary", d->summary, "tags", d->tag);
+    json_t *responses = json_object(), *params = json_array(), *ok = NULL;
+    bool post = strcmp(d->method, "POST") == 0;
     char status[8];
 
-    snprintf(status, sizeof(status), "%d", d->status);
-    if (strstr(d->path, "{id}"))
-        json_object_set_new(op, "parameters",
-                            json_pack("[{s:s,s:s,s:b,s:{s:s}}]", "name", "id", "in", "path",
-                                      "required", 1, "schema", "type", "string"));
-    if (d->request)
-        json_object_set_new(op, "requestBody",
-                            json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
-                                      "application/json", "schema",
-                                      json_loads(d->request, 0, NULL)));
-    if (d->response)
-        json_object_set_new(
-            responses, status,
-            json_pack("{s:s,s:{s:{s:o}}}", "description", d->summary, "content",
-                      strcmp(d->path, "/metrics") == 0 ? "text/plain" : "application/json",
-                      "schema", json_loads(d->response, 0, NULL)));
-    else
-        json_object_set_new(responses, status, json_pack("{s:s}", "description", d->summary));
-    if (!d->public) {
-        json_object_set_new(responses, "401", error_response("missing or invalid API key"));
-        json_object_set_new(responses, "403", error_response("the key lacks the scope"));
-    } else {
-        json_object_set_new(op, "security", json_array());
+    if (strstr(d->pattern, "{id}"))
+        json_array_append_new(params, path_id(strstr(d->pattern, "reservations") ? "reservation"
+                                              : strstr(d->pattern, "wallets")    ? "wallet"
+                                              : strstr(d->pattern, "users")      ? "user"
+                                                                                 : "key"));
+    add_headers(params, !d->public, post);
+    if (strcmp(d->pattern, "/v1/usage/summary") == 0) {
+        const char *when = "a date (2026-11-01) or an RFC 3339 time (2026-11-01T00:00:00Z)";
+        char from[160], to[160];
+
+        snprintf(from, sizeof(from), "the start: %s; default 30 days ago", when);
+        snprintf(to, sizeof(to), "the end (exclusive): %s; default now", when);
+        json_array_append_new(params,
+                              query("from", from,
+                                    json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength", 64,
+                                              "pattern", "^[0-9:TZ.+ -]+$")));
+        json_array_append_new(params,
+                              query("to", to,
+                                    json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength", 64,
+                                              "pattern", "^[0-9:TZ.+ -]+$")));
+        json_array_append_new(
+            params, query("group_by", "how the groups are made",
+                          json_pack("{s:s,s:[s,s,s,s,s],s:s}", "type", "string", "enum", "model",
+                                    "user", "agent", "day", "hour", "default", "model")));
     }
-    if (d->request)
-        json_object_set_new(responses, "400", error_response("invalid input"));
+    json_object_set_new(op, "parameters", params);
+    if (d->fields) {
+        json_t *schema = fields_schema(d->fields, *d->nfields, FULL);
+
+        if (d->body_of) {
+            const struct ab_resource *r = ab_api_resource_named(d->body_of);
+
+            json_decref(schema);
+            schema = write_schema(r, schema_named(all, d->body_of), true);
+            add_fields(schema, d->fields, *d->nfields, FULL, false);
+        }
+        json_object_set_new(op, "requestBody",
+                            body(schema,
+                                 d->example   ? json_loads(d->example, 0, NULL)
+                                 : d->body_of ? example_of(ab_api_resource_named(d->body_of))
+                                              : NULL,
+                                 !d->body_optional));
+    }
+    snprintf(status, sizeof(status), "%d", d->status);
+    switch (d->answer) {
+    case ANSWER_FIELDS:
+        ok = response(d->summary, "application/json",
+                      fields_schema(d->answer_fields, *d->nanswer, FULL));
+        break;
+    case ANSWER_ROW: {
+        char name[128];
+
+        object_name(ab_api_resource_named(d->resource), "", name, sizeof(name));
+        ok = response(d->summary, "application/json", ref(name));
+        break;
+    }
+    case ANSWER_ROW_PLUS:
+        ok = response(d->summary, "application/json",
+                      row_plus(all, d->resource, d->answer_fields, *d->nanswer));
+        break;
+    case ANSWER_LEVEL:
+        ok = response(d->summary, "application/json",
+                      json_pack("{s:[o,o]}", "oneOf",
+                                fields_schema(d->answer_fields, *d->nanswer, FULL),
+                                row_plus(all, d->resource, ab_op_wallet_adjust_answer,
+                                         ab_op_wallet_adjust_nanswer)));
+        break;
+    case ANSWER_TEXT:
+        ok = response(d->summary, "text/plain", json_pack("{s:s}", "type", "string"));
+        break;
+    case ANSWER_DOCUMENT:
+        ok = response(d->summary, "application/json", json_pack("{s:s}", "type", "object"));
+        json_object_set_new(json_object_get(ok, "headers"), "Content-Encoding",
+                            header_ref("Content-Encoding"));
+        break;
+    case ANSWER_NONE:
+        ok = response(d->summary, NULL, NULL);
+        break;
+    }
+    if (post)
+        json_object_set_new(json_object_get(ok, "headers"), "Idempotent-Replayed",
+                            header_ref("Idempotent-Replayed"));
+    json_object_set_new(responses, status, ok);
+    add_errors(responses, &d->st, d->errors);
     json_object_set_new(op, "responses", responses);
+    if (d->public)
+        json_object_set_new(op, "security", json_array());
     return op;
 }
 
-/* "/v1/x/{id}" is already OpenAPI's own path template syntax. */
+/* A route nothing here describes: still listed, and marked so that the contract fails. */
+static json_t *undocumented_operation(const struct ab_http_route *rt)
+{
+    char id[200], summary[300];
+    size_t j = 0;
+
+    j += (size_t)snprintf(id, sizeof(id), "undocumented");
+    for (const char *p = rt->method; *p && j + 1 < sizeof(id); p++)
+        id[j++] = *p;
+    for (const char *p = rt->pattern; *p && j + 1 < sizeof(id); p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))
+            id[j++] = *p;
+    id[j] = '\0';
+    snprintf(summary, sizeof(summary), "%s %s (not described yet)", rt->method, rt->pattern);
+    return json_pack("{s:s,s:s,s:b,s:{s:{s:s}}}", "operationId", id, "summary", summary,
+                     "x-undocumented", 1, "responses", "default", "description", "not described");
+}
+
+/* ======================================================================================
+ * The document
+ * ====================================================================================== */
+
 static json_t *path_item(json_t *paths, const char *pattern)
 {
     json_t *item = json_object_get(paths, pattern);
@@ -345,64 +971,227 @@ static json_t *path_item(json_t *paths, const char *pattern)
     return item;
 }
 
-int ab_api_openapi(void *appv, struct ab_req *req)
+static json_t *components(const struct ab_resource_schema *all)
 {
-    struct ab_app *app = appv;
-    json_t *doc, *paths = json_object(), *schemas = json_object();
-    char method[16], *text;
+    json_t *schemas = json_object(), *inner;
 
-    for (size_t i = 0; i < AB_ARRAY_LEN(documented); i++) {
-        const struct doc *d = &documented[i];
+    for (size_t i = 0; i < ab_nresources; i++) {
+        const struct ab_resource *r = &ab_resources[i];
+        char name[128];
+        json_t *list;
 
-        snprintf(method, sizeof(method), "%s", d->method);
-        for (char *c = method; *c; c++)
-            *c = (char)(*c - 'A' + 'a');
-        json_object_set_new(path_item(paths, d->path), method, documented_operation(d));
+        object_name(r, "", name, sizeof(name));
+        json_object_set_new(schemas, name, row_schema(r, &all[i]));
+        list = object_schema();
+        json_object_set_new(json_object_get(list, "properties"), "data",
+                            json_pack("{s:s,s:o}", "type", "array", "items", ref(name)));
+        json_object_set_new(json_object_get(list, "properties"), "has_more",
+                            json_pack("{s:s}", "type", "boolean"));
+        json_object_set_new(json_object_get(list, "properties"), "next_cursor",
+                            json_pack("{s:[s,s],s:s}", "type", "string", "null", "description",
+                                      "the after of the next page; null on the last"));
+        json_object_set_new(list, "required",
+                            json_pack("[s,s,s]", "data", "has_more", "next_cursor"));
+        object_name(r, "List", name, sizeof(name));
+        json_object_set_new(schemas, name, list);
+        if (!r->own_create) {
+            object_name(r, "Create", name, sizeof(name));
+            json_object_set_new(schemas, name, write_schema(r, &all[i], true));
+        }
+        if (r->update[0]) {
+            object_name(r, "Update", name, sizeof(name));
+            json_object_set_new(schemas, name, write_schema(r, &all[i], false));
+        }
     }
+    inner = json_pack(
+        "{s:s,s:{s:{s:s,s:[s,s,s,s,s,s,s,s]},s:{s:s},s:{s:s},s:{s:[s,s]},s:{s:s}},s:[s,s,s,s,s],"
+        "s:b}",
+        "type", "object", "properties", "type", "type", "string", "enum", "invalid_request_error",
+        "authentication_error", "permission_error", "not_found_error", "conflict_error",
+        "rate_limit_error", "unavailable_error", "api_error", "code", "type", "string", "message",
+        "type", "string", "param", "type", "string", "null", "request_id", "type", "string",
+        "required", "type", "code", "message", "param", "request_id", "additionalProperties", 0);
+    json_object_set_new(schemas, "Error",
+                        json_pack("{s:s,s:s,s:{s:o},s:[s],s:b}", "description",
+                                  "every error the service answers itself", "type", "object",
+                                  "properties", "error", inner, "required", "error",
+                                  "additionalProperties", 0));
+    json_object_set_new(
+        schemas, "UsageError",
+        json_pack("{s:s,s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s,s:s}},s:[s,s],s:b}},s:[s],s:b}",
+                  "description",
+                  "an error an accounting operation met in its batch: a code, a message and, "
+                  "for a limit, which one",
+                  "type", "object", "properties", "error", "type", "object", "properties", "code",
+                  "type", "string", "message", "type", "string", "limit", "type", "object",
+                  "description", "the limit in question (scope, limit, value ...)", "required",
+                  "code", "message", "additionalProperties", 0, "required", "error",
+                  "additionalProperties", 0));
+    return json_pack(
+        "{s:o,s:{s:{s:s,s:s,s:s}},s:{s:{s:s,s:s,s:s,s:b,s:{s:s,s:i,s:i,s:s}},s:{s:s,s:s,s:s,s:"
+        "b,s:{s:s,s:s}},s:{s:s,s:s,s:s,s:b,s:{s:s,s:i,s:i,s:s}}},s:{s:{s:s,s:{s:s}},s:{s:s,s:"
+        "{s:s,s:i}},s:{s:s,s:{s:s,s:[s]}},s:{s:s,s:{s:s,s:[s]}}}}",
+        "schemas", schemas, "securitySchemes", "bearer", "type", "http", "scheme", "bearer",
+        "description", "an API key or a session key from POST /v1/auth/login", "parameters",
+        "X-Request-Id", "name", "X-Request-Id", "in", "header", "description",
+        "an id for this request, echoed in the answer and the logs (else one is made)", "required",
+        0, "schema", "type", "string", "minLength", 1, "maxLength", 64, "pattern",
+        "^[A-Za-z0-9._-]+$", "Agentbase-Tenant", "name", "Agentbase-Tenant", "in", "header",
+        "description", "a platform key acts in this tenant (a tenant key: its own, if given)",
+        "required", 0, "schema", "type", "string", "format", "uuid", "Idempotency-Key", "name",
+        "Idempotency-Key", "in", "header", "description",
+        "a retried POST with the same key gets the first answer (Idempotent-Replayed: true); "
+        "the same key with another body is a 422",
+        "required", 0, "schema", "type", "string", "minLength", 1, "maxLength", 255, "pattern",
+        "^[A-Za-z0-9_.:-]+$", "headers", "X-Request-Id", "description",
+        "the request's id (the client's, or one made for it)", "schema", "type", "string",
+        "Retry-After", "description", "seconds to wait before retrying", "schema", "type",
+        "integer", "minimum", 0, "Idempotent-Replayed", "description",
+        "present when the answer is the stored first answer to this Idempotency-Key", "schema",
+        "type", "string", "enum", "true", "Content-Encoding", "description",
+        "gzip when the request's Accept-Encoding allows it", "schema", "type", "string", "enum",
+        "gzip");
+}
+
+/* The document for the routes of app, with every resource's schema from all. */
+static json_t *build(const struct ab_app *app, const struct ab_resource_schema *all)
+{
+    json_t *paths = json_object(), *tag_list = json_array();
+    char method[16];
+
     for (size_t i = 0; i < app->nroutes; i++) {
         const struct ab_http_route *rt = &app->routes[i];
         const struct ab_resource *r = resource_of(rt);
+        const struct op_doc *d = doc_of(rt);
+        json_t *op;
 
-        if (!r)
-            continue;
         snprintf(method, sizeof(method), "%s", rt->method);
         for (char *c = method; *c; c++)
-            *c = (char)(*c - 'A' + 'a');
-        json_object_set_new(
-            path_item(paths, rt->pattern), method,
-            rt->handler == ab_api_secret_read
-                ? secret_operation(rt, r)
-                : resource_operation(rt, r, app->schemas ? &app->schemas[r - ab_resources] : NULL));
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        if (d)
+            op = documented_operation(d, all);
+        else if (r && rt->handler == ab_api_secret_read)
+            op = secret_operation(r);
+        else if (r)
+            op = resource_operation(rt, r, &all[r - ab_resources]);
+        else
+            op = undocumented_operation(rt);
+        json_object_set_new(path_item(paths, rt->pattern), method, op);
     }
-    for (size_t i = 0; i < ab_nresources; i++) {
-        const struct ab_resource *r = &ab_resources[i];
-        json_t *schema = fields_schema(app->schemas ? app->schemas[i].columns : NULL,
-                                       app->schemas ? app->schemas[i].ncolumns : 0);
+    for (size_t i = 0; i < AB_ARRAY_LEN(tags); i++)
+        json_array_append_new(tag_list, json_pack("{s:s,s:s}", "name", tags[i].name, "description",
+                                                  tags[i].description));
+    return json_pack(
+        "{s:s,s:{s:s,s:s,s:s,s:{s:s,s:s}},s:[{s:s,s:s}],s:o,s:o,s:o,s:[{s:[]}]}", "openapi",
+        "3.1.0", "info", "title", "agentbase", "version", AB_VERSION, "description",
+        "Multi-tenant data backend for AI agent platforms. Every /v1 request carries "
+        "Authorization: Bearer <key>; a platform-admin key acts in a tenant with the header "
+        "Agentbase-Tenant. Errors are {\"error\": {type, code, message, param, request_id}}.",
+        "license", "name", "Proprietary", "identifier", "LicenseRef-agentbase", "servers", "url",
+        "/", "description", "the server this document was fetched from", "tags", tag_list, "paths",
+        paths, "components", components(all), "security", "bearer");
+}
 
-        /* What comes back: the writable fields and the rest of the row, secrets excluded. */
-        json_object_set_new(json_object_get(schema, "properties"), "id",
-                            json_pack("{s:s,s:s}", "type", "string", "format", "uuid"));
-        if (r->secret)
-            json_object_set_new(json_object_get(schema, "properties"), r->secret->field,
-                                secret_schema(r->secret, true));
-        json_object_set(schema, "additionalProperties", json_true());
-        json_object_set_new(schemas, r->name, schema);
+/* gzip (RFC 1952) of in into a new buffer *out (the caller frees it); 0 or -1. */
+static int gzip(const char *in, size_t n, unsigned char **out, size_t *outlen)
+{
+    z_stream z = {0};
+    uLong cap;
+    int rc;
+
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    cap = deflateBound(&z, (uLong)n) + 32;
+    if (!(*out = malloc(cap))) {
+        deflateEnd(&z);
+        return -1;
     }
-    json_object_set_new(schemas, "Error",
-                        json_pack("{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s}}}}}", "type", "object",
-                                  "properties", "error", "type", "object", "properties", "code",
-                                  "type", "string", "message", "type", "string"));
-    doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:o,s:{s:{s:s,s:s}}},s:[{s:[]}]}", "openapi",
-                    "3.1.0", "info", "title", "agentbase", "version", AB_VERSION, "description",
-                    "Multi-tenant data backend for AI agent platforms. Every /v1 request "
-                    "carries Authorization: Bearer <key>; a platform-admin key acts in a tenant "
-                    "with the header Agentbase-Tenant.",
-                    "paths", paths, "components", "schemas", schemas, "securitySchemes", "bearer",
-                    "type", "http", "scheme", "bearer", "security", "bearer");
-    text = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-    if (!text || ab_buf_puts(&req->out, text) != 0)
-        ab_http_error(req, 500, "internal", "cannot build the OpenAPI document");
-    free(text);
-    json_decref(doc);
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    z.next_out = *out;
+    z.avail_out = (uInt)cap;
+    rc = deflate(&z, Z_FINISH);
+    *outlen = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* True when Accept-Encoding allows gzip: it names gzip (or *) without q=0. */
+static bool accepts_gzip(const char *header)
+{
+    for (const char *p = header ? header : ""; *p;) {
+        size_t len = strcspn(p, ","), name;
+        const char *q;
+
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        name = strcspn(p, "; \t,");
+        if ((name == 4 && strncasecmp(p, "gzip", 4) == 0) || (name == 1 && *p == '*')) {
+            q = strstr(p, "q=");
+            return !q || q >= p + len || strtod(q + 2, NULL) > 0;
+        }
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* The document, built once: plain and compressed. Read-only once `ready`. */
+static struct {
+    pthread_mutex_t lock;
+    bool ready;
+    char *plain;
+    size_t plain_len;
+    unsigned char *gz;
+    size_t gz_len;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+int ab_api_openapi(void *appv, struct ab_req *req)
+{
+    struct ab_app *app = appv;
+    const struct ab_resource_schema *all;
+    bool ready;
+
+    pthread_mutex_lock(&cache.lock);
+    ready = cache.ready;
+    pthread_mutex_unlock(&cache.lock);
+    if (!ready) {
+        if (!(all = ab_api_schemas(app, req)))
+            return 0; /* the 503 is set */
+        pthread_mutex_lock(&cache.lock);
+        if (!cache.ready) {
+            json_t *doc = build(app, all);
+
+            cache.plain = doc ? json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+            json_decref(doc);
+            if (cache.plain) {
+                cache.plain_len = strlen(cache.plain);
+                if (gzip(cache.plain, cache.plain_len, &cache.gz, &cache.gz_len) == 0)
+                    cache.ready = true;
+                else {
+                    free(cache.plain);
+                    cache.plain = NULL;
+                }
+            }
+        }
+        ready = cache.ready;
+        pthread_mutex_unlock(&cache.lock);
+        if (!ready)
+            return ab_http_error(req, 500, "internal", "cannot build the OpenAPI document");
+    }
+    if (accepts_gzip(ab_http_header(req, "Accept-Encoding"))) {
+        req->content_encoding = "gzip";
+        if (ab_buf_append(&req->out, cache.gz, cache.gz_len) != 0)
+            return ab_http_error(req, 500, "internal", "cannot send the OpenAPI document");
+        return 0;
+    }
+    if (ab_buf_append(&req->out, cache.plain, cache.plain_len) != 0)
+        return ab_http_error(req, 500, "internal", "cannot send the OpenAPI document");
     return 0;
 }

@@ -42,6 +42,8 @@ struct ab_req {
     int status;
     struct ab_buf out;
     const char *content_type; /* static string; default application/json */
+    /* static string or NULL: out is already encoded so (gzip); sent with Vary: Accept-Encoding */
+    const char *content_encoding;
     char retry_after[16];
     bool replayed; /* adds Idempotent-Replayed: true (a stored first response) */
     /* a deferred answer (ab_http_defer): 0 none, 1 parked, 2 answered */

@@ -261,6 +261,10 @@ static enum MHD_Result send_response(struct ab_req *req)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             req->content_type ? req->content_type : "application/json");
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    if (req->content_encoding) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, req->content_encoding);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    }
     if (req->retry_after[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->retry_after);
     if (req->replayed)

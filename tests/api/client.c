@@ -39,6 +39,8 @@ static void global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+static void record_response(const char *method, const char *path, const struct api_response *r);
+
 int api_request(const char *method, const char *path, const char *body, size_t len,
                 const char *const *headers, struct api_response *out)
 {
@@ -78,6 +80,8 @@ int api_request(const char *method, const char *path, const char *body, size_t l
     out->body = b.data ? b.data : calloc(1, 1);
     out->len = b.len;
     out->headers = h.data ? h.data : calloc(1, 1);
+    if (rc == CURLE_OK)
+        record_response(method, path, out);
     return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -178,4 +182,50 @@ const char *api_error_text(const struct api_response *r)
     free(compact);
     json_decref(doc);
     return text;
+}
+
+/* ======================================================================================
+ * Recording responses for the contract suite (tests/contract/responses.mjs)
+ *
+ * With AB_RECORD_RESPONSES naming a file, every response received is appended to it as
+ * one JSON line: {method, path (as requested, with its query), status, content_type,
+ * content_encoding, request_id, body (the text; null when it is not UTF-8)}. One write(2)
+ * per line on an O_APPEND file, so that the tests' threads never interleave their lines.
+ * ====================================================================================== */
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static void record_response(const char *method, const char *path, const struct api_response *r)
+{
+    const char *file = getenv("AB_RECORD_RESPONSES");
+    char type[256], encoding[64], request_id[80];
+    json_t *line, *body;
+    char *text, *buf;
+    size_t n;
+    int fd;
+
+    if (!file || !*file)
+        return;
+    api_header(r, "Content-Type", type, sizeof(type));
+    api_header(r, "Content-Encoding", encoding, sizeof(encoding));
+    api_header(r, "X-Request-Id", request_id, sizeof(request_id));
+    body = json_stringn(r->body, r->len);
+    line = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:o}", "method", method, "path", path, "status",
+                     (int)r->status, "content_type", type, "content_encoding", encoding,
+                     "request_id", request_id, "body", body ? body : json_null());
+    text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    n = text ? strlen(text) : 0;
+    buf = text ? malloc(n + 1) : NULL;
+    if (!buf)
+        fail_msg("cannot record the response to %s %s", method, path);
+    memcpy(buf, text, n);
+    buf[n] = '\n';
+    fd = open(file, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0 || write(fd, buf, n + 1) != (ssize_t)(n + 1))
+        fail_msg("cannot write to %s", file);
+    close(fd);
+    free(buf);
+    free(text);
 }

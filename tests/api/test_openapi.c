@@ -77,6 +77,13 @@ static void test_every_fixed_route_is_documented(void **state)
         assert_operation(ab_api_routes[i].method, ab_api_routes[i].pattern);
 }
 
+static void test_every_accounting_route_is_documented(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ab_usage_nroutes; i++)
+        assert_operation(ab_usage_routes[i].method, ab_usage_routes[i].pattern);
+}
+
 static void test_every_resource_route_is_documented(void **state)
 {
     struct ab_http_route routes[512];
@@ -89,8 +96,11 @@ static void test_every_resource_route_is_documented(void **state)
         assert_operation(routes[i].method, routes[i].pattern);
 }
 
-/* Walks the document; every {"$ref": "#/components/schemas/X"} must name a defined X. */
-static void check_refs(json_t *node, json_t *schemas, int *refs)
+/*
+ * Walks the document; every {"$ref": "#/components/<kind>/X"} (schemas, parameters, headers)
+ * must name a defined X.
+ */
+static void check_refs(json_t *node, json_t *components, int *refs)
 {
     const char *key;
     json_t *value;
@@ -100,26 +110,29 @@ static void check_refs(json_t *node, json_t *schemas, int *refs)
         json_t *ref = json_object_get(node, "$ref");
 
         if (json_is_string(ref)) {
-            const char *target = json_string_value(ref);
+            const char *target = json_string_value(ref), *slash;
+            char kind[32];
 
-            assert_memory_equal(target, "#/components/schemas/", 21);
-            if (!json_object_get(schemas, target + 21))
+            assert_memory_equal(target, "#/components/", 13);
+            slash = strchr(target + 13, '/');
+            assert_non_null(slash);
+            snprintf(kind, sizeof(kind), "%.*s", (int)(slash - target - 13), target + 13);
+            if (!json_object_get(json_object_get(components, kind), slash + 1))
                 fail_msg("dangling $ref %s", target);
             (*refs)++;
         }
-        json_object_foreach(node, key, value) check_refs(value, schemas, refs);
+        json_object_foreach(node, key, value) check_refs(value, components, refs);
     } else if (json_is_array(node)) {
-        json_array_foreach(node, i, value) check_refs(value, schemas, refs);
+        json_array_foreach(node, i, value) check_refs(value, components, refs);
     }
 }
 
 static void test_every_ref_resolves(void **state)
 {
-    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
     int refs = 0;
 
     (void)state;
-    check_refs(doc, schemas, &refs);
+    check_refs(doc, json_object_get(doc, "components"), &refs);
     assert_true(refs > 10);
 }
 
@@ -128,6 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_it_is_openapi_3_1_with_bearer_security),
         cmocka_unit_test(test_every_fixed_route_is_documented),
+        cmocka_unit_test(test_every_accounting_route_is_documented),
         cmocka_unit_test(test_every_resource_route_is_documented),
         cmocka_unit_test(test_every_ref_resolves),
     };

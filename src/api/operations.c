@@ -1,0 +1,282 @@
+/*
+ * The bodies of the business operations, as field lists (fields.h): what each request may
+ * carry and what each success answer holds. The OpenAPI document (openapi.c) renders them;
+ * the handlers are to check their bodies with exactly these lists (ab_fields_check), so
+ * that what is documented is what is enforced.
+ *
+ * The request lists say what the handlers accept today, rules and ranges included (a
+ * field's doc names a rule a list cannot express, like cached_tokens <= input_tokens).
+ * Optional fields of the accounting bodies are nullable: those handlers drop a null as if
+ * the field were absent (AB_CHECK_DROP_NULL).
+ *
+ * In an answer list, `required` means "always present": PostgreSQL builds the answers,
+ * and the accounting ones strip their null members (jsonb_strip_nulls).
+ */
+#include "api/api.h"
+#include "auth/auth.h"
+
+/* 1e10 tokens: more than any call (usage.c), and at most 2^31 - 1 ms. */
+#define MAX_TOKENS 10000000000.0
+#define MAX_MS     2147483647.0
+
+/* A field of kind k; the other members by designated initializers after it. */
+#define F(n, k, ...)                                                                               \
+    {                                                                                              \
+        .name = n, .kind = AB_KIND_##k, __VA_ARGS__                                                \
+    }
+#define TOKENS(n, req, lo, d)                                                                      \
+    F(n, INTEGER, .required = req, .nullable = !(req), .has_min = true, .min = lo,                 \
+      .has_max = true, .max = MAX_TOKENS, .doc = d)
+#define MS(n, d)                                                                                   \
+    F(n, INTEGER, .nullable = true, .has_min = true, .min = 0, .has_max = true, .max = MAX_MS,     \
+      .doc = d)
+
+#define NEW_PASSWORD(n)                                                                            \
+    F(n, STRING, .required = true, .min_len = AB_PASSWORD_MIN_CHARS,                               \
+      .max_len = AB_PASSWORD_MAX_BYTES,                                                            \
+      .doc = "at least " AB_STR(AB_PASSWORD_MIN_CHARS) " characters and at most " AB_STR(          \
+          AB_PASSWORD_MAX_BYTES) " bytes; not a common password, the e-mail or the username")
+
+/* ---- auth ---------------------------------------------------------------------------- */
+
+const struct ab_field ab_op_login_fields[] = {
+    F("tenant", STRING, .required = true, .doc = "the tenant's slug"),
+    F("email", STRING, .required = true),
+    F("password", STRING, .required = true),
+};
+const size_t ab_op_login_nfields = AB_ARRAY_LEN(ab_op_login_fields);
+
+const struct ab_field ab_op_login_answer[] = {
+    F("key", STRING, .required = true,
+      .doc = "the session key: send it as Authorization: Bearer <key>; shown only here"),
+    F("tenant_id", UUID, .required = true),
+    F("user_id", UUID, .required = true),
+    F("role", STRING, .required = true, .choices = "viewer,user,admin"),
+    F("expires_at", DATETIME, .required = true),
+    F("scopes", ARRAY, .items = AB_KIND_STRING, .required = true),
+    F("must_change_password", BOOLEAN, .required = true,
+      .doc = "true: the session may only change the password (POST /v1/auth/password)"),
+};
+const size_t ab_op_login_nanswer = AB_ARRAY_LEN(ab_op_login_answer);
+
+const struct ab_field ab_op_whoami_answer[] = {
+    F("key_id", UUID, .required = true),
+    F("tenant_id", UUID, .required = true, .nullable = true,
+      .doc = "the tenant acted in; null for a platform key without Agentbase-Tenant"),
+    F("user_id", UUID, .required = true, .nullable = true),
+    F("platform_admin", BOOLEAN, .required = true),
+    F("scopes", ARRAY, .items = AB_KIND_STRING, .required = true),
+    F("role", STRING, .required = true, .choices = "viewer,user,admin,platform"),
+    F("role_scopes", ARRAY, .items = AB_KIND_STRING, .required = true,
+      .doc = "what the role allows now; it caps the key's scopes"),
+};
+const size_t ab_op_whoami_nanswer = AB_ARRAY_LEN(ab_op_whoami_answer);
+
+/* ---- passwords ----------------------------------------------------------------------- */
+
+const struct ab_field ab_op_password_change_fields[] = {
+    F("old_password", STRING, .required = true),
+    NEW_PASSWORD("new_password"),
+};
+const size_t ab_op_password_change_nfields = AB_ARRAY_LEN(ab_op_password_change_fields);
+
+const struct ab_field ab_op_password_reset_fields[] = {
+    NEW_PASSWORD("new_password"),
+};
+const size_t ab_op_password_reset_nfields = AB_ARRAY_LEN(ab_op_password_reset_fields);
+
+const struct ab_field ab_op_password_answer[] = {
+    F("user_id", UUID, .required = true),
+    F("must_change_password", BOOLEAN, .required = true),
+    F("sessions_ended", INTEGER, .required = true, .has_min = true, .min = 0),
+};
+const size_t ab_op_password_nanswer = AB_ARRAY_LEN(ab_op_password_answer);
+
+/* POST /v1/users takes the users resource's create fields and this one. */
+const struct ab_field ab_op_user_create_fields[] = {
+    F("password", STRING, .min_len = AB_PASSWORD_MIN_CHARS, .max_len = AB_PASSWORD_MAX_BYTES,
+      .doc = "optional; at least " AB_STR(AB_PASSWORD_MIN_CHARS) " characters and at most " AB_STR(
+          AB_PASSWORD_MAX_BYTES) " bytes; not a common password, the e-mail or the username"),
+};
+const size_t ab_op_user_create_nfields = AB_ARRAY_LEN(ab_op_user_create_fields);
+
+/* ---- API keys ------------------------------------------------------------------------ */
+
+const struct ab_field ab_op_api_key_create_fields[] = {
+    F("name", STRING, .required = true),
+    F("scopes", ARRAY, .items = AB_KIND_STRING, .required = true, .min_len = 1,
+      .doc = "each like agents:read, agents:* or admin, and held by the calling key and its role; "
+             "billing:admin and secrets:read only a platform key grants"),
+    F("user_id", UUID, .nullable = true,
+      .doc = "the user the key acts for (a user or viewer: only themselves)"),
+    F("expires_at", DATETIME, .nullable = true),
+};
+const size_t ab_op_api_key_create_nfields = AB_ARRAY_LEN(ab_op_api_key_create_fields);
+
+/* The answer to POST /v1/api-keys: the api-keys columns and this one. */
+const struct ab_field ab_op_api_key_answer[] = {
+    F("key", STRING, .required = true, .doc = "the key itself; shown in this answer only"),
+};
+const size_t ab_op_api_key_nanswer = AB_ARRAY_LEN(ab_op_api_key_answer);
+
+/* ---- accounting ---------------------------------------------------------------------- */
+
+/* Whom and what a call is for (reserve, event). */
+#define WHO_FIELDS(d)                                                                              \
+    F("user_id", UUID, .nullable = true, .doc = d), F("agent_id", UUID, .nullable = true),         \
+        F("conversation_id", UUID, .nullable = true),                                              \
+        F("provider", STRING, .required = true, .min_len = 1, .max_len = 64),                      \
+        F("model", STRING, .required = true, .min_len = 1, .max_len = 200)
+
+const struct ab_field ab_op_reserve_fields[] = {
+    WHO_FIELDS("whom the call is for; default: the key's user (a key without one must name it)"),
+    TOKENS("estimated_input_tokens", true, 0, NULL),
+    TOKENS("max_output_tokens", true, 1, NULL),
+    F("expires_in_seconds", INTEGER, .nullable = true, .has_min = true, .min = 1, .has_max = true,
+      .max = 86400, .doc = "default 600"),
+    F("metadata", OBJECT, .nullable = true),
+};
+const size_t ab_op_reserve_nfields = AB_ARRAY_LEN(ab_op_reserve_fields);
+
+/* What a finished call reports (settle); an event also names who and what. */
+#define CALL_FIELDS                                                                                \
+    TOKENS("input_tokens", true, 0, NULL), TOKENS("output_tokens", true, 0, NULL),                 \
+        TOKENS("cached_tokens", false, 0, "at most input_tokens"), MS("latency_ms", NULL),         \
+        MS("time_to_first_token_ms", NULL),                                                        \
+        F("status", STRING, .nullable = true,                                                      \
+          .choices = "success,error,timeout,cancelled,rate_limited", .doc = "default success"),    \
+        F("error_code", STRING, .nullable = true, .max_len = 200),                                 \
+        F("error_message", STRING, .nullable = true, .max_len = 4000),                             \
+        F("message_id", UUID, .nullable = true),                                                   \
+        F("tool_call_ids", ARRAY, .items = AB_KIND_STRING, .nullable = true, .max_len = 128,       \
+          .doc = "at most 128, each at most 200 characters"),                                      \
+        F("request_type", STRING, .nullable = true,                                                \
+          .choices = "chat,completion,embedding,image,audio,tool,other", .doc = "default chat"),   \
+        F("metadata", OBJECT, .nullable = true)
+
+const struct ab_field ab_op_settle_fields[] = {CALL_FIELDS};
+const size_t ab_op_settle_nfields = AB_ARRAY_LEN(ab_op_settle_fields);
+
+const struct ab_field ab_op_event_fields[] = {
+    WHO_FIELDS("whom the call was for; default: the key's user (a key without one must name it)"),
+    CALL_FIELDS,
+};
+const size_t ab_op_event_nfields = AB_ARRAY_LEN(ab_op_event_fields);
+
+/* A release takes no field: an empty body or {}. */
+const struct ab_field ab_op_release_fields[] = {{0}};
+const size_t ab_op_release_nfields = 0;
+
+const struct ab_field ab_op_wallet_adjust_fields[] = {
+    F("direction", STRING, .required = true, .choices = "credit,debit,reserve,release,adjustment"),
+    F("amount", INTEGER, .required = true, .has_min = true, .min = -MAX_TOKENS, .has_max = true,
+      .max = MAX_TOKENS, .doc = "not 0; negative only for an adjustment"),
+    F("reason", STRING, .nullable = true, .max_len = 500),
+    F("reference_type", STRING, .nullable = true, .max_len = 100),
+    F("reference_id", STRING, .nullable = true, .max_len = 200),
+    F("metadata", OBJECT, .nullable = true),
+};
+const size_t ab_op_wallet_adjust_nfields = AB_ARRAY_LEN(ab_op_wallet_adjust_fields);
+
+const struct ab_field ab_op_user_level_fields[] = {
+    F("level", STRING, .required = true, .choices = "free,basic,starter,pro,premium,enterprise"),
+};
+const size_t ab_op_user_level_nfields = AB_ARRAY_LEN(ab_op_user_level_fields);
+
+/* The price a reservation or a charge used (agentbase.ai_model_prices). */
+#define PRICE_DOC "input_per_1m, output_per_1m, cached_input_per_1m (USD), effective_from"
+
+const struct ab_field ab_op_reserve_answer[] = {
+    F("id", UUID, .required = true, .doc = "the reservation"),
+    F("status", STRING, .required = true, .choices = "held"),
+    F("user_id", UUID, .required = true),
+    F("agent_id", UUID, .required = false),
+    F("conversation_id", UUID, .required = false),
+    F("provider", STRING, .required = true),
+    F("model", STRING, .required = true),
+    F("held_tokens", INTEGER, .required = true),
+    F("estimated_cost_usd", NUMBER, .required = true),
+    F("price", OBJECT, .required = true, .doc = PRICE_DOC),
+    F("expires_at", DATETIME, .required = true),
+    F("created_at", DATETIME, .required = true),
+    F("remaining", OBJECT, .required = true,
+      .doc = "what each limit has left after this reservation: wallet_tokens, daily_tokens, "
+             "monthly_tokens, daily_requests, plan_daily_requests, plan_monthly_tokens, budgets "
+             "(absent: no such limit)"),
+};
+const size_t ab_op_reserve_nanswer = AB_ARRAY_LEN(ab_op_reserve_answer);
+
+/* What a charge answers (settle and event). */
+#define CHARGE_ANSWER                                                                              \
+    F("ai_request_id", UUID, .required = true, .doc = "the ai-requests row recorded"),             \
+        F("input_tokens", INTEGER, .required = true),                                              \
+        F("output_tokens", INTEGER, .required = true),                                             \
+        F("cached_tokens", INTEGER, .required = true),                                             \
+        F("total_tokens", INTEGER, .required = true), F("cost_usd", NUMBER, .required = true),     \
+        F("price", OBJECT, .required = true, .nullable = true, .doc = PRICE_DOC),                  \
+        F("debited_tokens", INTEGER, .required = true),                                            \
+        F("overage_tokens", INTEGER, .required = true),                                            \
+        F("alerts", ARRAY, .items = AB_KIND_OBJECT, .required = true,                              \
+          .doc = "budget thresholds this call crossed: {budget_id, threshold}"),                   \
+        F("limits_exceeded", ARRAY, .items = AB_KIND_STRING, .required = true,                     \
+          .doc = "limits the call went past (an event is recorded anyway)")
+
+const struct ab_field ab_op_settle_answer[] = {
+    F("id", UUID, .required = true),
+    F("status", STRING, .required = true, .choices = "settled"),
+    F("user_id", UUID, .required = true),
+    F("held_tokens", INTEGER, .required = true),
+    F("released_tokens", INTEGER, .required = true),
+    CHARGE_ANSWER,
+};
+const size_t ab_op_settle_nanswer = AB_ARRAY_LEN(ab_op_settle_answer);
+
+const struct ab_field ab_op_event_answer[] = {CHARGE_ANSWER};
+const size_t ab_op_event_nanswer = AB_ARRAY_LEN(ab_op_event_answer);
+
+const struct ab_field ab_op_release_answer[] = {
+    F("id", UUID, .required = true),
+    F("status", STRING, .required = true, .choices = "released"),
+    F("user_id", UUID, .required = true),
+    F("released_tokens", INTEGER, .required = true),
+};
+const size_t ab_op_release_nanswer = AB_ARRAY_LEN(ab_op_release_answer);
+
+const struct ab_field ab_op_summary_answer[] = {
+    F("from", DATETIME, .required = true),
+    F("to", DATETIME, .required = true),
+    F("group_by", STRING, .required = true, .choices = "model,user,agent,day,hour"),
+    F("groups", ARRAY, .items = AB_KIND_OBJECT, .required = true,
+      .doc = "one per group: its key (provider and model, user_id, agent_id, day or hour) and "
+             "its figures, by cost"),
+    F("totals", OBJECT, .required = true),
+    F("budgets", ARRAY, .items = AB_KIND_OBJECT, .required = true,
+      .doc = "the tenant's active budgets with their utilization"),
+};
+const size_t ab_op_summary_nanswer = AB_ARRAY_LEN(ab_op_summary_answer);
+
+/* The answer to a wallet adjustment: the token-ledger entry's columns and this one. */
+const struct ab_field ab_op_wallet_adjust_answer[] = {
+    F("available", INTEGER, .required = true, .doc = "the wallet's balance less what is held"),
+};
+const size_t ab_op_wallet_adjust_nanswer = AB_ARRAY_LEN(ab_op_wallet_adjust_answer);
+
+/* A level whose plan allocates nothing; else the answer is the allocation's ledger entry. */
+const struct ab_field ab_op_user_level_answer[] = {
+    F("level", STRING, .required = true),
+    F("credited", INTEGER, .required = true, .has_min = true, .min = 0, .has_max = true, .max = 0),
+};
+const size_t ab_op_user_level_nanswer = AB_ARRAY_LEN(ab_op_user_level_answer);
+
+/* ---- operations ---------------------------------------------------------------------- */
+
+const struct ab_field ab_op_healthz_answer[] = {
+    F("status", STRING, .required = true, .choices = "ok"),
+};
+const size_t ab_op_healthz_nanswer = AB_ARRAY_LEN(ab_op_healthz_answer);
+
+const struct ab_field ab_op_readyz_answer[] = {
+    F("status", STRING, .required = true, .choices = "ready"),
+    F("schema_version", INTEGER, .required = true),
+};
+const size_t ab_op_readyz_nanswer = AB_ARRAY_LEN(ab_op_readyz_answer);
