@@ -258,9 +258,6 @@ static const struct {
  * Responses, parameters, headers
  * ====================================================================================== */
 
-/* The accounting batchers answer their own errors as {"error": {code, message, limit?}}. */
-enum error_shape { ERROR_STANDARD, ERROR_OR_USAGE };
-
 /* {"$ref": "#/components/<kind>/<name>"} */
 static json_t *component_ref(const char *kind, const char *name)
 {
@@ -286,12 +283,9 @@ static json_t *response(const char *description, const char *media, json_t *sche
     return r;
 }
 
-static json_t *error_response(const char *description, int status, enum error_shape shape)
+static json_t *error_response(const char *description, int status)
 {
-    json_t *r = response(description, "application/json",
-                         shape == ERROR_STANDARD
-                             ? ref("Error")
-                             : json_pack("{s:[o,o]}", "anyOf", ref("Error"), ref("UsageError")));
+    json_t *r = response(description, "application/json", ref("Error"));
 
     if (status == 429 || status == 503)
         json_object_set_new(json_object_get(r, "headers"), "Retry-After",
@@ -304,7 +298,7 @@ struct statuses {
     const char *s400, *s401, *s403, *s404, *s409, *s413, *s422, *s429, *s500, *s503;
 };
 
-static void add_errors(json_t *responses, const struct statuses *st, enum error_shape shape)
+static void add_errors(json_t *responses, const struct statuses *st)
 {
     const struct {
         int status;
@@ -319,7 +313,7 @@ static void add_errors(json_t *responses, const struct statuses *st, enum error_
         if (!all[i].why)
             continue;
         snprintf(code, sizeof(code), "%d", all[i].status);
-        json_object_set_new(responses, code, error_response(all[i].why, all[i].status, shape));
+        json_object_set_new(responses, code, error_response(all[i].why, all[i].status));
     }
 }
 
@@ -622,7 +616,7 @@ static json_t *resource_operation(const struct ab_http_route *rt, const struct a
     }
     if (patch && r->secret && r->secret->named)
         st.s500 = WHY_500_SECRET; /* a PATCH merges into the stored secret */
-    add_errors(responses, &st, ERROR_STANDARD);
+    add_errors(responses, &st);
     json_object_set_new(op, "responses", responses);
     return op;
 }
@@ -654,7 +648,7 @@ static json_t *secret_operation(const struct ab_resource *r)
     json_array_append_new(params, path_id(r->name));
     add_headers(params, true, false);
     json_object_set_new(responses, "200", response("the value", "application/json", answer));
-    add_errors(responses, &st, ERROR_STANDARD);
+    add_errors(responses, &st);
     return json_pack("{s:s,s:s,s:[s],s:o,s:o}", "operationId", id, "summary", summary, "tags",
                      module_of(r), "parameters", params, "responses", responses);
 }
@@ -686,7 +680,6 @@ struct op_doc {
     const char *resource; /* of ANSWER_ROW* and ANSWER_LEVEL */
     int status;
     bool public;
-    enum error_shape errors;
     struct statuses st;
     const char *example; /* a request body */
 };
@@ -747,6 +740,7 @@ static const struct op_doc docs[] = {
      .answer_fields = ab_op_api_key_answer, .nanswer = &ab_op_api_key_nanswer,
      .resource = "api-keys", .status = 201,
      .st = {AUTH_ERRORS("the key cannot grant a scope it lacks, or a key for another user"),
+            .s409 = "the Idempotency-Key was used before: the key it issued is shown only once",
             .s413 = WHY_413, .s422 = "user_id names no user of this tenant, or " WHY_422_IDEM},
      .example = "{\"name\": \"ci\", \"scopes\": [\"agents:read\", \"usage:write\"]}"},
     {"DELETE", "/v1/api-keys/{id}", "revokeApiKey", "tenancy",
@@ -757,7 +751,7 @@ static const struct op_doc docs[] = {
      "Reserve tokens for an LLM call before making it: checked against every limit, held until "
      "settled, released or expired",
      ab_op_reserve_fields, &ab_op_reserve_nfields, .answer_fields = ab_op_reserve_answer,
-     .nanswer = &ab_op_reserve_nanswer, .status = 201, .errors = ERROR_OR_USAGE,
+     .nanswer = &ab_op_reserve_nanswer, .status = 201,
      .st = {.s400 = WHY_400_AUTH,
             .s401 = WHY_401,
             .s403 = "the key or its role lacks usage:write, or acts for another user",
@@ -771,7 +765,7 @@ static const struct op_doc docs[] = {
     {"POST", "/v1/usage/reservations/{id}/settle", "settleReservation", "accounting",
      "Settle a reservation with the call's actual figures (once; a retry gets the same answer)",
      ab_op_settle_fields, &ab_op_settle_nfields, .answer_fields = ab_op_settle_answer,
-     .nanswer = &ab_op_settle_nanswer, .status = 200, .errors = ERROR_OR_USAGE,
+     .nanswer = &ab_op_settle_nanswer, .status = 200,
      .st = {AUTH_ERRORS("the key or its role lacks usage:write, or acts for another user"),
             .s404 = "no such reservation in this tenant",
             .s409 = "the reservation was released or expired", BODY_ERRORS},
@@ -779,14 +773,14 @@ static const struct op_doc docs[] = {
     {"POST", "/v1/usage/reservations/{id}/release", "releaseReservation", "accounting",
      "Give a reservation back unused (once)", ab_op_release_fields, &ab_op_release_nfields,
      .body_optional = true, .answer_fields = ab_op_release_answer,
-     .nanswer = &ab_op_release_nanswer, .status = 200, .errors = ERROR_OR_USAGE,
+     .nanswer = &ab_op_release_nanswer, .status = 200,
      .st = {AUTH_ERRORS("the key or its role lacks usage:write, or acts for another user"),
             .s404 = "no such reservation in this tenant",
             .s409 = "the reservation was settled or expired", BODY_ERRORS}},
     {"POST", "/v1/usage/events", "createUsageEvent", "accounting",
      "Record a finished call that had no reservation (limits are reported, not enforced)",
      ab_op_event_fields, &ab_op_event_nfields, .answer_fields = ab_op_event_answer,
-     .nanswer = &ab_op_event_nanswer, .status = 201, .errors = ERROR_OR_USAGE,
+     .nanswer = &ab_op_event_nanswer, .status = 201,
      .st = {AUTH_ERRORS("the key or its role lacks usage:write, or acts for another user"),
             .s404 = "no such user in this tenant", .s413 = WHY_413,
             .s422 = "an unknown model or reference, or " WHY_422_IDEM},
@@ -931,7 +925,7 @@ static json_t *documented_operation(const struct op_doc *d, const struct ab_reso
         json_object_set_new(json_object_get(ok, "headers"), "Idempotent-Replayed",
                             header_ref("Idempotent-Replayed"));
     json_object_set_new(responses, status, ok);
-    add_errors(responses, &d->st, d->errors);
+    add_errors(responses, &d->st);
     json_object_set_new(op, "responses", responses);
     if (d->public)
         json_object_set_new(op, "security", json_array());
@@ -1011,22 +1005,16 @@ static json_t *components(const struct ab_resource_schema *all)
         "rate_limit_error", "unavailable_error", "api_error", "code", "type", "string", "message",
         "type", "string", "param", "type", "string", "null", "request_id", "type", "string",
         "required", "type", "code", "message", "param", "request_id", "additionalProperties", 0);
+    /* an accounting limit that refused a reservation says which one */
+    json_object_set_new(json_object_get(inner, "properties"), "limit",
+                        json_pack("{s:s,s:s}", "type", "object", "description",
+                                  "the limit that refused an accounting call (scope, limit, "
+                                  "value, used ...)"));
     json_object_set_new(schemas, "Error",
                         json_pack("{s:s,s:s,s:{s:o},s:[s],s:b}", "description",
                                   "every error the service answers itself", "type", "object",
                                   "properties", "error", inner, "required", "error",
                                   "additionalProperties", 0));
-    json_object_set_new(
-        schemas, "UsageError",
-        json_pack("{s:s,s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s,s:s}},s:[s,s],s:b}},s:[s],s:b}",
-                  "description",
-                  "an error an accounting operation met in its batch: a code, a message and, "
-                  "for a limit, which one",
-                  "type", "object", "properties", "error", "type", "object", "properties", "code",
-                  "type", "string", "message", "type", "string", "limit", "type", "object",
-                  "description", "the limit in question (scope, limit, value ...)", "required",
-                  "code", "message", "additionalProperties", 0, "required", "error",
-                  "additionalProperties", 0));
     return json_pack(
         "{s:o,s:{s:{s:s,s:s,s:s}},s:{s:{s:s,s:s,s:s,s:b,s:{s:s,s:i,s:i,s:s}},s:{s:s,s:s,s:s,s:"
         "b,s:{s:s,s:s}},s:{s:s,s:s,s:s,s:b,s:{s:s,s:i,s:i,s:s}}},s:{s:{s:s,s:{s:s}},s:{s:s,s:"
