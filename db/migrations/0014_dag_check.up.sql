@@ -15,17 +15,19 @@
 --
 -- How this one does without the planner's choices. The node ids are gathered once into a
 -- jsonb object, id -> node number (1..n): jsonb_object_agg sorts the keys once (n log n),
--- and `?` and `->>` on it are binary searches (log n). The edges are then checked and
--- numbered by probing it, edge by edge, in scans with no join at all. The topological sort
--- (Kahn's algorithm) is 0005's: edges sorted by source number, a prefix array of where each
--- node's edges start, and a queue that is now an array of fixed size (written in place,
--- never appended to). Every other step is a scan or one aggregate over the definition.
+-- and `->>` on it is a binary search (log n). One pass over the edges numbers both ends of
+-- each by probing it; an unknown end comes out NULL, so the first unknown node and the
+-- first self-loop are array scans. The topological sort is Kahn's algorithm, as in 0005:
+-- the edges' targets sorted by source (one sort), a prefix array of where each node's
+-- edges start, and a queue that is an array of fixed size (written in place, never
+-- appended to). Every other step is a scan or one aggregate over the definition; none
+-- joins, so no plan can make it quadratic.
 --
 -- The same answers: the checks run in 0005's order, the first problem found is the answer,
 -- and where 0005 named one item of several (the first duplicate id in sort order, the first
--- edge with an unknown end in edge order, the first self-loop) this one names the same. Node
--- ids compare as text, as before (the database's collation is deterministic, so equal text
--- is equal bytes, which is how jsonb compares keys).
+-- edge with an unknown end in edge order, the first self-loop) this one names the same.
+-- Node ids compare as text, as before (the database's collation is deterministic, so equal
+-- text is equal bytes, which is how jsonb compares keys).
 --
 -- Privileges: unchanged. CREATE OR REPLACE keeps the function's owner, comment and grants
 -- (EXECUTE for agentbase_app, which the CHECK chk_workflows_definition_dag calls it as;
@@ -38,12 +40,13 @@ DECLARE
     v_edges jsonb;
     v_index jsonb;     -- {"<node id>": <node number>, ...}: sorted keys, binary search
     v_count int;
-    v_src text[];      -- edge ends as given, in edge order
-    v_dst text[];
-    v_bad text;
-    v_from int[];      -- edges as node numbers, sorted by source
+    v_bad text;        -- the duplicate id
+    v_what text;       -- what is wrong with edge v_j
+    v_edge jsonb;
+    v_from int[];      -- edges as node numbers, in edge order (NULL: an unknown node)
     v_to int[];
-    v_first int[];     -- v_first[k] .. v_first[k + 1] - 1: the edges leaving node k
+    v_adj int[];       -- the edges' targets, by source
+    v_first int[];     -- v_adj[v_first[k] .. v_first[k + 1] - 1]: the edges leaving node k
     v_indeg int[];     -- edges into each node from nodes not yet taken
     v_queue int[];     -- nodes taken, in order: v_queue[1 .. v_tail]
     v_head int := 1;
@@ -67,16 +70,17 @@ BEGIN
                    OR n.v ->> 'id' = '') THEN
         RETURN 'every node must be an object with a non-empty "id"';
     END IF;
-    -- One aggregate (hashed or sorted: either way no join), as in 0005.
-    SELECT n.v ->> 'id' INTO v_bad
-      FROM jsonb_array_elements(v_nodes) AS n(v)
-     GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1;
-    IF v_bad IS NOT NULL THEN
-        RETURN format('duplicate node id "%s"', v_bad);
-    END IF;
+    -- The index keeps one key per id: fewer keys than nodes means a duplicate, which
+    -- 0005's aggregate then names (the first in sort order).
     v_count := jsonb_array_length(v_nodes);
     SELECT coalesce(jsonb_object_agg(n.v ->> 'id', n.i), '{}') INTO v_index
       FROM jsonb_array_elements(v_nodes) WITH ORDINALITY AS n(v, i);
+    IF (SELECT count(*) FROM jsonb_object_keys(v_index)) < v_count THEN
+        SELECT n.v ->> 'id' INTO v_bad
+          FROM jsonb_array_elements(v_nodes) AS n(v)
+         GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1;
+        RETURN format('duplicate node id "%s"', v_bad);
+    END IF;
 
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(v_edges) AS e(v)
                 WHERE jsonb_typeof(e.v) <> 'object'
@@ -84,33 +88,32 @@ BEGIN
                    OR coalesce(e.v ->> 'to', e.v ->> 'target') IS NULL) THEN
         RETURN 'every edge must be an object with "from" and "to" (or "source" and "target")';
     END IF;
-    SELECT array_agg(coalesce(e.v ->> 'from', e.v ->> 'source') ORDER BY e.i),
-           array_agg(coalesce(e.v ->> 'to', e.v ->> 'target') ORDER BY e.i)
-      INTO v_src, v_dst
+    -- One pass numbers every edge's ends; the first edge with a NULL end (an unknown node)
+    -- is 0005's answer, and failing that the first edge whose ends are the same node.
+    SELECT coalesce(array_agg((v_index ->> coalesce(e.v ->> 'from', e.v ->> 'source'))::int
+                              ORDER BY e.i), '{}'),
+           coalesce(array_agg((v_index ->> coalesce(e.v ->> 'to', e.v ->> 'target'))::int
+                              ORDER BY e.i), '{}')
+      INTO v_from, v_to
       FROM jsonb_array_elements(v_edges) WITH ORDINALITY AS e(v, i);
-    SELECT format('edge %s -> %s names an unknown node', e.s, e.d) INTO v_bad
-      FROM unnest(v_src, v_dst) WITH ORDINALITY AS e(s, d, i)
-     WHERE NOT (v_index ? e.s AND v_index ? e.d)
-     ORDER BY e.i LIMIT 1;
-    IF v_bad IS NOT NULL THEN
-        RETURN v_bad;
+    v_j := least(array_position(v_from, NULL), array_position(v_to, NULL));
+    v_what := 'names an unknown node';
+    IF v_j IS NULL THEN
+        SELECT e.i INTO v_j FROM unnest(v_from, v_to) WITH ORDINALITY AS e(f, t, i)
+         WHERE e.f = e.t ORDER BY e.i LIMIT 1;
+        v_what := 'is a self-loop';
     END IF;
-    SELECT format('edge %s -> %s is a self-loop', e.s, e.d) INTO v_bad
-      FROM unnest(v_src, v_dst) WITH ORDINALITY AS e(s, d, i)
-     WHERE e.s = e.d
-     ORDER BY e.i LIMIT 1;
-    IF v_bad IS NOT NULL THEN
-        RETURN v_bad;
+    IF v_j IS NOT NULL THEN
+        v_edge := v_edges -> (v_j - 1);
+        RETURN format('edge %s -> %s %s', coalesce(v_edge ->> 'from', v_edge ->> 'source'),
+                      coalesce(v_edge ->> 'to', v_edge ->> 'target'), v_what);
     END IF;
 
     -- Kahn, on node numbers: take nodes no remaining edge points to, removing their
-    -- outgoing edges; nodes never taken lie on (or behind) a cycle. Edges are sorted by
-    -- source, and v_first[k] is the first edge of node k, so the walk is linear.
-    SELECT coalesce(array_agg(x.f ORDER BY x.f, x.t), '{}'),
-           coalesce(array_agg(x.t ORDER BY x.f, x.t), '{}')
-      INTO v_from, v_to
-      FROM (SELECT (v_index ->> e.s)::int, (v_index ->> e.d)::int
-              FROM unnest(v_src, v_dst) AS e(s, d)) AS x(f, t);
+    -- outgoing edges; nodes never taken lie on (or behind) a cycle. v_adj holds the targets
+    -- sorted by source, and v_first[k] is where node k's begin, so the walk is linear.
+    SELECT coalesce(array_agg(e.t ORDER BY e.f), '{}') INTO v_adj
+      FROM unnest(v_from, v_to) AS e(f, t);
     v_indeg := array_fill(0, ARRAY[v_count]);
     v_first := array_fill(0, ARRAY[v_count + 1]);
     v_queue := array_fill(0, ARRAY[v_count]);
@@ -131,10 +134,10 @@ BEGIN
     WHILE v_head <= v_tail LOOP
         v_k := v_queue[v_head];
         FOR v_j IN v_first[v_k] .. v_first[v_k + 1] - 1 LOOP
-            v_indeg[v_to[v_j]] := v_indeg[v_to[v_j]] - 1;
-            IF v_indeg[v_to[v_j]] = 0 THEN
+            v_indeg[v_adj[v_j]] := v_indeg[v_adj[v_j]] - 1;
+            IF v_indeg[v_adj[v_j]] = 0 THEN
                 v_tail := v_tail + 1;
-                v_queue[v_tail] := v_to[v_j];
+                v_queue[v_tail] := v_adj[v_j];
             END IF;
         END LOOP;
         v_head := v_head + 1;
