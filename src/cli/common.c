@@ -1,5 +1,4 @@
 #include "cli/cli.h"
-#include "pg/pg.h"
 #include "secret/secret.h"
 
 #include <errno.h>

@@ -9,6 +9,7 @@
  * is also in docs/api.md, which tests/cli/docs.sh holds to this one.
  */
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "migrate/migrate.h"
 #include "pg/pg.h"
 
@@ -166,7 +167,7 @@ int ab_cli_docs(const struct ab_config *cfg, int argc, char **argv)
     ab_buf_init(&acc, 1u << 20);
     if ((rc = ab_migrate_load(&set, NULL, &err)))
         goto out;
-    if ((rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
+    if ((rc = ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
         (rc = ab_pg_connect(conninfo, "agentbase docs", &conn, &err)) ||
         (rc = ab_migrate_current(conn, &current, &err)))
         goto out_set;

@@ -1,6 +1,7 @@
 /* agentbase keys: bootstrap API keys from the command line (the first key has no API). */
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "pg/pg.h"
 
 #include <getopt.h>
@@ -115,7 +116,7 @@ int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv)
         return ab_cli_usage_error("keys", "--scopes is a comma-separated list like agents:read");
     snprintf(days, sizeof(days), "%ld", a.days);
     ab_auth_key_new(key, prefix, hash);
-    if ((rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
+    if ((rc = ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
         (rc = ab_pg_connect(conninfo, "agentbase keys", &conn, &err)))
         goto out;
     if (a.platform) {

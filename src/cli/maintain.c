@@ -4,6 +4,7 @@
  * in a row does nothing the second time.
  */
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "pg/pg.h"
 
 #include <stdlib.h>
@@ -71,7 +72,7 @@ int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
             return ab_cli_usage_error("maintain", "unknown task '%s'", argv[i]);
         chosen[j] = any = true;
     }
-    if (ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
+    if (ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
         ab_pg_connect(conninfo, "agentbase maintain", &conn, &err) != 0 ||
         ab_pg_exec(conn, "SET ROLE agentbase_owner", &err) != 0) {
         if (conn)

@@ -1,7 +1,7 @@
 /* agentbase migrate: apply, revert, inspect and verify schema migrations. */
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "migrate/migrate.h"
-#include "pg/pg.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -196,7 +196,7 @@ int ab_cli_migrate(const struct ab_config *cfg, int argc, char **argv)
         return rc < 0 ? AB_EXIT_OK : rc;
     if (strcmp(a.sub, "stamp") != 0 && a.positional)
         return ab_cli_usage_error("migrate", "unexpected argument '%s'", a.positional);
-    if (ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0)
+    if (ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0)
         return ab_cli_fail(&err);
     if (ab_migrate_load(&set, a.dir, &err) != 0)
         return ab_cli_fail(&err);

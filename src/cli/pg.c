@@ -1,6 +1,6 @@
 /* agentbase pg: the embedded PostgreSQL cluster under $AGENTBASE_HOME/pg. */
 #include "cli/cli.h"
-#include "pg/pg.h"
+#include "cluster/cluster.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -88,7 +88,7 @@ static int cmd_url(struct ab_cluster *c, int argc, char **argv)
 
     if (argc > (tcp ? 2 : 1))
         return ab_cli_usage_error("pg", "url takes only --tcp");
-    if (ab_cluster_url(c, AB_PG_DBNAME, tcp, url, sizeof(url), &err) != 0)
+    if (ab_cluster_url(c, AB_CLUSTER_DBNAME, tcp, url, sizeof(url), &err) != 0)
         return ab_cli_fail(&err);
     printf("%s\n", url);
     return AB_EXIT_OK;
@@ -102,7 +102,7 @@ static int cmd_psql(struct ab_cluster *c, int argc, char **argv)
 
     if (!args)
         return AB_EXIT_FAIL;
-    if (ab_cluster_url(c, AB_PG_DBNAME, false, url, sizeof(url), &err) != 0) {
+    if (ab_cluster_url(c, AB_CLUSTER_DBNAME, false, url, sizeof(url), &err) != 0) {
         free(args);
         return ab_cli_fail(&err);
     }

@@ -20,6 +20,7 @@
  */
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "pg/pg.h"
 #include "secret/secret.h"
 
@@ -469,7 +470,7 @@ int ab_cli_secrets(const struct ab_config *cfg, int argc, char **argv)
     if ((key_id || batch != DEFAULT_BATCH) && strcmp(sub, "rotate") != 0)
         return ab_cli_usage_error("secrets", "--key-id and --batch go with rotate");
     if ((rc = ab_cli_secret_ring(cfg, &c.ring, &err)) ||
-        (rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
+        (rc = ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
         (rc = ab_pg_connect(conninfo, "agentbase secrets", &c.pg, &err)) ||
         (rc = ab_pg_exec(c.pg, "SET ROLE agentbase_owner", &err)))
         goto out;

@@ -1,6 +1,7 @@
 /* agentbase seed: reference data, and with --dev a demo tenant to try things with. */
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "migrate/migrate.h"
 #include "pg/pg.h"
 
@@ -179,7 +180,7 @@ int ab_cli_seed(const struct ab_config *cfg, int argc, char **argv)
             return ab_cli_usage_error("seed", "unknown argument '%s'", argv[i]);
         }
     }
-    if (ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
+    if (ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0 ||
         ab_cli_run_seed(cfg, conninfo, dev, &err) != 0) {
         ab_cli_connect_hint(cfg, &err);
         return ab_cli_fail(&err);

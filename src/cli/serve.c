@@ -1,6 +1,7 @@
 /* agentbase serve: the REST service. */
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "secret/secret.h"
 
 #include <string.h>
@@ -38,7 +39,7 @@ int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv)
         return ab_cli_usage_error("serve", "unknown argument '%s'", argv[i]);
     }
     rc = ab_cli_secret_ring(&local, &ring, &err);
-    rc = rc ? rc : ab_pg_service_conninfo(&local, conninfo, sizeof(conninfo), &err);
+    rc = rc ? rc : ab_cluster_service_conninfo(&local, conninfo, sizeof(conninfo), &err);
     rc = rc ? rc : ab_api_serve(&local, conninfo, ring, &err);
     ab_secret_ring_free(ring);
     return rc ? ab_cli_fail(&err) : AB_EXIT_OK;

@@ -1,6 +1,7 @@
 /* agentbase up: everything a first run needs, in one command. */
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "migrate/migrate.h"
 #include "pg/pg.h"
 #include "secret/secret.h"
@@ -70,7 +71,7 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
             goto out;
         printf("PostgreSQL is running (data %s)\n", c.data);
     }
-    if ((rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
+    if ((rc = ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
         (rc = ab_pg_connect(conninfo, "agentbase up", &conn, &err)))
         goto out;
     rc = ab_migrate_current(conn, &before, &err);
@@ -88,7 +89,7 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
         goto out;
     if (!serve)
         printf("ready (not serving: --no-serve); psql: agentbase pg psql\n");
-    else if (!(rc = ab_pg_service_conninfo(cfg, conninfo, sizeof(conninfo), &err)))
+    else if (!(rc = ab_cluster_service_conninfo(cfg, conninfo, sizeof(conninfo), &err)))
         rc = ab_api_serve(cfg, conninfo, ring, &err);
 out:
     ab_secret_ring_free(ring);

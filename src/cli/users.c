@@ -8,6 +8,7 @@
  */
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "pg/pg.h"
 
 #include <getopt.h>
@@ -197,7 +198,7 @@ int ab_cli_users(const struct ab_config *cfg, int argc, char **argv)
     if (rc)
         return rc < 0 ? AB_EXIT_OK : rc;
     if ((rc = read_password(password, sizeof(password), &err)) == 0 &&
-        (rc = ab_pg_conninfo(cfg, conninfo, sizeof(conninfo), &err)) == 0 &&
+        (rc = ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err)) == 0 &&
         (rc = ab_pg_connect(conninfo, "agentbase users", &conn, &err)) == 0)
         rc = set_password(conn, &a, password, &err);
     sodium_memzero(password, sizeof(password));

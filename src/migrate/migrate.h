@@ -14,6 +14,10 @@
  *
  * Ownership: ab_migrate_load fills a struct ab_migration_set that the caller releases with
  * ab_migrate_set_free. Output goes to the FILE the options name. Not thread-safe.
+ *
+ * Files: load.c (reading, pairing, checksumming and splitting the set), run.c (up, down
+ * and plan: one step program), status.c (status, history, stamp), session.c (the
+ * connections, the lock and the state tables they share, see session.h), sqlsplit.c.
  */
 #ifndef AB_MIGRATE_H
 #define AB_MIGRATE_H
@@ -23,6 +27,8 @@
 #include <libpq-fe.h>
 
 #define AB_MIGRATE_NO_TX_MARK "-- agentbase:no-transaction"
+/* The largest migration file read from a directory, and the largest statement run. */
+#define AB_MIGRATE_MAX_FILE_BYTES (16u << 20)
 
 /* ---- statement splitting -------------------------------------------------------------- */
 
@@ -75,6 +81,8 @@ int ab_migrate_load(struct ab_migration_set *set, const char *dir,
 void ab_migrate_set_free(struct ab_migration_set *set);
 /* The newest version in the set (0 when empty). */
 int ab_migrate_head(const struct ab_migration_set *set);
+/* The migration of that version in the set, or NULL. */
+const struct ab_migration *ab_migrate_find(const struct ab_migration_set *set, int version);
 
 /* ---- running them ---------------------------------------------------------------------- */
 

@@ -1,9 +1,9 @@
--- pgTAP tests of 0005_workflows: structure, every named CHECK, the DAG check, the
+-- pgTAP tests of 0005_workflows: structure, every named CHECK, the DAG check (0014's), the
 -- triggers (execution version, quality gate last result), uniqueness rules, delete
 -- actions, RLS and the fixture. Needs tests/sql/setup.sql and tests/sql/fixtures/*.sql.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(249);
+SELECT plan(266);
 
 -- Tenants A and B, built by the modules' fixtures (0002, 0003, then ours).
 SELECT abtest.fixture_0002_tenancy('a0050000-0000-4000-8000-00000000000a');
@@ -363,11 +363,57 @@ SELECT is(workflow_definition_problem(jsonb_build_object(
               'edges', (SELECT jsonb_agg(jsonb_build_object('from', 'n' || i, 'to', 'n' || (i % 3000 + 1)))
                           FROM generate_series(1, 3000) i))),
           'edges form a cycle', 'a ring of 3000 steps is a cycle');
+SELECT is(workflow_definition_problem('{"nodes": [{"id": 5}, {"id": "5"}], "edges": []}'),
+          'duplicate node id "5"', 'ids compare as text: 5 and "5" are the same id');
+
+-- Generated definitions (tests/sql/fixtures/0014_dag_check.sql), checked in n log n since 0014.
+SELECT is(jsonb_array_length(abtest.dag_wide(14000) -> 'edges'), 27996, 'the wide DAG has two edges per middle node');
+SELECT is(workflow_definition_problem(abtest.dag_chain(14000)), NULL, 'a chain of 14,000 steps is a DAG');
+SELECT is(workflow_definition_problem(abtest.dag_wide(14000)), NULL,
+          'a wide DAG of 14,000 steps (13,998 side by side) is a DAG');
+SELECT is(workflow_definition_problem(jsonb_build_object(
+              'nodes', (SELECT jsonb_agg(jsonb_build_object('id', i)) FROM generate_series(1, 14000) i),
+              'edges', (SELECT jsonb_agg(jsonb_build_object('source', i, 'target', i + 1))
+                          FROM generate_series(1, 13999) i))),
+          NULL, 'a chain of 14,000 numbered steps with source/target edges is a DAG');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_chain(14000), '[{"from": "n14000", "to": "n7000"}]')),
+          'edges form a cycle', 'a chain of 14,000 with one edge back to its middle is a cycle');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_wide(14000), '[{"from": "n14000", "to": "n1"}]')),
+          'edges form a cycle', 'a wide DAG of 14,000 with its sink joined to its source is a cycle');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_wide(14000),
+              '[{"from": "n5", "to": "n6"}, {"from": "n6", "to": "n5"}]')),
+          'edges form a cycle', 'two of 13,998 side-by-side steps pointing at each other are a cycle');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_wide(14000),
+              '[{"from": "n5", "to": "n6"}, {"from": "n6", "to": "n7"}, {"from": "n5", "to": "n7"}]')),
+          NULL, 'edges between side-by-side steps that close no cycle keep it a DAG');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_chain(14000),
+              '[{"from": "n7000", "to": "zz"}, {"from": "a", "to": "n9001"}]')),
+          'edge n7000 -> zz names an unknown node', 'among 14,000 steps, the first edge with an unknown end is named');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_chain(14000),
+              '[{"from": "n1", "to": "n1"}, {"from": "n2", "to": "n14001"}]')),
+          'edge n2 -> n14001 names an unknown node', 'an unknown node is found before a self-loop');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_chain(14000),
+              '[{"from": "n9000", "to": "n9000"}, {"from": "n5000", "to": "n5000"}]')),
+          'edge n9000 -> n9000 is a self-loop', 'among 14,000 steps, the first self-loop is named');
+SELECT is(workflow_definition_problem(abtest.dag_with_nodes(abtest.dag_chain(14000), '[{"id": "n9000"}, {"id": "n12000"}]')),
+          'duplicate node id "n12000"', 'among 14,000 steps, the first duplicate id in sort order is named');
+SELECT is(workflow_definition_problem(abtest.dag_with_nodes(abtest.dag_chain(14000), '[{"id": ""}]')),
+          'every node must be an object with a non-empty "id"', 'among 14,000 steps, one with an empty id is refused');
+SELECT is(workflow_definition_problem(abtest.dag_with_edges(abtest.dag_wide(14000), '[{"from": "n3"}]')),
+          'every edge must be an object with "from" and "to" (or "source" and "target")',
+          'among 27,996 edges, one without its target is refused');
 
 SELECT lives_ok($$INSERT INTO workflows (tenant_id, name, definition)
                   VALUES ('a0050000-0000-4000-8000-00000000000a', 'dag-ok',
                           '{"nodes": [{"id": "a"}, {"id": "b"}], "edges": [{"from": "a", "to": "b"}]}')$$,
                 'a workflow with a valid DAG is stored');
+SELECT lives_ok($$INSERT INTO workflows (tenant_id, name, definition)
+                  VALUES ('a0050000-0000-4000-8000-00000000000a', 'dag-wide', abtest.dag_wide(14000))$$,
+                'a workflow of 14,000 steps is stored');
+SELECT throws_ok($$INSERT INTO workflows (tenant_id, name, definition)
+                   VALUES ('a0050000-0000-4000-8000-00000000000a', 'dag-ring',
+                           abtest.dag_with_edges(abtest.dag_chain(14000), '[{"from": "n14000", "to": "n1"}]'))$$,
+                 '23514', NULL, 'a workflow of 14,000 steps on a cycle is not stored');
 
 -- ------------------------------------------------------------------------------------
 -- Every CHECK constraint rejects a bad value (on tenant A's fixture rows)

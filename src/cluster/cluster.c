@@ -1,5 +1,5 @@
 /*
- * The embedded PostgreSQL cluster.
+ * The embedded PostgreSQL cluster: create, start, stop, status, and where to connect.
  *
  * agentbase drives PostgreSQL's own programs (initdb, pg_ctl, postgres) instead of
  * reimplementing any of them: initdb once, then pg_ctl start/stop with a settings file
@@ -8,7 +8,12 @@
  * programs, running them as `postgres` when we are root, refusing a data directory of
  * another major version, clearing a postmaster.pid whose process is gone, and naming a
  * busy port instead of leaving the user to read the server log.
+ *
+ * The connection strings of the commands are chosen here as well (DATABASE_URL, or this
+ * cluster's socket as the superuser or as the service's login role), because only this
+ * module knows where the cluster listens. Talking over those connections is pg/'s job.
  */
+#include "cluster/cluster.h"
 #include "pg/pg.h"
 
 #include <arpa/inet.h>
@@ -76,7 +81,7 @@ static int run_program(const struct ab_cluster *c, const char *const *argv, cons
         dup2(out, 1);
         dup2(out, 2);
         if (c->drop_root) {
-            if (setgid(c->gid) != 0 || initgroups(AB_PG_SUPERUSER, c->gid) != 0 ||
+            if (setgid(c->gid) != 0 || initgroups(AB_CLUSTER_SUPERUSER, c->gid) != 0 ||
                 setuid(c->uid) != 0)
                 _exit(127);
         }
@@ -252,7 +257,7 @@ int ab_cluster_init(struct ab_cluster *c, const char *home, struct ab_error *err
     c->uid = getuid();
     c->gid = getgid();
     if (geteuid() == 0) {
-        struct passwd *pw = getpwnam(AB_PG_SUPERUSER);
+        struct passwd *pw = getpwnam(AB_CLUSTER_SUPERUSER);
 
         if (!pw) {
             ab_error_set(err, AB_ENOTFOUND, "running as root, but there is no 'postgres' user");
@@ -327,7 +332,7 @@ static bool read_pidfile(const struct ab_cluster *c, long *pid, int *port, bool 
 int ab_cluster_status(struct ab_cluster *c, struct ab_cluster_status *st, struct ab_error *err)
 {
     memset(st, 0, sizeof(*st));
-    st->port = AB_PG_DEFAULT_PORT;
+    st->port = AB_CLUSTER_DEFAULT_PORT;
     st->data_major = read_data_major(c);
     st->initialized = st->data_major > 0;
     if (read_pidfile(c, &st->pid, &st->port, &st->tcp))
@@ -369,7 +374,7 @@ static int init_data_dir(struct ab_cluster *c, struct ab_error *err)
                           "-D",
                           c->data,
                           "-U",
-                          AB_PG_SUPERUSER,
+                          AB_CLUSTER_SUPERUSER,
                           "-E",
                           "UTF8",
                           "--locale=C",
@@ -446,7 +451,8 @@ static int write_settings(const struct ab_cluster *c, int port, struct ab_error 
                        "log_parameter_max_length = 0\n"
                        "log_parameter_max_length_on_error = 0\n"
                        "log_lock_waits = on\n",
-                       port > 0 ? "127.0.0.1" : "", port > 0 ? port : AB_PG_DEFAULT_PORT, c->run);
+                       port > 0 ? "127.0.0.1" : "", port > 0 ? port : AB_CLUSTER_DEFAULT_PORT,
+                       c->run);
     if (rc) {
         ab_buf_free(&b);
         return ab_error_set(err, rc, "settings too large");
@@ -499,10 +505,10 @@ static int create_database(struct ab_cluster *c, struct ab_error *err)
     if ((rc = ab_cluster_url(c, "postgres", false, url, sizeof(url), err)) ||
         (rc = ab_pg_connect(url, "agentbase pg start", &conn, err)))
         return rc;
-    rc = ab_pg_query(conn, "SELECT 1 FROM pg_database WHERE datname = '" AB_PG_DBNAME "'", 0, NULL,
-                     &res, err);
+    rc = ab_pg_query(conn, "SELECT 1 FROM pg_database WHERE datname = '" AB_CLUSTER_DBNAME "'", 0,
+                     NULL, &res, err);
     if (rc == 0 && PQntuples(res) == 0)
-        rc = ab_pg_exec(conn, "CREATE DATABASE " AB_PG_DBNAME, err);
+        rc = ab_pg_exec(conn, "CREATE DATABASE " AB_CLUSTER_DBNAME, err);
     PQclear(res);
     PQfinish(conn);
     return rc;
@@ -616,7 +622,7 @@ static int url_encode(struct ab_buf *b, const char *s)
 int ab_cluster_url(struct ab_cluster *c, const char *dbname, bool tcp, char *out, size_t n,
                    struct ab_error *err)
 {
-    return ab_cluster_url_as(c, AB_PG_SUPERUSER, dbname, tcp, out, n, err);
+    return ab_cluster_url_as(c, AB_CLUSTER_SUPERUSER, dbname, tcp, out, n, err);
 }
 
 int ab_cluster_url_as(struct ab_cluster *c, const char *user, const char *dbname, bool tcp,
@@ -625,7 +631,7 @@ int ab_cluster_url_as(struct ab_cluster *c, const char *user, const char *dbname
     char pwpath[PATH_MAX];
     struct ab_buf b, pw = {0};
     long pid;
-    int port = AB_PG_DEFAULT_PORT, rc;
+    int port = AB_CLUSTER_DEFAULT_PORT, rc;
     bool listening = false;
 
     read_pidfile(c, &pid, &port, &listening);
@@ -669,15 +675,16 @@ static int conninfo_as(const struct ab_config *cfg, const char *user, char *out,
     }
     if ((rc = ab_cluster_init(&c, cfg->home, err)))
         return rc;
-    return ab_cluster_url_as(&c, user, AB_PG_DBNAME, false, out, n, err);
+    return ab_cluster_url_as(&c, user, AB_CLUSTER_DBNAME, false, out, n, err);
 }
 
-int ab_pg_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_error *err)
+int ab_cluster_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_error *err)
 {
-    return conninfo_as(cfg, AB_PG_SUPERUSER, out, n, err);
+    return conninfo_as(cfg, AB_CLUSTER_SUPERUSER, out, n, err);
 }
 
-int ab_pg_service_conninfo(const struct ab_config *cfg, char *out, size_t n, struct ab_error *err)
+int ab_cluster_service_conninfo(const struct ab_config *cfg, char *out, size_t n,
+                                struct ab_error *err)
 {
-    return conninfo_as(cfg, AB_PG_SERVICE_USER, out, n, err);
+    return conninfo_as(cfg, AB_CLUSTER_SERVICE_USER, out, n, err);
 }
