@@ -12,6 +12,8 @@
  * one transaction applies. */
 #define USAGE_BATCHERS  2
 #define USAGE_MAX_BATCH 256
+/* API keys whose rate limit and last use are remembered at once (about 100 bytes each). */
+#define KEYS_CAPACITY 65536
 
 /* ======================================================================================
  * Operational endpoints
@@ -211,7 +213,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (ab_keystate_create(cfg->rate_limit, &app.keys) != 0) {
+    if (ab_keystate_create(cfg->rate_limit, 2 * cfg->rate_limit, KEYS_CAPACITY, &app.keys) != 0) {
         rc = ab_error_set(err, AB_ENOMEM, "out of memory");
         goto out;
     }
