@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "auth/auth.h"
 #include "migrate/migrate.h"
 
 #include <pthread.h>
@@ -17,6 +18,8 @@
 #define USAGE_MAX_BATCH 256
 /* API keys whose rate limit and last use are remembered at once (about 100 bytes each). */
 #define KEYS_CAPACITY 65536
+/* Accounts and addresses whose sign-in attempts are counted at once. */
+#define LOGIN_CAPACITY 16384
 
 /* ======================================================================================
  * Operational endpoints
@@ -263,10 +266,17 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (ab_keystate_create(cfg->rate_limit, 2 * cfg->rate_limit, KEYS_CAPACITY, &app.keys) != 0) {
+    /* Sign-ins: n a minute, in bursts of n. */
+    if (ab_keystate_create(cfg->rate_limit, 2 * cfg->rate_limit, KEYS_CAPACITY, &app.keys) != 0 ||
+        ab_keystate_create(cfg->login_rate_account / 60.0, cfg->login_rate_account, LOGIN_CAPACITY,
+                           &app.login_account) != 0 ||
+        ab_keystate_create(cfg->login_rate_address / 60.0, cfg->login_rate_address, LOGIN_CAPACITY,
+                           &app.login_address) != 0) {
         rc = ab_error_set(err, AB_ENOMEM, "out of memory");
         goto out;
     }
+    if ((rc = ab_auth_hasher_start(cfg->hash_threads, cfg->hash_queue, &app.hasher, err)))
+        goto out;
     /* Every request runs as the service role, which RLS confines to one tenant. */
     if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
                                 NULL, 0, &app.pool, err)) ||
@@ -317,6 +327,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     ab_http_quiesce(app.http);
     ab_http_wait(app.http, cfg->shutdown_grace_s * 1000);
     ab_usage_drain(app.usage);
+    ab_auth_hasher_stop(app.hasher); /* its last verifications continue on the workers */
     ab_http_stop(app.http, SEND_MS);
     app.http = NULL;
 out:
@@ -325,7 +336,11 @@ out:
     ab_usage_stop(app.usage); /* after the server: requests in flight may still need it */
     ab_pg_pool_destroy(app.pool);
     ab_api_resources_free(&app);
+    ab_auth_hasher_stop(app.hasher);
+    ab_auth_hasher_free(app.hasher);
     ab_keystate_destroy(app.keys);
+    ab_keystate_destroy(app.login_account);
+    ab_keystate_destroy(app.login_address);
     free(routes);
     return rc;
 }

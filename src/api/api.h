@@ -16,6 +16,7 @@
 #include <pthread.h>
 
 struct ab_keystate;
+struct ab_auth_hasher;
 
 /*
  * State kept between requests per key, exactly per key, for about capacity keys at once
@@ -45,6 +46,9 @@ struct ab_app {
     char **kinds;
     pthread_mutex_t kinds_lock;         /* guards the first load of kinds */
     struct ab_keystate *keys;           /* per-key rate limit and last-use bookkeeping */
+    struct ab_keystate *login_account;  /* sign-in attempts per account (login.c) */
+    struct ab_keystate *login_address;  /* sign-in attempts per client address */
+    struct ab_auth_hasher *hasher;      /* the bounded argon2id pool (auth.h) */
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     struct ab_usage *usage;             /* the accounting batchers (usage.c) */
     size_t nroutes;

@@ -67,6 +67,8 @@ struct ab_req {
     /* the server's own: a NUL seen in the raw path or query, the request workers' queue */
     bool has_nul;
     ab_http_handler_fn next_handler;
+    void (*next_fn)(struct ab_req *req, void *arg);
+    void *next_arg;
     struct ab_req *next;
 };
 
@@ -138,10 +140,11 @@ void ab_http_defer(struct ab_req *req, void (*start)(struct ab_req *req, void *a
 void ab_http_resume(struct ab_req *req);
 /*
  * Instead of ab_http_resume, for a deferred request whose answer needs more blocking work:
- * queues the request to the request workers, where next(app, req) runs like a handler (it
- * may answer, or defer again). Any thread, exactly once per deferral.
+ * queues the request to the request workers, where next(req, arg) runs like a handler (it
+ * answers, or defers again). Any thread, exactly once per deferral, before ab_http_stop;
+ * a continuation queued then still runs while the server stops.
  */
-void ab_http_continue(struct ab_req *req, ab_http_handler next);
+void ab_http_continue(struct ab_req *req, void (*next)(struct ab_req *req, void *arg), void *arg);
 /* The client's address as text ("" when unknown). */
 void ab_http_client_ip(struct ab_req *req, char *out, size_t n);
 /* Appends the server's metrics in Prometheus text format. */

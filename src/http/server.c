@@ -291,7 +291,12 @@ static void work(struct ab_http_server *s, struct ab_req *req, ab_http_handler f
 {
     void (*start)(struct ab_req *, void *);
 
-    if (stopping) {
+    if (req->next_fn) { /* a continuation finishes what was started, stopping or not */
+        void (*next)(struct ab_req *, void *) = req->next_fn;
+
+        req->next_fn = NULL;
+        next(req, req->next_arg);
+    } else if (stopping) {
         snprintf(req->retry_after, sizeof(req->retry_after), "1");
         ab_http_error(req, 503, "shutting_down", "the server is shutting down; retry");
     } else {
@@ -526,9 +531,11 @@ void ab_http_resume(struct ab_req *req)
     resume(req);
 }
 
-void ab_http_continue(struct ab_req *req, ab_http_handler next)
+void ab_http_continue(struct ab_req *req, void (*next)(struct ab_req *req, void *arg), void *arg)
 {
-    enqueue(req->server, req, next);
+    req->next_fn = next;
+    req->next_arg = arg;
+    enqueue(req->server, req, NULL);
 }
 
 static void count(struct ab_http_server *s, const struct ab_req *req, double ms)

@@ -7,6 +7,7 @@ plan 17
 
 ab_home
 ab_pg_start
+unset AGENTBASE_METRICS_TOKEN AGENTBASE_METRICS_LISTEN # the defaults are under test
 "$AB_BIN" migrate up >/dev/null
 q -c "INSERT INTO agentbase.tenants (slug, name) VALUES ('limits-test', 'Limits test')"
 key=$("$AB_BIN" keys create --tenant limits-test --scopes agents:write 2>/dev/null)
