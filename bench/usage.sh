@@ -50,7 +50,8 @@ key=$("$AB_BIN" keys create --tenant bench --scopes usage:write 2>/dev/null)
 key_id=$(q -c "SELECT id FROM agentbase.api_keys WHERE tenant_id = '$tenant'")
 hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
 
-ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 AGENTBASE_LOG=text
+ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 AGENTBASE_LOG=text \
+    AGENTBASE_METRICS_TOKEN=bench-metrics
 trap 'set +e; kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; ab_cleanup' EXIT
 
 # What the server runs per request: the key lookup, then the batch statement of
@@ -108,7 +109,7 @@ for scenario in all one; do
         "$(value cycle_p50 "$at")" "$(value cycle_p99 "$at")" "$pp50" "$pp99" \
         "$(($(value errors "$max") + $(value errors "$at")))"
 done
-metrics=$(curl -s "http://127.0.0.1:$port/metrics" | grep -E '^agentbase_usage_(batches|ops)' || true)
+metrics=$(curl -s -H "Authorization: Bearer bench-metrics" "http://127.0.0.1:$port/metrics" | grep -E '^agentbase_usage_(batches|ops)' || true)
 echo "server batches: $(echo "$metrics" | tr '\n' ' ')"
 
 # The books balance after all of it: every wallet equals its ledger, nothing is left held.

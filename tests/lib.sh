@@ -6,6 +6,8 @@
 #   ab_pg_start        start the embedded cluster there; exports DATABASE_URL, PG* for psql,
 #                      and AGENTBASE_SECRET_KEY_FILE (the key ring its first start wrote)
 #   ab_serve DIR [VAR=value ...]   start `agentbase serve` on a free port; sets server, port, url
+#   ab_hold SQL CHECK  open a psql transaction, run SQL (which takes locks) in it, and keep
+#                      it open until ab_release; returns once the query CHECK prints 1
 #   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
 #
 # Cleanup runs on exit, on failure and on SIGINT/SIGTERM: every cluster started here is
@@ -69,6 +71,22 @@ ab_serve() {
 
 # Runs psql quietly, unaligned, stopping at the first error.
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+# A psql session fed through a fifo (fd 9), so that a test decides when it commits.
+ab_hold() {
+    rm -f "$AGENTBASE_HOME/holder"
+    mkfifo "$AGENTBASE_HOME/holder"
+    psql -X -q -v ON_ERROR_STOP=1 <"$AGENTBASE_HOME/holder" >/dev/null &
+    _ab_holder=$!
+    exec 9>"$AGENTBASE_HOME/holder"
+    echo "BEGIN; $1" >&9
+    for _ in $(seq 100); do [ "$(q -c "$2")" = 1 ] && break; sleep 0.1; done
+}
+ab_release() {
+    echo "COMMIT;" >&9
+    exec 9>&-
+    wait "$_ab_holder"
+}
 
 plan() { echo "1..$1"; }
 diag() { printf '# %s\n' "$@"; }

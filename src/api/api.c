@@ -1,22 +1,31 @@
 #include "api/api.h"
+#include "auth/auth.h"
 #include "migrate/migrate.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DB_WAIT_MS 2000
-#define GRACE_MS   30000
+/* After the grace, the answers already made (503s of the drain included) get this long to
+ * go out before the server closes what is left. */
+#define SEND_MS 5000
 /* Group commit: batchers (one tenant always goes to the same one) and the most operations
  * one transaction applies. */
 #define USAGE_BATCHERS  2
 #define USAGE_MAX_BATCH 256
+/* API keys whose rate limit and last use are remembered at once (about 100 bytes each). */
+#define KEYS_CAPACITY 65536
+/* Accounts and addresses whose sign-in attempts are counted at once. */
+#define LOGIN_CAPACITY 16384
 
 /* ======================================================================================
  * Operational endpoints
  * ====================================================================================== */
 
+/* Answered on the server's own threads: never waits for the database or a worker. */
 static int get_healthz(void *app, struct ab_req *req)
 {
     (void)app;
@@ -44,7 +53,13 @@ static int get_readyz(void *appv, struct ab_req *req)
     return ab_buf_printf(&req->out, "{\"status\":\"ready\",\"schema_version\":%d}", version);
 }
 
-static int get_metrics(void *appv, struct ab_req *req)
+/*
+ * /metrics shows every tenant's request counts, so it is not for every key holder: the
+ * operator serves it on an address of its own (AGENTBASE_METRICS_LISTEN: metrics_open) or
+ * on the main address with a token (AGENTBASE_METRICS_TOKEN: get_metrics). Both are
+ * answered on the server's own threads, from counters in memory.
+ */
+static int metrics_open(void *appv, struct ab_req *req)
 {
     struct ab_app *app = appv;
     struct ab_pg_pool_stats st;
@@ -84,6 +99,45 @@ static int get_metrics(void *appv, struct ab_req *req)
                            us.fallbacks, us.expired);
     return rc;
 }
+
+/* True when the request carries the metrics token (compared in constant time). */
+static bool metrics_token_given(const struct ab_app *app, struct ab_req *req)
+{
+    const char *auth = ab_http_header(req, "Authorization");
+    unsigned char want[crypto_hash_sha256_BYTES], got[crypto_hash_sha256_BYTES];
+
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+        return false;
+    /* Equal-length digests: the comparison says nothing about the token's length either. */
+    crypto_hash_sha256(want, (const unsigned char *)app->cfg->metrics_token,
+                       strlen(app->cfg->metrics_token));
+    crypto_hash_sha256(got, (const unsigned char *)auth + 7, strlen(auth + 7));
+    return sodium_memcmp(want, got, sizeof(want)) == 0;
+}
+
+static int get_metrics(void *appv, struct ab_req *req)
+{
+    struct ab_app *app = appv;
+
+    if (!app->cfg->metrics_token[0])
+        return ab_http_error(req, 404, "not_found",
+                             "/metrics is not served on this address: set "
+                             "AGENTBASE_METRICS_TOKEN to serve it here with that token, or "
+                             "AGENTBASE_METRICS_LISTEN to serve it on an address of its own");
+    if (!metrics_token_given(app, req))
+        return ab_http_error(req, 401, "unauthorized",
+                             "/metrics needs Authorization: Bearer <AGENTBASE_METRICS_TOKEN>");
+    return metrics_open(app, req);
+}
+
+/* What the server answers on its own threads. */
+static const ab_http_handler inline_handlers[] = {get_healthz, get_metrics, metrics_open};
+
+/* The metrics address's own routes. */
+static const struct ab_http_route metrics_routes[] = {
+    {"GET", "/metrics", metrics_open, NULL},
+    {"GET", "/healthz", get_healthz, NULL},
+};
 
 /* ======================================================================================
  * Identity
@@ -196,6 +250,7 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     struct ab_http_opts o = {0};
     struct ab_app app = {.cfg = cfg, .schemas_lock = PTHREAD_MUTEX_INITIALIZER, .secrets = secrets};
     struct ab_http_route *routes = NULL;
+    struct ab_http_server *metrics = NULL;
     sigset_t stop;
     int rc, sig = 0;
 
@@ -211,10 +266,17 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (ab_keystate_create(cfg->rate_limit, &app.keys) != 0) {
+    /* Sign-ins: n a minute, in bursts of n. */
+    if (ab_keystate_create(cfg->rate_limit, 2 * cfg->rate_limit, KEYS_CAPACITY, &app.keys) != 0 ||
+        ab_keystate_create(cfg->login_rate_account / 60.0, cfg->login_rate_account, LOGIN_CAPACITY,
+                           &app.login_account) != 0 ||
+        ab_keystate_create(cfg->login_rate_address / 60.0, cfg->login_rate_address, LOGIN_CAPACITY,
+                           &app.login_address) != 0) {
         rc = ab_error_set(err, AB_ENOMEM, "out of memory");
         goto out;
     }
+    if ((rc = ab_auth_hasher_start(cfg->hash_threads, cfg->hash_queue, &app.hasher, err)))
+        goto out;
     /* Every request runs as the service role, which RLS confines to one tenant. */
     if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
                                 NULL, 0, &app.pool, err)) ||
@@ -225,25 +287,60 @@ int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     o.threads = cfg->workers;
     o.max_body = 1u << 20;
     o.max_header = 64u << 10;
-    o.idle_timeout_s = 60;
+    o.header_timeout_s = cfg->header_timeout_s;
+    o.idle_timeout_s = cfg->idle_timeout_s;
+    o.max_conns = cfg->max_conns;
+    o.max_conns_per_ip = cfg->max_conns_per_ip;
     o.log_json = cfg->log_json;
     o.app = &app;
     o.routes = app.routes = routes;
+    o.inline_handlers = inline_handlers;
+    o.ninline = AB_ARRAY_LEN(inline_handlers);
     app.nroutes = o.nroutes;
     if ((rc = ab_http_start(&o, &app.http, err)))
         goto out;
+    if (cfg->metrics_listen[0]) {
+        snprintf(o.listen, sizeof(o.listen), "%s", cfg->metrics_listen);
+        o.threads = 1;
+        o.routes = metrics_routes;
+        o.nroutes = AB_ARRAY_LEN(metrics_routes);
+        o.max_conns = 64;
+        o.max_conns_per_ip = 0;
+        if ((rc = ab_http_start(&o, &metrics, err)))
+            goto out;
+        printf("agentbase serves /metrics on port %d (%s)\n", ab_http_port(metrics),
+               cfg->metrics_listen);
+    }
     printf("agentbase is serving on port %d (%s, %d workers)\n", ab_http_port(app.http),
            cfg->listen, cfg->workers);
     fflush(stdout);
     sigwait(&stop, &sig);
     fprintf(stderr, "agentbase: %s received, finishing requests in flight\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
-    ab_http_stop(app.http, GRACE_MS);
+    /*
+     * In order: no new connections; the requests in flight get the grace to finish; then
+     * the batchers finish the batches they hold and answer 503 to what still waits for
+     * them, so that every parked request has its answer; then the server (its workers
+     * finish their handlers and answer 503 to what is queued) stops, then the batchers'
+     * threads, then the pool. Nothing is resumed after it was freed.
+     */
+    ab_http_quiesce(app.http);
+    ab_http_wait(app.http, cfg->shutdown_grace_s * 1000);
+    ab_usage_drain(app.usage);
+    ab_auth_hasher_stop(app.hasher); /* its last verifications continue on the workers */
+    ab_http_stop(app.http, SEND_MS);
+    app.http = NULL;
 out:
+    ab_http_stop(app.http, SEND_MS); /* only when start-up failed after it started */
+    ab_http_stop(metrics, 0);
     ab_usage_stop(app.usage); /* after the server: requests in flight may still need it */
     ab_pg_pool_destroy(app.pool);
     ab_api_resources_free(&app);
+    ab_auth_hasher_stop(app.hasher);
+    ab_auth_hasher_free(app.hasher);
     ab_keystate_destroy(app.keys);
+    ab_keystate_destroy(app.login_account);
+    ab_keystate_destroy(app.login_address);
     free(routes);
     return rc;
 }

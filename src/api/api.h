@@ -18,13 +18,21 @@
 #include <pthread.h>
 
 struct ab_keystate;
+struct ab_auth_hasher;
 
-/* Per-key state kept between requests (keystate.c); rate <= 0 means no rate limit. */
-int ab_keystate_create(double rate, struct ab_keystate **out) AB_MUSTCHECK;
+/*
+ * State kept between requests per key, exactly per key, for about capacity keys at once
+ * (keystate.c): a token bucket of `rate` a second up to `burst` (rate <= 0: no limit), and
+ * when the key's last use was last recorded. Thread-safe.
+ */
+int ab_keystate_create(double rate, double burst, size_t capacity,
+                       struct ab_keystate **out) AB_MUSTCHECK;
 /* Takes one request for key: 0 when allowed, else the seconds to wait (Retry-After). */
 int ab_keystate_take(struct ab_keystate *ks, const char *key);
 /* True at most once a minute per key: time to record its last use in the database. */
 bool ab_keystate_touch_due(struct ab_keystate *ks, const char *key);
+/* How often a key in use had to be forgotten to make room (the table was too small). */
+unsigned long ab_keystate_forced_evictions(struct ab_keystate *ks);
 void ab_keystate_destroy(struct ab_keystate *ks);
 
 struct ab_app {
@@ -37,6 +45,9 @@ struct ab_app {
     struct ab_resource_schema *schemas;
     pthread_mutex_t schemas_lock;       /* guards their first load */
     struct ab_keystate *keys;           /* per-key rate limit and last-use bookkeeping */
+    struct ab_keystate *login_account;  /* sign-in attempts per account (login.c) */
+    struct ab_keystate *login_address;  /* sign-in attempts per client address */
+    struct ab_auth_hasher *hasher;      /* the bounded argon2id pool (auth.h) */
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     struct ab_usage *usage;             /* the accounting batchers (usage.c) */
     size_t nroutes;

@@ -78,19 +78,6 @@ bool ab_api_scope_allows(const char *scopes, const char *scope)
     return false;
 }
 
-static void client_ip(struct ab_req *req, char *out, size_t n)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-    out[0] = '\0';
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
-}
-
 /* The key's own scopes; a platform key's `admin` includes billing (it governs billing). */
 static bool key_allows(const struct ab_caller *who, const char *scope)
 {
@@ -212,7 +199,7 @@ static int authenticate(struct ab_app *app, struct ab_req *req, const char *scop
                1;
     snprintf(req->key_id, sizeof(req->key_id), "%s", who->key_id);
     snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", who->tenant_id);
-    client_ip(req, who->ip, sizeof(who->ip));
+    ab_http_client_ip(req, who->ip, sizeof(who->ip));
     /* last_used_at: one autocommitted write a minute per key, never one per request. */
     if (ab_keystate_touch_due(app->keys, who->key_id)) {
         params[0] = who->key_id;

@@ -9,13 +9,22 @@
  * one. After LOCK_AFTER failures in a row the account is locked for LOCK_MINUTES; the
  * password is not even checked while it is locked.
  *
- * The password is verified with no database connection held: argon2id takes tens of
- * milliseconds and 64 MiB by design, and the pool's connections are for queries.
+ * The password is verified with no database connection held, and not on a request
+ * worker: argon2id takes tens of milliseconds and 64 MiB by design, so it runs on the
+ * bounded hashing pool (app->hasher: AGENTBASE_HASH_THREADS threads, AGENTBASE_HASH_QUEUE
+ * waiting), and a sign-in that finds the queue full gets 503 with Retry-After. The request
+ * is parked meanwhile (ab_http_defer) and its last step (finish) continues on a worker.
+ *
+ * Sign-ins are rate-limited before anything else, per client address and per account
+ * (tenant slug and e-mail, whether or not they exist, so that the answer says nothing):
+ * 429 with Retry-After. The account's limit holds however many addresses guess.
  */
 #include "api/api.h"
 #include "auth/auth.h"
 
+#include <ctype.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LOCK_AFTER    "5"
@@ -102,18 +111,129 @@ static int in_tenant(struct ab_app *app, struct ab_req *req, const char *tenant,
     return 0;
 }
 
+/* A sign-in between its lookup and its answer: owned by the request until finish() runs. */
+struct login {
+    struct ab_auth_job job;
+    struct ab_app *app;
+    struct ab_req *req;
+    char tenant[40], user[40];
+    bool may_sign_in, has_hash;
+    char hash[AB_AUTH_HASH_MAX];
+    char password[AB_PASSWORD_MAX_BYTES + 1];
+};
+
+static void login_free(struct login *l)
+{
+    sodium_memzero(l, sizeof(*l));
+    free(l);
+}
+
+/* The last step, on a request worker: record the failure, or open the session. */
+static void finish(struct ab_req *req, void *arg)
+{
+    struct login *l = arg;
+    struct ab_app *app = l->app;
+    char key[AB_KEY_LEN + 1], prefix[AB_KEY_PREFIX_LEN + 1], key_hash[65];
+    const char *params[3];
+    PGresult *res;
+
+    if (!(l->job.ok && l->may_sign_in && l->has_hash)) {
+        params[0] = l->user;
+        if (!l->user[0] ||
+            in_tenant(app, req, l->tenant, l->user, failure_sql, 1, params, &res) == 0) {
+            if (l->user[0])
+                PQclear(res);
+            ab_http_error(req, 401, "unauthorized", "invalid tenant, email or password");
+        }
+        login_free(l);
+        return;
+    }
+    ab_auth_key_new(key, prefix, key_hash);
+    params[0] = l->user;
+    params[1] = prefix;
+    params[2] = key_hash;
+    if (in_tenant(app, req, l->tenant, l->user, success_sql, 3, params, &res) == 0) {
+        snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", l->tenant);
+        if (PQntuples(res) == 1 && ab_api_answer_with_key(req, PQgetvalue(res, 0, 0), key) == 0)
+            req->status = 200;
+        else
+            ab_http_error(req, 503, "database_unavailable", "cannot sign in now");
+        PQclear(res);
+    }
+    sodium_memzero(key, sizeof(key));
+    login_free(l);
+}
+
+/* On a hashing thread: the verification is done; the rest needs the database. */
+static void verified(struct ab_auth_job *job)
+{
+    struct login *l = job->arg;
+
+    sodium_memzero(l->password, sizeof(l->password));
+    ab_http_continue(l->req, finish, l);
+}
+
+/* Once the request is parked: hand the verification to the pool, or say it is busy. */
+static void start_hash(struct ab_req *req, void *arg)
+{
+    struct login *l = arg;
+
+    if (ab_auth_hasher_submit(l->app->hasher, &l->job) == 0)
+        return;
+    login_free(l);
+    snprintf(req->retry_after, sizeof(req->retry_after), "1");
+    ab_http_error(req, 503, "busy", "too many sign-ins at once; retry in a second");
+    ab_http_resume(req);
+}
+
+/*
+ * 0 when this sign-in may go on; else 1 with the 429 set. The account is its tenant slug
+ * and e-mail, lowercased (the lookup ignores case), as a digest: any length fits the table.
+ */
+static int rate_limited(struct ab_app *app, struct ab_req *req, const char *slug, const char *email)
+{
+    char ip[64], account[65];
+    struct ab_buf who;
+    int wait;
+
+    ab_http_client_ip(req, ip, sizeof(ip));
+    wait = ab_keystate_take(app->login_address, ip);
+    if (wait > 0) {
+        snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
+        return ab_http_error(req, 429, "rate_limited",
+                             "too many sign-in attempts from this address; retry in %d s", wait) +
+               1;
+    }
+    ab_buf_init(&who, 4096);
+    if (ab_buf_printf(&who, "%s\n%s", slug, email) != 0) {
+        ab_buf_free(&who);
+        return ab_http_error(req, 400, "invalid_request", "tenant or email too long") + 1;
+    }
+    for (size_t i = 0; i < who.len; i++)
+        who.data[i] = (char)tolower((unsigned char)who.data[i]);
+    ab_sha256_hex(who.data, who.len, account);
+    ab_buf_free(&who);
+    wait = ab_keystate_take(app->login_account, account);
+    if (wait > 0) {
+        snprintf(req->retry_after, sizeof(req->retry_after), "%d", wait);
+        return ab_http_error(req, 429, "rate_limited",
+                             "too many sign-in attempts for this account; retry in %d s", wait) +
+               1;
+    }
+    return 0;
+}
+
 int ab_api_login(void *appv, struct ab_req *req)
 {
     struct ab_app *app = appv;
-    char tenant[40] = "", user[40] = "", hash[AB_AUTH_HASH_MAX] = "";
-    char key[AB_KEY_LEN + 1], prefix[AB_KEY_PREFIX_LEN + 1], key_hash[65];
-    const char *slug, *email, *password, *params[4];
-    bool may_sign_in = false, ok;
+    const char *slug, *email, *password, *params[2];
+    struct login *l = NULL;
     struct ab_error err;
     json_error_t jerr;
     json_t *doc;
     PGconn *conn;
     PGresult *res;
+    bool ok;
 
     doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, JSON_REJECT_DUPLICATES,
                      &jerr);
@@ -125,51 +245,52 @@ int ab_api_login(void *appv, struct ab_req *req)
         return ab_http_error(req, 400, "invalid_request",
                              "send {\"tenant\": slug, \"email\": ..., \"password\": ...}");
     }
+    if (rate_limited(app, req, slug, email))
+        goto out;
+    if (strlen(password) > AB_PASSWORD_MAX_BYTES) { /* no stored password is longer */
+        ab_http_error(req, 401, "unauthorized", "invalid tenant, email or password");
+        goto out;
+    }
+    if (!(l = calloc(1, sizeof(*l)))) {
+        ab_http_error(req, 500, "internal", "out of memory");
+        goto out;
+    }
     if (ab_pg_pool_acquire(app->pool, DB_WAIT_MS, &conn, &err) != 0) {
-        json_decref(doc);
-        return ab_http_error(req, 503, "database_unavailable", "%s", err.message);
+        ab_http_error(req, 503, "database_unavailable", "%s", err.message);
+        goto out;
     }
     params[0] = slug;
     params[1] = email;
     res = PQexecParams(conn, lookup_sql, 2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        snprintf(tenant, sizeof(tenant), "%s", PQgetvalue(res, 0, 0));
-        snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 1));
-        snprintf(hash, sizeof(hash), "%s", PQgetvalue(res, 0, 2));
-        may_sign_in = PQgetvalue(res, 0, 3)[0] == 't';
+        snprintf(l->tenant, sizeof(l->tenant), "%s", PQgetvalue(res, 0, 0));
+        snprintf(l->user, sizeof(l->user), "%s", PQgetvalue(res, 0, 1));
+        snprintf(l->hash, sizeof(l->hash), "%s", PQgetvalue(res, 0, 2));
+        l->may_sign_in = PQgetvalue(res, 0, 3)[0] == 't';
     }
     ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     PQclear(res);
     ab_pg_pool_release(app->pool, conn);
     if (!ok) {
-        json_decref(doc);
-        return ab_http_error(req, 503, "database_unavailable", "cannot sign in now");
+        ab_http_error(req, 503, "database_unavailable", "cannot sign in now");
+        goto out;
     }
-
     /* The same work whatever the outcome: one verification, against the dummy if need be. */
-    ok = ab_auth_password_verify(hash[0] ? hash : dummy_hash, password) && may_sign_in && hash[0];
+    l->has_hash = l->hash[0] != '\0';
+    if (!l->has_hash)
+        snprintf(l->hash, sizeof(l->hash), "%s", dummy_hash);
+    snprintf(l->password, sizeof(l->password), "%s", password);
+    l->app = app;
+    l->req = req;
+    l->job.hash = l->hash;
+    l->job.password = l->password;
+    l->job.done = verified;
+    l->job.arg = l;
+    ab_http_defer(req, start_hash, l);
+    l = NULL;
+out:
+    if (l)
+        login_free(l);
     json_decref(doc);
-    if (!ok) {
-        if (user[0]) {
-            params[0] = user;
-            if (in_tenant(app, req, tenant, user, failure_sql, 1, params, &res))
-                return 0;
-            PQclear(res);
-        }
-        return ab_http_error(req, 401, "unauthorized", "invalid tenant, email or password");
-    }
-    ab_auth_key_new(key, prefix, key_hash);
-    params[0] = user;
-    params[1] = prefix;
-    params[2] = key_hash;
-    if (in_tenant(app, req, tenant, user, success_sql, 3, params, &res) == 0) {
-        snprintf(req->tenant_id, sizeof(req->tenant_id), "%s", tenant);
-        if (PQntuples(res) == 1 && ab_api_answer_with_key(req, PQgetvalue(res, 0, 0), key) == 0)
-            req->status = 200;
-        else
-            ab_http_error(req, 503, "database_unavailable", "cannot sign in now");
-        PQclear(res);
-    }
-    sodium_memzero(key, sizeof(key));
     return 0;
 }

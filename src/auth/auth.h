@@ -1,6 +1,7 @@
 /*
- * auth: passwords (argon2id through libsodium) and API keys. Needs sodium_init() first;
- * every function is thread-safe and keeps no state.
+ * auth: passwords (argon2id through libsodium), a bounded pool that runs their
+ * verification, and API keys. Needs sodium_init() first; every function is thread-safe,
+ * and only the pool (ab_auth_hasher_*) keeps state.
  *
  * An API key reads `ab_` + 8 characters of key id + 22 of secret (131 random bits) + 6 of
  * checksum, all base62: 39 characters, e.g. ab_Xk3f9QaLm0Zp7rT2vW8yB4nC6dE1gH5jKs9uVo.
@@ -25,6 +26,32 @@ int ab_auth_password_hash(const char *password, char out[AB_AUTH_HASH_MAX],
                           struct ab_error *err) AB_MUSTCHECK;
 /* True when password matches the encoded hash (constant time in the password). */
 bool ab_auth_password_verify(const char *hash, const char *password);
+/*
+ * A bounded pool for argon2id verifications (64 MiB and tens of milliseconds each, by
+ * design), so that sign-ins take at most nthreads cores and queue_max waiting jobs however
+ * many arrive, and never the threads that serve other requests. A job's strings belong to
+ * its owner until done(job) has run, on a pool thread, with job->ok set; done runs exactly
+ * once for every job the pool accepted.
+ */
+struct ab_auth_hasher;
+struct ab_auth_job {
+    const char *hash;     /* the encoded hash to verify against */
+    const char *password; /* what the user typed */
+    bool ok;              /* the result, set before done() */
+    void (*done)(struct ab_auth_job *job);
+    void *arg;                /* for done() */
+    struct ab_auth_job *next; /* the pool's queue */
+};
+int ab_auth_hasher_start(int nthreads, int queue_max, struct ab_auth_hasher **out,
+                         struct ab_error *err) AB_MUSTCHECK;
+/* Queues job: 0, or AB_ECONFLICT when queue_max jobs wait already or the pool has stopped
+ * (then done() never runs). */
+int ab_auth_hasher_submit(struct ab_auth_hasher *h, struct ab_auth_job *job) AB_MUSTCHECK;
+/* Finishes the jobs queued and stops the threads; later submissions are refused. */
+void ab_auth_hasher_stop(struct ab_auth_hasher *h);
+/* Frees a stopped pool. */
+void ab_auth_hasher_free(struct ab_auth_hasher *h);
+
 /* Fills out with a random password of len - 1 url-safe characters. */
 void ab_auth_random_password(char *out, size_t len);
 

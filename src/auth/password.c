@@ -1,5 +1,10 @@
 #include "auth/auth.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,6 +19,118 @@ int ab_auth_password_hash(const char *password, char out[AB_AUTH_HASH_MAX], stru
 bool ab_auth_password_verify(const char *hash, const char *password)
 {
     return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+/* ======================================================================================
+ * The verification pool: one queue under one lock, nthreads threads taking from it
+ * ====================================================================================== */
+
+struct ab_auth_hasher {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct ab_auth_job *head, *tail;
+    int queued, queue_max;
+    bool stopping;
+    pthread_t *threads;
+    int nthreads;
+};
+
+static void *hasher_main(void *arg)
+{
+    struct ab_auth_hasher *h = arg;
+
+    /* Below the request threads: when the cores are busy, other requests go first and
+     * sign-ins wait (Linux: a thread's nice value is its own). Failing changes nothing. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        struct ab_auth_job *job = h->head;
+
+        if (!job) {
+            if (h->stopping)
+                break;
+            pthread_cond_wait(&h->wake, &h->lock);
+            continue;
+        }
+        h->head = job->next;
+        if (!h->head)
+            h->tail = NULL;
+        h->queued--;
+        pthread_mutex_unlock(&h->lock);
+        job->next = NULL;
+        job->ok = ab_auth_password_verify(job->hash, job->password);
+        job->done(job);
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+int ab_auth_hasher_start(int nthreads, int queue_max, struct ab_auth_hasher **out,
+                         struct ab_error *err)
+{
+    struct ab_auth_hasher *h = calloc(1, sizeof(*h));
+
+    *out = NULL;
+    if (!h || !(h->threads = calloc((size_t)nthreads, sizeof(*h->threads)))) {
+        free(h);
+        return ab_error_set(err, AB_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    h->queue_max = queue_max;
+    for (; h->nthreads < nthreads; h->nthreads++)
+        if (pthread_create(&h->threads[h->nthreads], NULL, hasher_main, h) != 0) {
+            ab_auth_hasher_stop(h);
+            ab_auth_hasher_free(h);
+            return ab_error_set(err, AB_ENOMEM, "cannot start a password hashing thread");
+        }
+    *out = h;
+    return 0;
+}
+
+int ab_auth_hasher_submit(struct ab_auth_hasher *h, struct ab_auth_job *job)
+{
+    int rc = 0;
+
+    job->next = NULL;
+    pthread_mutex_lock(&h->lock);
+    if (h->stopping || h->queued >= h->queue_max) {
+        rc = AB_ECONFLICT;
+    } else {
+        if (h->tail)
+            h->tail->next = job;
+        else
+            h->head = job;
+        h->tail = job;
+        h->queued++;
+        pthread_cond_signal(&h->wake);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+void ab_auth_hasher_stop(struct ab_auth_hasher *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = true;
+    pthread_cond_broadcast(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    for (int i = 0; i < h->nthreads; i++)
+        pthread_join(h->threads[i], NULL);
+    h->nthreads = 0;
+}
+
+void ab_auth_hasher_free(struct ab_auth_hasher *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+    free(h->threads);
+    free(h);
 }
 
 void ab_auth_random_password(char *out, size_t len)

@@ -346,6 +346,78 @@ int ab_config_set_home(struct ab_config *cfg, const char *dir, struct ab_error *
     return 0;
 }
 
+/* Reads the integer variable name into *out when it is set; it must lie in [min, max]. */
+static int env_int(const char *name, long min, long max, const char *what, int *out,
+                   struct ab_error *err)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n;
+
+    if (!v || !*v)
+        return 0;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return ab_error_set(err, AB_EINVAL, "%s must be %s from %ld to %ld, not '%s'", name, what,
+                            min, max, v);
+    *out = (int)n;
+    return 0;
+}
+
+/* Copies the string variable name (or fallback) into out, which must hold it. */
+static int env_str(const char *name, const char *fallback, char *out, size_t n,
+                   struct ab_error *err)
+{
+    const char *v = env_or(name, fallback);
+
+    if (strlen(v) >= n)
+        return ab_error_set(err, AB_ETOOBIG, "%s is too long (%zu bytes at most)", name, n - 1);
+    snprintf(out, n, "%s", v);
+    return 0;
+}
+
+/* The service's connection, /metrics and login settings. */
+static int load_serving(struct ab_config *cfg, long cpus, struct ab_error *err)
+{
+    int rc;
+
+    cfg->max_conns = 1000;
+    cfg->max_conns_per_ip = 100;
+    cfg->header_timeout_s = 5;
+    cfg->idle_timeout_s = 60;
+    cfg->shutdown_grace_s = 30;
+    cfg->hash_threads = cpus > 1 ? (int)(cpus / 2) : 1;
+    cfg->hash_queue = 16;
+    cfg->login_rate_account = 10;
+    cfg->login_rate_address = 30;
+    if ((rc = env_int("AGENTBASE_MAX_CONNECTIONS", 1, 1000000, "a number", &cfg->max_conns, err)) ||
+        (rc = env_int("AGENTBASE_MAX_CONNECTIONS_PER_IP", 1, 1000000, "a number",
+                      &cfg->max_conns_per_ip, err)) ||
+        (rc = env_int("AGENTBASE_HEADER_TIMEOUT", 1, 3600, "seconds", &cfg->header_timeout_s,
+                      err)) ||
+        (rc = env_int("AGENTBASE_IDLE_TIMEOUT", 1, 86400, "seconds", &cfg->idle_timeout_s, err)) ||
+        (rc = env_int("AGENTBASE_SHUTDOWN_GRACE", 0, 3600, "seconds", &cfg->shutdown_grace_s,
+                      err)) ||
+        (rc = env_int("AGENTBASE_HASH_THREADS", 1, 256, "a number", &cfg->hash_threads, err)) ||
+        (rc = env_int("AGENTBASE_HASH_QUEUE", 1, 100000, "a number", &cfg->hash_queue, err)) ||
+        (rc = env_int("AGENTBASE_LOGIN_RATE_ACCOUNT", 0, 1000000, "logins a minute (0 for none)",
+                      &cfg->login_rate_account, err)) ||
+        (rc = env_int("AGENTBASE_LOGIN_RATE_ADDRESS", 0, 1000000, "logins a minute (0 for none)",
+                      &cfg->login_rate_address, err)) ||
+        (rc = env_str("AGENTBASE_METRICS_LISTEN", "", cfg->metrics_listen,
+                      sizeof(cfg->metrics_listen), err)) ||
+        (rc = env_str("AGENTBASE_METRICS_TOKEN", "", cfg->metrics_token, sizeof(cfg->metrics_token),
+                      err)))
+        return rc;
+    if (cfg->max_conns_per_ip > cfg->max_conns)
+        return ab_error_set(err, AB_EINVAL,
+                            "AGENTBASE_MAX_CONNECTIONS_PER_IP (%d) must not exceed "
+                            "AGENTBASE_MAX_CONNECTIONS (%d)",
+                            cfg->max_conns_per_ip, cfg->max_conns);
+    return 0;
+}
+
 int ab_config_load(struct ab_config *cfg, struct ab_error *err)
 {
     const char *v;
@@ -367,15 +439,9 @@ int ab_config_load(struct ab_config *cfg, struct ab_error *err)
     snprintf(cfg->listen, sizeof(cfg->listen), "%s", v);
     n = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = n > 0 ? (int)n : 2;
-    v = getenv("AGENTBASE_WORKERS");
-    if (v && *v) {
-        errno = 0;
-        n = strtol(v, &end, 10);
-        if (errno || *end || n < 1 || n > 1024)
-            return ab_error_set(err, AB_EINVAL,
-                                "AGENTBASE_WORKERS must be a number from 1 to 1024, not '%s'", v);
-        cfg->workers = (int)n;
-    }
+    if ((rc = env_int("AGENTBASE_WORKERS", 1, 1024, "a number", &cfg->workers, err)) ||
+        (rc = load_serving(cfg, n, err)))
+        return rc;
     cfg->rate_limit = 100;
     v = getenv("AGENTBASE_RATE_LIMIT");
     if (v && *v) {

@@ -118,7 +118,21 @@ struct ab_config {
     char listen[256];        /* AGENTBASE_LISTEN, default 127.0.0.1:8080 */
     int workers;             /* AGENTBASE_WORKERS, default: number of CPUs */
     double rate_limit;       /* AGENTBASE_RATE_LIMIT: requests/s per key, 0 none (100) */
-    bool log_json;           /* AGENTBASE_LOG=json (default) or text */
+    /* Connections (see docs/operations.md). */
+    int max_conns;        /* AGENTBASE_MAX_CONNECTIONS: in total (1000) */
+    int max_conns_per_ip; /* AGENTBASE_MAX_CONNECTIONS_PER_IP: from one address (100) */
+    int header_timeout_s; /* AGENTBASE_HEADER_TIMEOUT: until a request arrives, s (5) */
+    int idle_timeout_s;   /* AGENTBASE_IDLE_TIMEOUT: idle keep-alive, s (60) */
+    int shutdown_grace_s; /* AGENTBASE_SHUTDOWN_GRACE: for requests in flight, s (30) */
+    /* /metrics: a listen address of its own, and/or a token for it on the main address. */
+    char metrics_listen[256]; /* AGENTBASE_METRICS_LISTEN; "" none */
+    char metrics_token[256];  /* AGENTBASE_METRICS_TOKEN; "" none */
+    /* Logins: password hashing threads and queue, attempts a minute per account/address. */
+    int hash_threads;       /* AGENTBASE_HASH_THREADS: default half the CPUs, at least 1 */
+    int hash_queue;         /* AGENTBASE_HASH_QUEUE: hashes waiting at most (16) */
+    int login_rate_account; /* AGENTBASE_LOGIN_RATE_ACCOUNT: a minute, 0 none (10) */
+    int login_rate_address; /* AGENTBASE_LOGIN_RATE_ADDRESS: a minute, 0 none (30) */
+    bool log_json;          /* AGENTBASE_LOG=json (default) or text */
     /* The key ring of stored secrets (see secret/secret.h); "" when unset. */
     char secret_key[2048];          /* AGENTBASE_SECRET_KEY: the ring itself */
     char secret_key_file[PATH_MAX]; /* AGENTBASE_SECRET_KEY_FILE: a file holding it */

@@ -42,6 +42,7 @@ struct ab_usage {
     pthread_cond_t wake;
     struct ab_usage_op *head, *tail;
     bool stop;
+    bool draining;      /* ab_usage_drain: refuse everything */
     double last_expire; /* ms */
     atomic_ulong batches, ops, fallbacks, expired;
 };
@@ -270,6 +271,16 @@ static unsigned long tenant_hash(const char *s)
     return h;
 }
 
+/* The answer to an operation that arrives or waits while the service shuts down. */
+static void refuse(struct ab_usage_op *op)
+{
+    op->next = NULL;
+    set_error(op, 503, "shutting_down",
+              "the server is shutting down; retry with the same Idempotency-Key");
+    snprintf(op->retry_after, sizeof(op->retry_after), "1");
+    op->done(op);
+}
+
 void ab_usage_submit(struct ab_usage *u, struct ab_usage_op *op)
 {
     op->next = NULL;
@@ -279,6 +290,11 @@ void ab_usage_submit(struct ab_usage *u, struct ab_usage_op *op)
     op->replayed = false;
     op->tenant_hash = tenant_hash(op->tenant);
     pthread_mutex_lock(&u->lock);
+    if (u->draining) {
+        pthread_mutex_unlock(&u->lock);
+        refuse(op);
+        return;
+    }
     if (u->tail)
         u->tail->next = op;
     else
@@ -334,19 +350,45 @@ int ab_usage_start(const char *conninfo, int nbatchers, int max_batch, struct ab
     return 0;
 }
 
-void ab_usage_stop(struct ab_usage *u)
+/* Tells the batchers to stop once the queue is empty, and waits for them. */
+static void join_batchers(struct ab_usage *u)
 {
-    if (!u)
-        return;
     pthread_mutex_lock(&u->lock);
     u->stop = true;
     pthread_cond_broadcast(&u->wake);
     pthread_mutex_unlock(&u->lock);
-    for (int i = 0; i < u->nbatchers; i++) {
-        if (u->b[i].started)
+    for (int i = 0; i < u->nbatchers; i++)
+        if (u->b[i].started) {
             pthread_join(u->b[i].thread, NULL);
-        free(u->b[i].tenants);
+            u->b[i].started = false;
+        }
+}
+
+void ab_usage_drain(struct ab_usage *u)
+{
+    struct ab_usage_op *ops, *next;
+
+    if (!u)
+        return;
+    pthread_mutex_lock(&u->lock);
+    u->draining = true;
+    ops = u->head;
+    u->head = u->tail = NULL;
+    pthread_mutex_unlock(&u->lock);
+    for (struct ab_usage_op *op = ops; op; op = next) {
+        next = op->next;
+        refuse(op);
     }
+    join_batchers(u);
+}
+
+void ab_usage_stop(struct ab_usage *u)
+{
+    if (!u)
+        return;
+    join_batchers(u);
+    for (int i = 0; i < u->nbatchers; i++)
+        free(u->b[i].tenants);
     ab_pg_pool_destroy(u->pool);
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->wake);

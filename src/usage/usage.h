@@ -61,7 +61,13 @@ int ab_usage_start(const char *conninfo, int nbatchers, int max_batch, struct ab
 /* Queues op; op->done(op) runs later on a batcher thread. */
 void ab_usage_submit(struct ab_usage *u, struct ab_usage_op *op);
 void ab_usage_stats(struct ab_usage *u, struct ab_usage_stats *st);
-/* Applies what is queued, then stops the batchers and frees u. */
+/*
+ * For shutdown: stops taking work. The batches being applied are finished and answered;
+ * every operation still queued, and every one submitted from now on, is answered 503 at
+ * once (done() runs on the caller's thread). Returns when no batcher is running.
+ */
+void ab_usage_drain(struct ab_usage *u);
+/* Applies what is queued (unless drained), then stops the batchers and frees u. */
 void ab_usage_stop(struct ab_usage *u);
 
 #endif

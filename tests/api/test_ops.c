@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,18 @@ static void test_oversize_headers_are_refused_and_the_server_keeps_serving(void 
     api_response_free(&r);
 }
 
+/* "Authorization: Bearer <the metrics token tests/run gave the server>" */
+static const char *const *metrics_auth(void)
+{
+    static char line[512];
+    static const char *headers[] = {line, NULL};
+    const char *token = getenv("AGENTBASE_METRICS_TOKEN");
+
+    assert_non_null(token);
+    snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
+    return headers;
+}
+
 static void test_metrics_count_requests_by_route_and_status(void **state)
 {
     struct api_response r;
@@ -122,7 +135,7 @@ static void test_metrics_count_requests_by_route_and_status(void **state)
     (void)state;
     assert_int_equal(api_request("GET", "/healthz", NULL, 0, NULL, &r), 0);
     api_response_free(&r);
-    assert_int_equal(api_request("GET", "/metrics", NULL, 0, NULL, &r), 0);
+    assert_int_equal(api_request("GET", "/metrics", NULL, 0, metrics_auth(), &r), 0);
     assert_int_equal(r.status, 200);
     api_header(&r, "Content-Type", type, sizeof(type));
     assert_string_equal(type, "text/plain; version=0.0.4");
@@ -131,6 +144,25 @@ static void test_metrics_count_requests_by_route_and_status(void **state)
     assert_non_null(strstr(r.body, "agentbase_http_request_duration_seconds_bucket{le=\"+Inf\"}"));
     assert_non_null(strstr(r.body, "agentbase_db_pool_connections{state=\"size\"}"));
     api_response_free(&r);
+}
+
+static void test_metrics_without_the_token_or_with_another_is_401(void **state)
+{
+    const char *other[] = {"Authorization: Bearer api-tests-metrics-tokeN", NULL};
+    const char *shorter[] = {"Authorization: Bearer api", NULL};
+    const char *const *tries[] = {NULL, other, shorter};
+    struct api_response r;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+        assert_int_equal(api_request("GET", "/metrics", NULL, 0, tries[i], &r), 0);
+        assert_int_equal(r.status, 401);
+        assert_string_equal(r.body, "{\"error\":{\"code\":\"unauthorized\",\"message\":"
+                                    "\"/metrics needs Authorization: Bearer "
+                                    "<AGENTBASE_METRICS_TOKEN>\"}}");
+        assert_null(strstr(r.body, "agentbase_http_requests_total"));
+        api_response_free(&r);
+    }
 }
 
 int main(void)
@@ -143,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_oversize_body_is_413_and_the_server_keeps_serving),
         cmocka_unit_test(test_oversize_headers_are_refused_and_the_server_keeps_serving),
         cmocka_unit_test(test_metrics_count_requests_by_route_and_status),
+        cmocka_unit_test(test_metrics_without_the_token_or_with_another_is_401),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
