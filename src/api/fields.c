@@ -221,6 +221,12 @@ static int value_check(struct ab_req *req, const struct ab_field *f, const json_
                    1;
         json_array_foreach(v, i, item)
         {
+            if (f->item_max_len && json_is_string(item) &&
+                utf8_length(json_string_value(item)) > f->item_max_len)
+                return ab_http_error_at(req, 400, "invalid_field", f->name,
+                                        "field '%s': element %zu is longer than %ld characters",
+                                        f->name, i, f->item_max_len) +
+                       1;
             if ((wrong = kind_wrong(f->items, item)) != NULL)
                 return ab_http_error_at(req, 400, "invalid_field", f->name,
                                         "field '%s' must be an array of %s (element %zu is not)",

@@ -40,6 +40,7 @@ struct ab_field {
     bool min_exclusive, max_exclusive;
     double min, max;       /* INTEGER, NUMBER: the value's range */
     long min_len, max_len; /* STRING: characters; ARRAY: elements (0: no bound) */
+    long item_max_len;     /* ARRAY of strings: each element's characters (0: no bound) */
     const char *choices;   /* comma-separated values a string must be one of, or NULL */
     const char *sql_type;  /* the column's type name (int4, timestamptz), for casts; or NULL */
     const char *doc;       /* a sentence for the OpenAPI document, or NULL */

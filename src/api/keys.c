@@ -23,44 +23,23 @@ static const char insert_key[] =
     "        ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6::timestamptz, $7) "
     "RETURNING (to_jsonb(k) - 'key_hash')::text";
 
-/* Checks the body: name (string), scopes (array of strings the caller holds), optional
- * user_id and expires_at (strings). 0, or 1 with the 400/403 answer set. */
+/* Checks the body against its fields (operations.c), then each scope: its shape, and that
+ * the caller holds it. 0, or 1 with the 400/403 answer set. */
 static int check_body(struct ab_req *req, const struct ab_caller *who, json_t *doc)
 {
-    static const char *const fields[] = {"name", "scopes", "user_id", "expires_at"};
     json_t *scopes = json_object_get(doc, "scopes"), *v;
-    const char *field;
     size_t i;
 
-    json_object_foreach(doc, field, v)
-    {
-        bool known = false;
-
-        for (i = 0; i < AB_ARRAY_LEN(fields); i++)
-            known |= strcmp(field, fields[i]) == 0;
-        if (!known)
-            return ab_http_error(req, 400, "invalid_field",
-                                 "field '%s' cannot be set here (unknown or read-only for "
-                                 "api-keys)",
-                                 field) +
-                   1;
-        if (strcmp(field, "scopes") != 0 && !json_is_string(v) && !json_is_null(v))
-            return ab_http_error(req, 400, "invalid_field", "field '%s' must be a string", field) +
-                   1;
-    }
-    if (!json_is_string(json_object_get(doc, "name")))
-        return ab_http_error(req, 400, "invalid_field", "field 'name' is required") + 1;
-    if (!json_is_array(scopes) || json_array_size(scopes) == 0)
-        return ab_http_error(req, 400, "invalid_field",
-                             "field 'scopes' must be a non-empty array of scopes") +
-               1;
+    if (ab_fields_check(req, doc, ab_op_api_key_create_fields, ab_op_api_key_create_nfields,
+                        AB_CHECK_CREATE, "api-keys"))
+        return 1;
     json_array_foreach(scopes, i, v)
     {
         const char *s = json_string_value(v);
 
-        if (!s || !*s || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-:*") != strlen(s))
-            return ab_http_error(req, 400, "invalid_field",
-                                 "scopes must look like agents:read, agents:*, or admin") +
+        if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-:*") != strlen(s))
+            return ab_http_error_at(req, 400, "invalid_field", "scopes",
+                                    "scopes must look like agents:read, agents:*, or admin") +
                    1;
         if (!ab_api_caller_allows(who, s))
             return ab_http_error(req, 403, "forbidden",
@@ -87,7 +66,6 @@ int ab_api_key_create(void *appv, struct ab_req *req)
     char key[AB_KEY_LEN + 1], prefix[AB_KEY_PREFIX_LEN + 1], hash[65], created_by[64];
     const char *params[7];
     struct ab_caller who;
-    json_error_t jerr;
     json_t *doc = NULL;
     char *scopes = NULL;
     PGconn *conn;
@@ -95,13 +73,7 @@ int ab_api_key_create(void *appv, struct ab_req *req)
 
     if (ab_api_begin(appv, req, "api-keys:write", true, &who, &conn))
         return 0;
-    doc = json_loadb(req->body.data ? req->body.data : "", req->body.len, JSON_REJECT_DUPLICATES,
-                     &jerr);
-    if (!doc || !json_is_object(doc)) {
-        ab_http_error(req, 400, "invalid_json", "the body must be a JSON object");
-        goto out;
-    }
-    if (check_body(req, &who, doc))
+    if (!(doc = ab_api_parse_object(req, false)) || check_body(req, &who, doc))
         goto out;
     scopes = json_dumps(json_object_get(doc, "scopes"), JSON_COMPACT);
     ab_auth_key_new(key, prefix, hash);

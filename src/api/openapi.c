@@ -92,6 +92,9 @@ static json_t *field_schema(const struct ab_field *f, enum detail d)
 
     if (f->kind == AB_KIND_ARRAY) {
         json_object_set_new(s, "items", kind_schema(f->items));
+        if (f->item_max_len)
+            json_object_set_new(json_object_get(s, "items"), "maxLength",
+                                json_integer(f->item_max_len));
         if (d == FULL && f->min_len)
             json_object_set_new(s, "minItems", json_integer(f->min_len));
         if (d == FULL && f->max_len)
@@ -696,8 +699,13 @@ static const struct op_doc docs[] = {
      "The database is reachable and at this binary's schema version",
      .answer_fields = ab_op_readyz_answer, .nanswer = &ab_op_readyz_nanswer, .status = 200,
      .public = true, .st = {.s503 = "not ready: the database is unreachable or not migrated"}},
-    {"GET", "/metrics", "getMetrics", "operations", "Prometheus metrics (text format 0.0.4)",
-     .answer = ANSWER_TEXT, .status = 200, .public = true},
+    {"GET", "/metrics", "getMetrics", "operations",
+     "Prometheus metrics (text format 0.0.4), with Authorization: Bearer "
+     "<AGENTBASE_METRICS_TOKEN> (not an API key); or without it on AGENTBASE_METRICS_LISTEN",
+     .answer = ANSWER_TEXT, .status = 200, .public = true,
+     .st = {.s401 = "the metrics token is missing or wrong",
+            .s404 = "no AGENTBASE_METRICS_TOKEN is configured: metrics are served on "
+                    "AGENTBASE_METRICS_LISTEN only"}},
     {"GET", "/openapi.json", "getOpenApiDocument", "operations",
      "This document (gzip-compressed for Accept-Encoding: gzip)", .answer = ANSWER_DOCUMENT,
      .status = 200, .public = true,

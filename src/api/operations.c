@@ -149,7 +149,7 @@ const size_t ab_op_reserve_nfields = AB_ARRAY_LEN(ab_op_reserve_fields);
         F("error_message", STRING, .nullable = true, .max_len = 4000),                             \
         F("message_id", UUID, .nullable = true),                                                   \
         F("tool_call_ids", ARRAY, .items = AB_KIND_STRING, .nullable = true, .max_len = 128,       \
-          .doc = "at most 128, each at most 200 characters"),                                      \
+          .item_max_len = 200, .doc = "at most 128, each at most 200 characters"),                 \
         F("request_type", STRING, .nullable = true,                                                \
           .choices = "chat,completion,embedding,image,audio,tool,other", .doc = "default chat"),   \
         F("metadata", OBJECT, .nullable = true)

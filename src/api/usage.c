@@ -1,11 +1,12 @@
 /*
  * The usage accounting endpoints.
  *
- * Reservations, settles, releases and events are checked here (shape, types, ranges),
- * authenticated, and handed to the group-commit batchers (usage/usage.h) as one JSON
- * operation each; the connection is parked meanwhile, so a handful of server threads can
- * have any number of accounting calls waiting for their batch. The answer is whatever
- * agentbase.usage_apply said for the operation, sent only after its batch committed.
+ * Reservations, settles, releases and events are authenticated, checked here against their
+ * field lists (operations.c, shared with the OpenAPI document), and handed to the group-commit
+ * batchers (usage/usage.h) as one JSON operation each; the connection is parked meanwhile, so a
+ * handful of server threads can have any number of accounting calls waiting for their batch. The
+ * answer is whatever agentbase.usage_apply said for the operation, sent only after its batch
+ * committed.
  *
  * Reports, wallet adjustments and level allocations are ordinary transactions.
  */
@@ -14,149 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- checking a body against a field list ------------------------------------------- */
-
-enum field_kind { F_UUID, F_STRING, F_INT, F_OBJECT, F_STRINGS, F_ENUM };
-
-struct field {
-    const char *name;
-    enum field_kind kind;
-    bool required;
-    long long min, max;  /* F_INT: the range; F_STRING: the length */
-    const char *choices; /* F_ENUM: comma-separated */
-};
-
-#define MAX_TOKENS 10000000000LL /* 1e10: more tokens than any call */
-#define MAX_MS     2147483647LL
-
-static const struct field reserve_fields[] = {
-    {"user_id", F_UUID, false, 0, 0, NULL},
-    {"agent_id", F_UUID, false, 0, 0, NULL},
-    {"conversation_id", F_UUID, false, 0, 0, NULL},
-    {"provider", F_STRING, true, 1, 64, NULL},
-    {"model", F_STRING, true, 1, 200, NULL},
-    {"estimated_input_tokens", F_INT, true, 0, MAX_TOKENS, NULL},
-    {"max_output_tokens", F_INT, true, 1, MAX_TOKENS, NULL},
-    {"expires_in_seconds", F_INT, false, 1, 86400, NULL},
-    {"metadata", F_OBJECT, false, 0, 0, NULL},
-};
-
-/* What a finished call reports (settle); an event also names who and what. */
-#define CALL_FIELDS                                                                                \
-    {"input_tokens", F_INT, true, 0, MAX_TOKENS, NULL},                                            \
-        {"output_tokens", F_INT, true, 0, MAX_TOKENS, NULL},                                       \
-        {"cached_tokens", F_INT, false, 0, MAX_TOKENS, NULL},                                      \
-        {"latency_ms", F_INT, false, 0, MAX_MS, NULL},                                             \
-        {"time_to_first_token_ms", F_INT, false, 0, MAX_MS, NULL},                                 \
-        {"status", F_ENUM, false, 0, 0, "success,error,timeout,cancelled,rate_limited"},           \
-        {"error_code", F_STRING, false, 0, 200, NULL},                                             \
-        {"error_message", F_STRING, false, 0, 4000, NULL},                                         \
-        {"message_id", F_UUID, false, 0, 0, NULL},                                                 \
-        {"tool_call_ids", F_STRINGS, false, 0, 0, NULL},                                           \
-        {"request_type", F_ENUM, false, 0, 0, "chat,completion,embedding,image,audio,tool,other"}, \
-    {                                                                                              \
-        "metadata", F_OBJECT, false, 0, 0, NULL                                                    \
-    }
-
-static const struct field settle_fields[] = {CALL_FIELDS};
-
-static const struct field event_fields[] = {
-    {"user_id", F_UUID, false, 0, 0, NULL},         {"agent_id", F_UUID, false, 0, 0, NULL},
-    {"conversation_id", F_UUID, false, 0, 0, NULL}, {"provider", F_STRING, true, 1, 64, NULL},
-    {"model", F_STRING, true, 1, 200, NULL},        CALL_FIELDS,
-};
-
-static bool in_list(const char *list, const char *s)
-{
-    size_t n = strlen(s);
-
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-
-        if (len == n && memcmp(p, s, n) == 0)
-            return true;
-        p += len + (p[len] == ',');
-    }
-    return false;
-}
-
-/* Checks one value against its field; NULL when fine, else what is wrong. */
-static const char *check_value(const struct field *f, json_t *v)
-{
-    size_t i;
-    json_t *item;
-
-    switch (f->kind) {
-    case F_UUID:
-        return json_is_string(v) && ab_api_is_uuid(json_string_value(v)) ? NULL : "must be a UUID";
-    case F_STRING:
-        if (!json_is_string(v))
-            return "must be a string";
-        return (long long)json_string_length(v) < f->min ||
-                       (long long)json_string_length(v) > f->max
-                   ? "has a length out of range"
-                   : NULL;
-    case F_INT:
-        if (!json_is_integer(v))
-            return "must be an integer";
-        return json_integer_value(v) < f->min || json_integer_value(v) > f->max ? "is out of range"
-                                                                                : NULL;
-    case F_OBJECT:
-        return json_is_object(v) ? NULL : "must be an object";
-    case F_STRINGS:
-        if (!json_is_array(v) || json_array_size(v) > 128)
-            return "must be an array of at most 128 strings";
-        json_array_foreach(v, i, item)
-        {
-            if (!json_is_string(item) || json_string_length(item) > 200)
-                return "must be an array of strings (at most 200 characters each)";
-        }
-        return NULL;
-    case F_ENUM:
-        return json_is_string(v) && in_list(f->choices, json_string_value(v)) ? NULL
-                                                                              : "is not one of";
-    }
-    return "is invalid";
-}
-
-/* Checks doc against fields (a null counts as absent and is dropped); 0, or 1 with 400. */
-static int check_fields(struct ab_req *req, json_t *doc, const struct field *fields, size_t n)
-{
-    const char *name;
-    json_t *v;
-    void *tmp;
-
-    json_object_foreach_safe(doc, tmp, name, v)
-    {
-        const struct field *f = NULL;
-        const char *wrong;
-
-        for (size_t i = 0; i < n && !f; i++)
-            if (strcmp(fields[i].name, name) == 0)
-                f = &fields[i];
-        if (!f)
-            return ab_http_error(req, 400, "invalid_field", "field '%s' is not accepted here",
-                                 name) +
-                   1;
-        if (json_is_null(v)) {
-            json_object_del(doc, name);
-            continue;
-        }
-        if ((wrong = check_value(f, v)) != NULL) {
-            if (f->kind == F_ENUM)
-                return ab_http_error(req, 400, "invalid_field", "field '%s' must be one of %s",
-                                     name, f->choices) +
-                       1;
-            return ab_http_error(req, 400, "invalid_field", "field '%s' %s", name, wrong) + 1;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (fields[i].required && !json_object_get(doc, fields[i].name))
-            return ab_http_error(req, 400, "invalid_field", "field '%s' is required",
-                                 fields[i].name) +
-                   1;
-    return 0;
-}
+/* Accounting bodies are described in operations.c (the validator and the document share
+ * them); a null there counts as absent. */
+#define CHECK_FLAGS (AB_CHECK_CREATE | AB_CHECK_DROP_NULL)
 
 /* ---- handing an operation to the batchers ------------------------------------------- */
 
@@ -232,7 +93,7 @@ static void op_start(struct ab_req *req, void *arg)
  * (directly, or later by op_done).
  */
 static int submit(struct ab_app *app, struct ab_req *req, const char *op,
-                  const struct field *fields, size_t nfields, bool user_field)
+                  const struct ab_field *fields, size_t nfields, bool user_field)
 {
     const char *key, *id = req->params[0];
     struct ab_caller who;
@@ -247,7 +108,7 @@ static int submit(struct ab_app *app, struct ab_req *req, const char *op,
         return 0;
     if (!(args = ab_api_parse_object(req, fields == NULL)))
         return 0;
-    if (check_fields(req, args, fields, nfields))
+    if (ab_fields_check(req, args, fields, nfields, CHECK_FLAGS, op))
         goto out;
     if (user_field && !json_object_get(args, "user_id")) {
         /* A key bound to a user accounts for that user unless told otherwise. */
@@ -293,12 +154,12 @@ out:
 
 static int post_reservation(void *app, struct ab_req *req)
 {
-    return submit(app, req, "reserve", reserve_fields, AB_ARRAY_LEN(reserve_fields), true);
+    return submit(app, req, "reserve", ab_op_reserve_fields, ab_op_reserve_nfields, true);
 }
 
 static int post_settle(void *app, struct ab_req *req)
 {
-    return submit(app, req, "settle", settle_fields, AB_ARRAY_LEN(settle_fields), false);
+    return submit(app, req, "settle", ab_op_settle_fields, ab_op_settle_nfields, false);
 }
 
 static int post_release(void *app, struct ab_req *req)
@@ -308,7 +169,7 @@ static int post_release(void *app, struct ab_req *req)
 
 static int post_event(void *app, struct ab_req *req)
 {
-    return submit(app, req, "event", event_fields, AB_ARRAY_LEN(event_fields), true);
+    return submit(app, req, "event", ab_op_event_fields, ab_op_event_nfields, true);
 }
 
 /* ---- ordinary transactions ------------------------------------------------------------ */
@@ -410,7 +271,7 @@ static int get_summary(void *app, struct ab_req *req)
 
 /* A body checked against fields, parsed by a prepare function and freed by its caller. */
 struct body_ctx {
-    const struct field *fields;
+    const struct ab_field *fields;
     size_t nfields;
     const char *what; /* for a 404: "wallet", "user" */
     json_t *doc;
@@ -425,7 +286,7 @@ static int parse_body(struct ab_req *req, struct body_ctx *c)
         return ab_http_error(req, 404, "not_found", "%s %s not found", c->what, req->params[0]) + 1;
     if (!(c->doc = ab_api_parse_object(req, false)))
         return 1;
-    return check_fields(req, c->doc, c->fields, c->nfields);
+    return ab_fields_check(req, c->doc, c->fields, c->nfields, CHECK_FLAGS, c->what);
 }
 
 static int prepare_adjust(struct ab_req *req, void *ctx, const char **params)
@@ -459,15 +320,8 @@ static int prepare_adjust(struct ab_req *req, void *ctx, const char **params)
  */
 static int post_adjust(void *appv, struct ab_req *req)
 {
-    static const struct field fields[] = {
-        {"direction", F_ENUM, true, 0, 0, "credit,debit,reserve,release,adjustment"},
-        {"amount", F_INT, true, -MAX_TOKENS, MAX_TOKENS, NULL},
-        {"reason", F_STRING, false, 0, 500, NULL},
-        {"reference_type", F_STRING, false, 0, 100, NULL},
-        {"reference_id", F_STRING, false, 0, 200, NULL},
-        {"metadata", F_OBJECT, false, 0, 0, NULL},
-    };
-    struct body_ctx c = {fields, AB_ARRAY_LEN(fields), "wallet", NULL, "", NULL};
+    struct body_ctx c = {
+        ab_op_wallet_adjust_fields, ab_op_wallet_adjust_nfields, "wallet", NULL, "", NULL};
     const char *params[8] = {0};
 
     answer_json(appv, req, "billing:admin",
@@ -494,10 +348,7 @@ static int prepare_level(struct ab_req *req, void *ctx, const char **params)
 /* POST /v1/users/{id}/level {level}: the plan level and its monthly allocation (once a month). */
 static int post_level(void *appv, struct ab_req *req)
 {
-    static const struct field fields[] = {
-        {"level", F_ENUM, true, 0, 0, "free,basic,starter,pro,premium,enterprise"},
-    };
-    struct body_ctx c = {fields, AB_ARRAY_LEN(fields), "user", NULL, "", NULL};
+    struct body_ctx c = {ab_op_user_level_fields, ab_op_user_level_nfields, "user", NULL, "", NULL};
     const char *params[2] = {0};
 
     answer_json(appv, req, "billing:admin",

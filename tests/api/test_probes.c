@@ -139,8 +139,8 @@ static void test_a_nul_in_a_header_is_400(void **state)
                  "Authorization: Bearer %s%cjunk\r\n\r\n",
                  key, '\0');
     assert_int_equal(exchange(req, (size_t)n, out, sizeof(out)), 400);
-    assert_non_null(strstr(out, "{\"error\":{\"code\":\"invalid_request\",\"message\":\"a request "
-                                "header holds a NUL byte\"}}"));
+    assert_non_null(strstr(out, "\"code\":\"invalid_request\""));
+    assert_non_null(strstr(out, "\"message\":\"a request header holds a NUL byte\""));
     /* A NUL at the very end of a value, and in the last header of the block. */
     n = snprintf(req, sizeof(req),
                  "GET /v1/agents HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
@@ -157,7 +157,7 @@ static void test_a_nul_in_a_header_is_400(void **state)
 
 static void test_a_nul_in_the_path_or_the_query_is_400(void **state)
 {
-    const char *targets[] = {"/v1/agents%00junk", "/v1/agents?name=a%00b", "/healthz%00"};
+    const char *targets[] = {"/v1/agents%00junk", "/v1/agents?model_name=a%00b", "/healthz%00"};
     char req[512], out[4096];
     int n;
 
@@ -171,7 +171,7 @@ static void test_a_nul_in_the_path_or_the_query_is_400(void **state)
         assert_non_null(strstr(out, "\"message\":\"the path or query string holds a NUL byte\""));
     }
     n = snprintf(req, sizeof(req),
-                 "GET /v1/agents?name=a%%20b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                 "GET /v1/agents?model_name=a%%20b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
                  "Authorization: Bearer %s\r\n\r\n",
                  key);
     assert_int_equal(exchange(req, (size_t)n, out, sizeof(out)), 200);

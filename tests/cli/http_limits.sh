@@ -45,7 +45,7 @@ ok "$([ "${inflight:-0}" -ge 6 ] && echo 0 || echo 1)" \
 is "$(echo "$metrics" | sed -n 's/^agentbase_db_pool_connections{state="busy"} //p')" 2 \
     "and shows both pooled connections busy"
 main=$(curl -s -m 3 -w ' %{http_code}' "$url/metrics")
-like "$main" '^\{"error":\{"code":"not_found","message":"/metrics is not served on this address: set AGENTBASE_METRICS_TOKEN.*\}\} 404$' \
+like "$main" '^\{"error":\{"type":"[a-z_]+","code":"not_found","message":"/metrics is not served on this address: set AGENTBASE_METRICS_TOKEN.*"param":null,"request_id":"[0-9a-f]+"\}\} 404$' \
     "/metrics on the main address without a token configured is 404 and says why"
 ab_release
 wait $(jobs -p | grep -v "^$server$") 2>/dev/null

@@ -28,7 +28,7 @@ codes=""
 for i in 1 2 3; do codes="$codes$(login 127.0.0.1 ann@login.test wrong-password | cut -c1-3) "; done
 is "$codes" "401 401 401 " "three wrong passwords for one account are answered 401"
 like "$(login 127.0.0.1 ann@login.test wrong-password)" \
-    '^429 [0-9]+\{"error":\{"code":"rate_limited","message":"too many sign-in attempts for this account; retry in [0-9]+ s"\}\}$' \
+    '^429 [0-9]+\{"error":\{"type":"[a-z_]+","code":"rate_limited","message":"too many sign-in attempts for this account; retry in [0-9]+ s","param":null,"request_id":"[0-9a-f]+"\}\}$' \
     "the fourth is 429 with Retry-After and says the account is limited"
 like "$(login 127.0.0.2 ANN@login.test a-long-enough-passphrase-9)" '^429 [0-9]+.*for this account' \
     "the account stays limited from another address, in any case, with the right password"
@@ -38,7 +38,7 @@ is "$codes" "401 401 401 401 " "one address may try other accounts up to its lim
 like "$(login 127.0.0.3 ann@login.test a-long-enough-passphrase-9 | cut -c1-3)" '^429$' \
     "an account limited meanwhile is limited for it too"
 like "$(login 127.0.0.3 nobody9@login.test x)" \
-    '^429 [0-9]+\{"error":\{"code":"rate_limited","message":"too many sign-in attempts from this address; retry in [0-9]+ s"\}\}$' \
+    '^429 [0-9]+\{"error":\{"type":"[a-z_]+","code":"rate_limited","message":"too many sign-in attempts from this address; retry in [0-9]+ s","param":null,"request_id":"[0-9a-f]+"\}\}$' \
     "past its limit the address gets 429 with Retry-After and says the address is limited"
 kill -TERM $server; wait $server
 is "$?" 0 "the server stops cleanly"
@@ -60,7 +60,7 @@ like "$all" '^ [0-9]+ 200; [0-9]+ 503;$' \
     "24 sign-ins at once past one thread and one waiting: some served, the rest 503 ($all)"
 busy=$(grep -l '"code":"busy"' "$AGENTBASE_HOME"/burst.*.b | head -n 1)
 like "$(tr -d '\r' <"${busy%.b}.h" | grep '^Retry-After:') $(cat "$busy")" \
-    '^Retry-After: 1 \{"error":\{"code":"busy","message":"too many sign-ins at once; retry in a second"\}\}$' \
+    '^Retry-After: 1 \{"error":\{"type":"[a-z_]+","code":"busy","message":"too many sign-ins at once; retry in a second","param":null,"request_id":"[0-9a-f]+"\}\}$' \
     "a 503 of the full queue says so, with Retry-After"
 kill -TERM $server; wait $server
 is "$?" 0 "the server stops cleanly"
