@@ -335,13 +335,12 @@ extern const size_t ab_usage_nroutes;
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;
 
-/*
- * Serves until SIGTERM or SIGINT, then finishes the requests in flight (up to 30 s) and
- * returns. Prints the address it listens on once it is ready. secrets (the caller's) seals
- * and opens stored secrets.
- */
-int ab_api_serve(const struct ab_config *cfg, const char *conninfo, struct ab_secret_ring *secrets,
-                 struct ab_error *err) AB_MUSTCHECK;
+/* The operational routes answered on the server's own threads, and the routes of the
+ * metrics address (AGENTBASE_METRICS_LISTEN). */
+extern const ab_http_handler ab_api_inline_handlers[];
+extern const size_t ab_api_ninline;
+extern const struct ab_http_route ab_api_metrics_routes[];
+extern const size_t ab_api_nmetrics_routes;
 
 /* ---- the business operations' bodies (operations.c) ------------------------------------ */
 /*

@@ -1,5 +1,6 @@
 /* agentbase serve: the REST service. */
 #include "api/api.h"
+#include "app/app.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
 #include "secret/secret.h"
@@ -40,7 +41,7 @@ int ab_cli_serve(const struct ab_config *cfg, int argc, char **argv)
     }
     rc = ab_cli_secret_ring(&local, &ring, &err);
     rc = rc ? rc : ab_cluster_service_conninfo(&local, conninfo, sizeof(conninfo), &err);
-    rc = rc ? rc : ab_api_serve(&local, conninfo, ring, &err);
+    rc = rc ? rc : ab_app_serve(&local, conninfo, ring, &err);
     ab_secret_ring_free(ring);
     return rc ? ab_cli_fail(&err) : AB_EXIT_OK;
 }

@@ -1,5 +1,6 @@
 /* agentbase up: everything a first run needs, in one command. */
 #include "api/api.h"
+#include "app/app.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
 #include "migrate/migrate.h"
@@ -90,7 +91,7 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
     if (!serve)
         printf("ready (not serving: --no-serve); psql: agentbase pg psql\n");
     else if (!(rc = ab_cluster_service_conninfo(cfg, conninfo, sizeof(conninfo), &err)))
-        rc = ab_api_serve(cfg, conninfo, ring, &err);
+        rc = ab_app_serve(cfg, conninfo, ring, &err);
 out:
     ab_secret_ring_free(ring);
     return rc ? ab_cli_fail(&err) : AB_EXIT_OK;
