@@ -85,6 +85,7 @@ static void expect_401(const struct ab_http_route *rt, const char *authorization
     char path[256];
     const char *headers[2] = {authorization, NULL};
     struct api_response r;
+    json_t *doc;
     size_t o = 0;
 
     for (const char *p = rt->pattern; *p && o + 16 < sizeof(path);) {
@@ -100,9 +101,10 @@ static void expect_401(const struct ab_http_route *rt, const char *authorization
         api_request(rt->method, path, "{broken", 7, authorization ? headers : NULL, &r), 0);
     if (r.status != 401)
         fail_msg("%s %s without a valid key: %ld %s", rt->method, path, r.status, r.body);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_loads(r.body, 0, NULL), "error"), "type")),
+    doc = json_loads(r.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "error"), "type")),
                         "authentication_error");
+    json_decref(doc);
     api_response_free(&r);
 }
 
