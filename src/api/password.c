@@ -60,38 +60,26 @@ static int read_account(struct ab_app *app, struct ab_req *req, PGconn *conn, co
     return rc;
 }
 
+static int check_rules(struct ab_req *req, const char *field, const char *password,
+                       const char *email, const char *username);
+
 /*
- * The body as exactly the string fields named (each required); NULL with the 400 answer
- * set otherwise. The caller owns the result.
+ * The body checked against its fields (operations.c) by the one validator; NULL with the
+ * 400 answer set otherwise. A new password that breaks a rule the account is not needed for
+ * (its length) is answered by that rule first (weak_password, naming it). The caller owns
+ * the result.
  */
-static json_t *password_body(struct ab_req *req, const char *const *fields, size_t n)
+static json_t *password_body(struct ab_req *req, const struct ab_field *fields, size_t n)
 {
-    json_t *doc = ab_api_parse_object(req, false), *v;
-    const char *field;
+    json_t *doc = ab_api_parse_object(req, false);
+    const char *pw = doc ? json_string_value(json_object_get(doc, "new_password")) : NULL;
 
-    if (!doc)
+    if (doc && ((pw && check_rules(req, "new_password", pw, NULL, NULL)) ||
+                ab_fields_check(req, doc, fields, n, AB_CHECK_CREATE, "a password change"))) {
+        json_decref(doc);
         return NULL;
-    json_object_foreach(doc, field, v)
-    {
-        size_t i = 0;
-
-        while (i < n && strcmp(field, fields[i]) != 0)
-            i++;
-        if (i == n) {
-            ab_http_error(req, 400, "invalid_field", "field '%s' cannot be set here", field);
-            goto refuse;
-        }
     }
-    for (size_t i = 0; i < n; i++)
-        if (!json_is_string(json_object_get(doc, fields[i]))) {
-            ab_http_error(req, 400, "invalid_field", "field '%s' is required (a string)",
-                          fields[i]);
-            goto refuse;
-        }
     return doc;
-refuse:
-    json_decref(doc);
-    return NULL;
 }
 
 /* Overwrites the plain passwords of doc and the request body before they are freed. */
@@ -241,7 +229,6 @@ out:
 
 int ab_api_password_change(void *appv, struct ab_req *req)
 {
-    static const char *const fields[] = {"old_password", "new_password"};
     const char *old_pw, *new_pw;
     struct account a = {0};
     struct ab_caller who;
@@ -254,7 +241,8 @@ int ab_api_password_change(void *appv, struct ab_req *req)
         ab_http_error(req, 403, "forbidden",
                       "this key acts for no user: a password is changed with its user's own "
                       "session or key");
-    else if ((doc = password_body(req, fields, AB_ARRAY_LEN(fields))))
+    else if ((doc =
+                  password_body(req, ab_op_password_change_fields, ab_op_password_change_nfields)))
         read_account(appv, req, conn, who.user_id, &a);
     ab_api_end(appv, req, conn);
     if (req->status >= 400)
@@ -278,7 +266,6 @@ int ab_api_password_change(void *appv, struct ab_req *req)
 
 int ab_api_password_reset(void *appv, struct ab_req *req)
 {
-    static const char *const fields[] = {"new_password"};
     const char *id = req->params[0];
     struct account a = {0};
     struct ab_caller who;
@@ -297,7 +284,7 @@ int ab_api_password_reset(void *appv, struct ab_req *req)
         ab_http_error(req, 400, "invalid_request",
                       "your own password is changed with POST /v1/auth/password, which needs "
                       "the old one");
-    else if ((doc = password_body(req, fields, AB_ARRAY_LEN(fields))))
+    else if ((doc = password_body(req, ab_op_password_reset_fields, ab_op_password_reset_nfields)))
         read_account(appv, req, conn, id, &a);
     ab_api_end(appv, req, conn);
     /* No connection from here until the new hash is ready. */

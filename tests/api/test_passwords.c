@@ -346,15 +346,15 @@ static void test_malformed_change_bodies_are_400(void **state)
     (void)state;
     signed_in_user("eve", "user", "lilac-thunder-oar", email, id, key);
     call("POST", "/v1/auth/password", key, "{\"new_password\": \"orchid-rain-falcon\"}", &r);
-    expect_error(&r, 400, "invalid_field", "field 'old_password' is required", NULL);
+    expect_error(&r, 400, "missing_field", "field 'old_password' is required", NULL);
     call("POST", "/v1/auth/password", key,
          "{\"old_password\": \"lilac-thunder-oar\", \"new_password\": 7}", &r);
-    expect_error(&r, 400, "invalid_field", "field 'new_password' is required", NULL);
+    expect_error(&r, 400, "invalid_field", "field 'new_password' must be a string", NULL);
     call("POST", "/v1/auth/password", key,
          "{\"old_password\": \"lilac-thunder-oar\", \"new_password\": \"orchid-rain-falcon\", "
          "\"must_change_password\": true}",
          &r);
-    expect_error(&r, 400, "invalid_field", "'must_change_password' cannot be set here", NULL);
+    expect_error(&r, 400, "unknown_field", "'must_change_password' cannot be set here", NULL);
     call("POST", "/v1/auth/password", key, "not json", &r);
     expect_error(&r, 400, "invalid_json", NULL, NULL);
 }

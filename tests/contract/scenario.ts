@@ -137,8 +137,9 @@ async function main(): Promise<void> {
   ok(sum.response.status === 200 && sum.data?.group_by === "model" && group !== undefined,
      "the usage summary by model has gpt-4o", sum.data ?? sum.error);
 
+  const w = await admin.GET("/v1/token-wallets", { params: { query: { user_id: ada } } });
   const led = await admin.GET("/v1/token-ledger", {
-    params: { query: { user_id: ada, order: "asc", "entry_type[in]": "credit,reserve,release,debit" } },
+    params: { query: { wallet_id: w.data?.data[0]?.id ?? "", order: "asc" } },
   });
   // one batch writes the reserve, the release and the debit: their order within it is the ids'
   const kinds = led.data?.data.map((e) => e.entry_type).sort().join(",");
@@ -148,7 +149,6 @@ async function main(): Promise<void> {
   ok(debit !== undefined && debit.amount === 1592 && debit.held_after === 0 &&
      led.data?.data.every((e) => e.user_id === ada) === true,
      "the debit is the settled tokens, and nothing stays held", debit);
-  const w = await admin.GET("/v1/token-wallets", { params: { query: { user_id: ada } } });
   ok(w.data?.data.length === 1 && w.data.data[0]?.balance === 10000000 - 1592 && w.data.data[0]?.held === 0,
      "ada's wallet: the allocation less the settled tokens", w.data ?? w.error);
 
