@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Sign-ins beside other requests, in one run on one machine: the p50 latency of an
 # authenticated GET /v1/agents (one client, sequential) while nothing else runs, then while
-# BENCH_LOGINS clients sign in in a loop (argon2id on the hashing pool, no rate limit),
-# once more with as many hashing threads as workers (as when every request thread hashed),
-# and once as shipped (the pool and the default sign-in limits per account and address).
+# BENCH_LOGINS clients sign in in a loop (argon2id on the hashing pool, no rate limit), and
+# once more with as many hashing threads as workers (as when every request thread hashed).
 # Prints each p50 and its ratio to the quiet one: read the ratio (the goal: within 2x).
 #   BENCH_REQUESTS (300), BENCH_LOGINS (4), BENCH_WORKERS (server threads, 4)
 set -euo pipefail
@@ -35,13 +34,11 @@ login_loop() {
             "$url/v1/auth/login" || true
     done
 }
-# $1: hashing threads, $2: "limits" for the default sign-in limits (else none); prints the
-# p50 with the login loops running.
+# $1: hashing threads; prints the p50 with the login loops running, and how many signed in.
 with_logins() {
-    local limits=(AGENTBASE_LOGIN_RATE_ACCOUNT=0 AGENTBASE_LOGIN_RATE_ADDRESS=0)
-    [ "${2:-}" = limits ] && limits=()
     ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 \
-        "${limits[@]}" AGENTBASE_HASH_THREADS=$1 AGENTBASE_LOG=text
+        AGENTBASE_LOGIN_RATE_ACCOUNT=0 AGENTBASE_LOGIN_RATE_ADDRESS=0 AGENTBASE_HASH_THREADS=$1 \
+        AGENTBASE_LOG=text
     local loops=() v
     p50 >/dev/null # warm up
     for _ in $(seq "$logins"); do login_loop & loops+=($!); done
@@ -58,8 +55,6 @@ quiet=$(p50)
 kill -TERM $server; wait $server
 pool=$(with_logins 1)
 wide=$(with_logins "$workers")
-shipped=$(with_logins 1 limits)
 echo "authenticated GET p50: quiet $quiet ms"
 echo "  with $logins login loops, hashing on 1 thread:        $pool ms  ratio $(awk -v a="$pool" -v b="$quiet" 'BEGIN { printf "%.2f", a / b }')"
 echo "  with $logins login loops, hashing on $workers threads (as before): $wide ms  ratio $(awk -v a="$wide" -v b="$quiet" 'BEGIN { printf "%.2f", a / b }')"
-echo "  with $logins login loops, as shipped (1 thread, default limits): $shipped ms  ratio $(awk -v a="$shipped" -v b="$quiet" 'BEGIN { printf "%.2f", a / b }')"

@@ -24,9 +24,10 @@ ab_cleanup() {
     for h in "${AB_HOMES[@]}"; do
         if [ -f "$h/pg/data/postmaster.pid" ]; then
             pid=$(head -n 1 "$h/pg/data/postmaster.pid")
-            kill -QUIT "$pid" 2>/dev/null
+            # "|| true": under set -e a cluster already gone must not end the cleanup early
+            kill -QUIT "$pid" 2>/dev/null || true
             for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null
+            kill -KILL "$pid" 2>/dev/null || true
         fi
         rm -rf "$h"
     done
