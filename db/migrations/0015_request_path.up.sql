@@ -13,8 +13,9 @@
 --     commits, then finds its answer: two retries racing cannot both write;
 --   * a key already used with another request (method, path or body: the service hashes
 --     them) is refused with 422; a stored answer is replayed with its status and body.
--- The actor (the user, or the API key without one) is part of the scope, so two users of a
--- tenant choosing the same key never see each other's answers. A request without a tenant
+-- The actor (the request context's user, or its API key without one: never a parameter, so
+-- no caller can name another's) is part of the scope, so two users of a tenant choosing the
+-- same key never see each other's answers. A request without a tenant
 -- (a platform key creating a tenant) keeps its key under the platform tenant. Keys expire
 -- after 24 hours: a key reused after that is a new request.
 --
@@ -25,8 +26,8 @@
 -- and model_name, so that each is an index condition (tests/api/test_plans.c explains the
 -- engine's statements on 50,000 agents).
 --
--- Privileges: agentbase_app executes idempotency_claim(text, text, text) and
--- idempotency_complete(text, text, integer, text) (SECURITY DEFINER: the service has no
+-- Privileges: agentbase_app executes idempotency_claim(text, text) and
+-- idempotency_complete(text, integer, text) (SECURITY DEFINER: the service has no
 -- privilege on idempotency_keys itself); PUBLIC nothing.
 
 -- The tenant a request's keys belong to: its own, or the platform's.
@@ -42,21 +43,30 @@ $$;
 COMMENT ON FUNCTION agentbase.idempotency_tenant() IS
     'the tenant under which a request''s idempotency keys are kept: its own, else the platform''s';
 
-CREATE FUNCTION agentbase.idempotency_claim(p_actor text, p_key text, p_hash text)
+-- The scope of a request's keys: its user, or its API key when it acts for no user.
+CREATE FUNCTION agentbase.idempotency_scope()
+RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT 'http:' || coalesce(agentbase.current_user_id()::text, agentbase.current_actor_id());
+$$;
+COMMENT ON FUNCTION agentbase.idempotency_scope() IS
+    'the scope of a request''s idempotency keys: http:<user id>, or http:<key id> for a key without a user';
+
+CREATE FUNCTION agentbase.idempotency_claim(p_key text, p_hash text)
 RETURNS TABLE (status integer, body text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = agentbase, pg_temp AS $$
 DECLARE
     v_tenant uuid := agentbase.idempotency_tenant();
-    v_scope text := 'http:' || p_actor;
+    v_scope text := agentbase.idempotency_scope();
     v agentbase.idempotency_keys;
 BEGIN
     IF v_tenant IS NULL THEN
         RAISE EXCEPTION 'Idempotency-Key needs a tenant: this installation has no platform tenant (run agentbase seed)'
               USING ERRCODE = '22023';
     END IF;
-    IF p_actor IS NULL OR p_key IS NULL OR p_hash IS NULL THEN
-        RAISE EXCEPTION 'an idempotency claim needs an actor, a key and a hash' USING ERRCODE = '22023';
+    IF v_scope IS NULL OR p_key IS NULL OR p_hash IS NULL THEN
+        RAISE EXCEPTION 'an idempotency claim needs a request context, a key and a hash' USING ERRCODE = '22023';
     END IF;
     DELETE FROM agentbase.idempotency_keys k
      WHERE k.tenant_id = v_tenant AND k.scope = v_scope AND k.key = p_key AND k.expires_at <= now();
@@ -77,31 +87,32 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION agentbase.idempotency_claim(text, text, text) IS
+COMMENT ON FUNCTION agentbase.idempotency_claim(text, text) IS
     'claims an Idempotency-Key for this request (no row: new), or returns the first answer (status, body), 422 for another request, 409 for a secret answer';
 
-CREATE FUNCTION agentbase.idempotency_complete(p_actor text, p_key text, p_status integer, p_body text)
+CREATE FUNCTION agentbase.idempotency_complete(p_key text, p_status integer, p_body text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = agentbase, pg_temp AS $$
 BEGIN
     UPDATE agentbase.idempotency_keys k
        SET status = 'completed', response = jsonb_build_object('status', p_status, 'body', p_body)
-     WHERE k.tenant_id = agentbase.idempotency_tenant() AND k.scope = 'http:' || p_actor
+     WHERE k.tenant_id = agentbase.idempotency_tenant() AND k.scope = agentbase.idempotency_scope()
        AND k.key = p_key AND k.status = 'pending';
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no pending claim for this Idempotency-Key' USING ERRCODE = '22023';
     END IF;
 END
 $$;
-COMMENT ON FUNCTION agentbase.idempotency_complete(text, text, integer, text) IS
+COMMENT ON FUNCTION agentbase.idempotency_complete(text, integer, text) IS
     'stores the answer of a claimed Idempotency-Key (body NULL: a secret answer, never replayed)';
 
 REVOKE ALL ON FUNCTION agentbase.idempotency_tenant() FROM PUBLIC;
-REVOKE ALL ON FUNCTION agentbase.idempotency_claim(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION agentbase.idempotency_complete(text, text, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION agentbase.idempotency_claim(text, text, text) TO agentbase_app;
-GRANT EXECUTE ON FUNCTION agentbase.idempotency_complete(text, text, integer, text) TO agentbase_app;
+REVOKE ALL ON FUNCTION agentbase.idempotency_scope() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentbase.idempotency_claim(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agentbase.idempotency_complete(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agentbase.idempotency_claim(text, text) TO agentbase_app;
+GRANT EXECUTE ON FUNCTION agentbase.idempotency_complete(text, integer, text) TO agentbase_app;
 
 CREATE INDEX idx_agents_created_at ON agentbase.agents (tenant_id, created_at) WHERE deleted_at IS NULL;
 CREATE INDEX idx_agents_agent_type ON agentbase.agents (tenant_id, agent_type) WHERE deleted_at IS NULL;

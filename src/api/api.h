@@ -106,8 +106,7 @@ int ab_api_idempotency_key(struct ab_req *req, const char **key);
  * request goes on (a new key, now claimed, or no key), 1 when it is answered already: the
  * first answer replayed, 422 for the key used with another request, or an error.
  */
-int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, const struct ab_caller *who,
-                             PGconn *conn);
+int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, PGconn *conn);
 /* Stores a claimed request's answer (ab_api_end calls it); 0, or 1 with the error set. */
 int ab_api_idempotency_complete(struct ab_app *app, struct ab_req *req, PGconn *conn);
 /*

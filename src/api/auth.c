@@ -284,7 +284,7 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
     }
     PQclear(r);
     /* A retried POST is answered here, before its handler could write anything twice. */
-    if (ab_api_idempotency_claim(app, req, who, *conn))
+    if (ab_api_idempotency_claim(app, req, *conn))
         goto refuse;
     return 0;
 refuse:

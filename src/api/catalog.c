@@ -234,7 +234,7 @@ static int writable(struct ab_resource_schema *s, const struct ab_resource *r, c
                     size_t *n)
 {
     *n = 0;
-    *out = calloc(s->ncolumns + 1, sizeof(**out));
+    *out = calloc(s->nall + 1, sizeof(**out)); /* a list may name hidden columns too */
     if (!*out)
         return AB_ENOMEM;
     for (size_t i = 0; i < s->nall; i++) {

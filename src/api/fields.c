@@ -5,6 +5,7 @@
  */
 #include "api/fields.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,12 +14,11 @@
 
 bool ab_api_is_uuid(const char *s)
 {
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-    if (!s || strlen(s) != sizeof(shape) - 1)
+    /* 8-4-4-4-12 hexadecimal digits: dashes at 8, 13, 18 and 23, 36 characters in all */
+    if (!s || strlen(s) != 36)
         return false;
-    for (size_t i = 0; shape[i]; i++)
-        if (shape[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+    for (size_t i = 0; i < 36; i++)
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
             return false;
     return true;
 }

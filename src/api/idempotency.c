@@ -46,10 +46,9 @@ static void request_hash(const struct ab_req *req, char out[65])
     sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
-int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, const struct ab_caller *who,
-                             PGconn *conn)
+int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, PGconn *conn)
 {
-    const char *key, *params[3];
+    const char *key, *params[2];
     char hash[65];
     PGresult *res;
     int status;
@@ -60,16 +59,12 @@ int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, const struc
         return 1;
     if (!key)
         return 0;
-    /* the user acting, or the key itself when it has none */
-    snprintf(req->idempotency_actor, sizeof(req->idempotency_actor), "%s",
-             who->user_id[0] ? who->user_id : who->key_id);
+    /* whose key it is, the database reads from the request context */
     request_hash(req, hash);
-    params[0] = req->idempotency_actor;
-    params[1] = key;
-    params[2] = hash;
-    res = ab_pg_pool_exec(app->pool, conn,
-                          "SELECT status, body FROM agentbase.idempotency_claim($1, $2, $3)", 3,
-                          params);
+    params[0] = key;
+    params[1] = hash;
+    res = ab_pg_pool_exec(
+        app->pool, conn, "SELECT status, body FROM agentbase.idempotency_claim($1, $2)", 2, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         ab_api_db_error(req, "the Idempotency-Key", res);
         PQclear(res);
@@ -101,20 +96,18 @@ int ab_api_idempotency_claim(struct ab_app *app, struct ab_req *req, const struc
 int ab_api_idempotency_complete(struct ab_app *app, struct ab_req *req, PGconn *conn)
 {
     char status[8];
-    const char *params[4];
+    const char *params[3];
     PGresult *res;
     int rc = 0;
 
     if (!req->idempotency_claimed)
         return 0;
     snprintf(status, sizeof(status), "%d", req->status);
-    params[0] = req->idempotency_actor;
-    params[1] = ab_http_header(req, "Idempotency-Key");
-    params[2] = status;
-    params[3] = req->secret_answer ? NULL : req->out.data ? req->out.data : "";
+    params[0] = ab_http_header(req, "Idempotency-Key");
+    params[1] = status;
+    params[2] = req->secret_answer ? NULL : req->out.data ? req->out.data : "";
     res = ab_pg_pool_exec(app->pool, conn,
-                          "SELECT agentbase.idempotency_complete($1, $2, $3::integer, $4)", 4,
-                          params);
+                          "SELECT agentbase.idempotency_complete($1, $2::integer, $3)", 3, params);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = ab_api_db_error(req, "the Idempotency-Key", res) + 1;
     PQclear(res);

@@ -226,7 +226,7 @@ static int rate_limited(struct ab_app *app, struct ab_req *req, const char *slug
 int ab_api_login(void *appv, struct ab_req *req)
 {
     struct ab_app *app = appv;
-    const char *slug, *email, *password, *params[2];
+    const char *slug, *email, *password, *params[2], *idempotency_key;
     struct login *l = NULL;
     struct ab_error err;
     json_t *doc;
@@ -236,7 +236,7 @@ int ab_api_login(void *appv, struct ab_req *req)
 
     /* A session is a secret shown once: a retry signs in again (see docs/api.md), so the
      * key is only checked. */
-    if (ab_api_idempotency_key(req, &slug))
+    if (ab_api_idempotency_key(req, &idempotency_key))
         return 0;
     if (!(doc = ab_api_parse_object(req, false)))
         return 0;

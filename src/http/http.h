@@ -63,9 +63,8 @@ struct ab_req {
     atomic_int deferred;
     void (*defer_start)(struct ab_req *req, void *arg);
     void *defer_arg;
-    /* kept by the API layer: the Idempotency-Key this request claimed, and for whom */
+    /* kept by the API layer: the request claimed its Idempotency-Key */
     bool idempotency_claimed;
-    char idempotency_actor[40];
     bool secret_answer; /* the answer shows a secret once: never stored for a replay */
     /* for the log line, set by whoever authenticates the request */
     char tenant_id[40];

@@ -9,9 +9,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 struct sink {
     char *data;
@@ -122,6 +124,23 @@ void api_sql(void *pgconn, const char *q, int n, const char *const *params, char
     if (out)
         snprintf(out, outlen, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
     PQclear(r);
+}
+
+void api_make_tenant(void *pgconn, const char *prefix, char tenant[40])
+{
+    char slug[64];
+    const char *p[1] = {slug};
+
+    snprintf(slug, sizeof(slug), "%s-%d-%u", prefix, (int)getpid(), randombytes_random() % 100000);
+    api_sql(pgconn, "INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id", 1, p,
+            tenant, 40);
+}
+
+void api_drop_tenant(void *pgconn, const char *tenant)
+{
+    const char *p[1] = {tenant};
+
+    api_sql(pgconn, "DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
 }
 
 void api_make_key(void *pgconn, const char *tenant, const char *scopes, const char *name,

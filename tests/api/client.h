@@ -34,6 +34,10 @@ const char *api_error_text(const struct api_response *r);
  */
 void api_sql(void *pgconn, const char *q, int n, const char *const *params, char *out,
              size_t outlen);
+/* Inserts a tenant with a slug unique to the run (prefix-...) and copies its id to tenant;
+ * api_drop_tenant deletes it with everything it holds. */
+void api_make_tenant(void *pgconn, const char *prefix, char tenant[40]);
+void api_drop_tenant(void *pgconn, const char *tenant);
 /* Inserts a key of tenant with the comma-separated scopes (name: name) and copies it to key. */
 void api_make_key(void *pgconn, const char *tenant, const char *scopes, const char *name,
                   char key[64]);

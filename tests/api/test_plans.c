@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -27,17 +26,13 @@ static char tenant[40];
 
 static int setup(void **state)
 {
-    char slug[64];
-    const char *p[1] = {slug};
+    const char *p[1] = {tenant};
     struct ab_error err;
 
     (void)state;
     if (ab_pg_connect(getenv("DATABASE_URL"), "test_plans", &db, &err) != 0)
         return -1;
-    snprintf(slug, sizeof(slug), "plans-%d", (int)getpid());
-    api_sql(db, "INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id", 1, p,
-            tenant, sizeof(tenant));
-    p[0] = tenant;
+    api_make_tenant(db, "plans", tenant);
     api_sql(db,
             "INSERT INTO agentbase.users (tenant_id, email) SELECT $1, 'u' || i || '@example.com' "
             "  FROM generate_series(1, 20) i",
@@ -71,7 +66,7 @@ static int teardown(void **state)
     api_sql(db, "SET session_replication_role = replica", 0, NULL, NULL, 0);
     api_sql(db, "DELETE FROM agentbase.agents WHERE tenant_id = $1", 1, p, NULL, 0);
     api_sql(db, "SET session_replication_role = origin", 0, NULL, NULL, 0);
-    api_sql(db, "DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
+    api_drop_tenant(db, tenant);
     PQfinish(db);
     return 0;
 }

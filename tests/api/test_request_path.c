@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -42,26 +41,20 @@ static void count_rows(const char *sql, char *out, size_t n)
 
 static int setup(void **state)
 {
-    char slug[64];
-    const char *p[1] = {slug};
     struct ab_error err;
 
     (void)state;
     if (ab_pg_connect(getenv("DATABASE_URL"), "test_request_path", &db, &err) != 0)
         return -1;
-    snprintf(slug, sizeof(slug), "path-%u", (unsigned)rand() % 1000000 + (unsigned)getpid());
-    api_sql(db, "INSERT INTO agentbase.tenants (slug, name) VALUES ($1, $1) RETURNING id", 1, p,
-            tenant, sizeof(tenant));
+    api_make_tenant(db, "path", tenant);
     api_make_key(db, tenant, "admin,billing:admin", "test", key);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    const char *p[1] = {tenant};
-
     (void)state;
-    api_sql(db, "DELETE FROM agentbase.tenants WHERE id = $1", 1, p, NULL, 0);
+    api_drop_tenant(db, tenant);
     PQfinish(db);
     return 0;
 }

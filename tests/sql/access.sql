@@ -145,7 +145,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'auto_allocate_tokens_for_level(uuid,text)', 'current_actor_id()', 'current_actor_type()',
                 'current_may_bill()', 'current_tenant_id()', 'current_user_id()', 'current_user_role()',
                 'explicit_scopes()',
-                'idempotency_claim(text,text,text)', 'idempotency_complete(text,text,integer,text)',
+                'idempotency_claim(text,text)', 'idempotency_complete(text,integer,text)',
                 'is_platform_admin()', 'mcp_server_configs_check_config(uuid,uuid,uuid,text[])',
                 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
                 'role_cap(text)', 'role_scopes(text)',
