@@ -7,6 +7,7 @@
 #define AB_API_H
 
 #include "api/fields.h"
+#include "auth/auth.h"
 #include "core/core.h"
 #include "http/http.h"
 #include "pg/errmap.h"
@@ -18,7 +19,6 @@
 #include <pthread.h>
 
 struct ab_keystate;
-struct ab_auth_hasher;
 
 /*
  * State kept between requests per key, exactly per key, for about capacity keys at once
@@ -315,6 +315,22 @@ int ab_api_login(void *app, struct ab_req *req);
  * admin resets someone's).
  */
 int ab_api_user_create(void *app, struct ab_req *req);
+/*
+ * Argon2id work off the request workers (password.c), for sign-ins and new passwords:
+ * parks req, runs h->job (filled by the caller: what to verify, what to hash) on the
+ * hashing pool, then runs next(req, arg) on a request worker like a handler, which answers.
+ * When the pool is full or stopping, next runs with a 503 busy (Retry-After: 1) already set
+ * and the job not run. h->job.done and .arg are this function's; h lives until next runs.
+ */
+struct ab_api_hashing {
+    struct ab_auth_job job;
+    struct ab_app *app;
+    struct ab_req *req;
+    void (*next)(struct ab_req *req, void *arg);
+    void *arg;
+};
+void ab_api_hash_then(struct ab_app *app, struct ab_req *req, struct ab_api_hashing *h,
+                      void (*next)(struct ab_req *req, void *arg), void *arg);
 int ab_api_password_change(void *app, struct ab_req *req);
 int ab_api_password_reset(void *app, struct ab_req *req);
 /* GET /openapi.json, generated from the route table and descriptors (openapi.c). */

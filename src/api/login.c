@@ -13,7 +13,7 @@
  * worker: argon2id takes tens of milliseconds and 64 MiB by design, so it runs on the
  * bounded hashing pool (app->hasher: AGENTBASE_HASH_THREADS threads, AGENTBASE_HASH_QUEUE
  * waiting), and a sign-in that finds the queue full gets 503 with Retry-After. The request
- * is parked meanwhile (ab_http_defer) and its last step (finish) continues on a worker.
+ * is parked meanwhile (ab_api_hash_then) and its last step (finish) continues on a worker.
  *
  * Sign-ins are rate-limited before anything else, per client address and per account
  * (tenant slug and e-mail, whether or not they exist, so that the answer says nothing):
@@ -113,9 +113,8 @@ static int in_tenant(struct ab_app *app, struct ab_req *req, const char *tenant,
 
 /* A sign-in between its lookup and its answer: owned by the request until finish() runs. */
 struct login {
-    struct ab_auth_job job;
+    struct ab_api_hashing h;
     struct ab_app *app;
-    struct ab_req *req;
     char tenant[40], user[40];
     bool may_sign_in, has_hash;
     char hash[AB_AUTH_HASH_MAX];
@@ -137,7 +136,12 @@ static void finish(struct ab_req *req, void *arg)
     const char *params[3];
     PGresult *res;
 
-    if (!(l->job.ok && l->may_sign_in && l->has_hash)) {
+    sodium_memzero(l->password, sizeof(l->password));
+    if (req->status >= 400) { /* the pool was busy */
+        login_free(l);
+        return;
+    }
+    if (!(l->h.job.ok && l->may_sign_in && l->has_hash)) {
         params[0] = l->user;
         if (!l->user[0] ||
             in_tenant(app, req, l->tenant, l->user, failure_sql, 1, params, &res) == 0) {
@@ -162,28 +166,6 @@ static void finish(struct ab_req *req, void *arg)
     }
     sodium_memzero(key, sizeof(key));
     login_free(l);
-}
-
-/* On a hashing thread: the verification is done; the rest needs the database. */
-static void verified(struct ab_auth_job *job)
-{
-    struct login *l = job->arg;
-
-    sodium_memzero(l->password, sizeof(l->password));
-    ab_http_continue(l->req, finish, l);
-}
-
-/* Once the request is parked: hand the verification to the pool, or say it is busy. */
-static void start_hash(struct ab_req *req, void *arg)
-{
-    struct login *l = arg;
-
-    if (ab_auth_hasher_submit(l->app->hasher, &l->job) == 0)
-        return;
-    login_free(l);
-    snprintf(req->retry_after, sizeof(req->retry_after), "1");
-    ab_http_error(req, 503, "busy", "too many sign-ins at once; retry in a second");
-    ab_http_resume(req);
 }
 
 /*
@@ -284,12 +266,9 @@ int ab_api_login(void *appv, struct ab_req *req)
         snprintf(l->hash, sizeof(l->hash), "%s", dummy_hash);
     snprintf(l->password, sizeof(l->password), "%s", password);
     l->app = app;
-    l->req = req;
-    l->job.hash = l->hash;
-    l->job.password = l->password;
-    l->job.done = verified;
-    l->job.arg = l;
-    ab_http_defer(req, start_hash, l);
+    l->h.job.hash = l->hash;
+    l->h.job.password = l->password;
+    ab_api_hash_then(app, req, &l->h, finish, l);
     l = NULL;
 out:
     if (l)

@@ -5,8 +5,10 @@
  * own at the next sign-in).
  *
  * What this file must never do:
- * - hold a database connection while argon2id runs: hashing and verifying take tens of
- *   milliseconds and 64 MiB on purpose, and the pool's connections are for queries;
+ * - hold a database connection while argon2id runs, or run it on a request worker:
+ *   hashing and verifying take tens of milliseconds and 64 MiB on purpose, so they run on
+ *   the bounded hashing pool (ab_api_hash_then, here, which sign-ins use too) while the
+ *   request is parked, and the pool's connections are for queries;
  * - make the server hash for a request that has not authenticated;
  * - let a password reach the database: only its hash does, through
  *   agentbase.user_set_password() (0012_passwords), which decides who may set whose
@@ -22,6 +24,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char account_sql[] =
@@ -109,14 +112,78 @@ static int check_rules(struct ab_req *req, const char *field, const char *passwo
            1;
 }
 
-/* Hashes password into hash; 0, or 1 with a 503. No connection may be held meanwhile. */
-static int hash_password(struct ab_req *req, const char *password, char hash[AB_AUTH_HASH_MAX])
-{
-    struct ab_error err;
+/* ======================================================================================
+ * Argon2id off the request workers
+ * ====================================================================================== */
 
-    if (ab_auth_password_hash(password, hash, &err) != 0)
-        return ab_http_error(req, 503, "unavailable", "cannot hash the password now") + 1;
-    return 0;
+/* On a hashing thread: the job is done; the rest runs on a request worker. */
+static void hashed(struct ab_auth_job *job)
+{
+    struct ab_api_hashing *h = job->arg;
+
+    ab_http_continue(h->req, h->next, h->arg);
+}
+
+/* Once the request is parked: hand the job to the pool, or say it is busy. */
+static void submit(struct ab_req *req, void *arg)
+{
+    struct ab_api_hashing *h = arg;
+
+    if (ab_auth_hasher_submit(h->app->hasher, &h->job) == 0)
+        return;
+    snprintf(req->retry_after, sizeof(req->retry_after), "1");
+    ab_http_error(req, 503, "busy",
+                  "too many passwords are being checked at once; retry in a "
+                  "second");
+    ab_http_continue(req, h->next, h->arg);
+}
+
+void ab_api_hash_then(struct ab_app *app, struct ab_req *req, struct ab_api_hashing *h,
+                      void (*next)(struct ab_req *req, void *arg), void *arg)
+{
+    h->app = app;
+    h->req = req;
+    h->next = next;
+    h->arg = arg;
+    h->job.done = hashed;
+    h->job.arg = h;
+    ab_http_defer(req, submit, h);
+}
+
+/*
+ * A password request between its steps, owned by the request until its last step: the
+ * body, the account (change, reset) and the argon2id job.
+ */
+struct pw_op {
+    struct ab_api_hashing h;
+    json_t *doc;
+    struct account a;
+    const char *scope; /* of the second transaction */
+    bool must_change;  /* the flag the new password sets */
+    bool same;         /* a change to the current password */
+    const char *rule;  /* the rule the new password breaks, with why */
+    const char *why;
+};
+
+static struct pw_op *op_new(struct ab_req *req)
+{
+    struct pw_op *op = calloc(1, sizeof(*op));
+
+    if (!op)
+        ab_http_error(req, 500, "internal", "out of memory");
+    return op;
+}
+
+/* Forgets the passwords and the hashes, then frees op. */
+static void op_free(struct ab_req *req, struct pw_op *op)
+{
+    if (!op)
+        return;
+    if (op->doc)
+        forget(req, op->doc);
+    json_decref(op->doc);
+    sodium_memzero(op, sizeof(*op));
+    free(op);
 }
 
 /* user_set_password on conn; answers with its result when answer, else only a failure. */
@@ -135,37 +202,60 @@ static void exec_set(struct ab_app *app, struct ab_req *req, PGconn *conn, const
     PQclear(res);
 }
 
-/* The second transaction of a change or reset: authenticate again, set, answer. */
-static void set_password(struct ab_app *app, struct ab_req *req, const char *scope, const char *id,
-                         const char *hash, bool must_change)
+/*
+ * The last step of a change or a reset, on a request worker once the pool is done: the
+ * outcome of the verification and the rules, then the second transaction (authenticate
+ * again, set, answer).
+ */
+static void finish(struct ab_req *req, void *arg)
 {
+    struct pw_op *op = arg;
+    const struct ab_auth_job *job = &op->h.job;
     struct ab_caller who;
     PGconn *conn;
 
-    if (ab_api_begin(app, req, scope, true, &who, &conn))
-        return;
-    exec_set(app, req, conn, id, hash, must_change, true);
-    ab_api_end(app, req, conn);
+    if (req->status >= 400)
+        ;
+    else if (!job->ok)
+        ab_http_error(req, 403, "wrong_password",
+                      "field 'old_password' is not the current password");
+    else if (op->same)
+        ab_http_error(req, 400, "weak_password",
+                      "field 'new_password' is the current password (rule unchanged)");
+    else if (op->rule)
+        ab_http_error(req, 400, "weak_password", "field 'new_password' %s (rule %s)", op->why,
+                      op->rule);
+    else if (!job->hashed)
+        ab_http_error(req, 503, "unavailable", "cannot hash the password now");
+    else if (ab_api_begin(op->h.app, req, op->scope, true, &who, &conn) == 0) {
+        exec_set(op->h.app, req, conn, op->a.id, job->new_hash, op->must_change, true);
+        ab_api_end(op->h.app, req, conn);
+    }
+    op_free(req, op);
 }
 
 /*
- * The rest of a change or a reset once the first transaction is over (unless it failed):
- * the rules, the hash and the second transaction; then forgets the passwords, a and doc.
+ * After the first transaction of a change or a reset (read the account into op->a, the
+ * body into op->doc): checks what needs no hashing, then the pool verifies the old
+ * password (a change) and hashes the new one if it may be set; finish() answers.
  */
-static int finish(struct ab_app *app, struct ab_req *req, const char *scope, json_t *doc,
-                  struct account *a, bool must_change)
+static int hash_new_password(struct ab_app *app, struct ab_req *req, struct pw_op *op,
+                             const char *old_pw)
 {
-    char hash[AB_AUTH_HASH_MAX] = "";
-    const char *new_pw = json_string_value(json_object_get(doc, "new_password"));
+    const char *new_pw = json_string_value(json_object_get(op->doc, "new_password"));
 
-    if (req->status < 400 && check_rules(req, "new_password", new_pw, a->email, a->username) == 0 &&
-        hash_password(req, new_pw, hash) == 0)
-        set_password(app, req, scope, a->id, hash, must_change);
-    sodium_memzero(hash, sizeof(hash));
-    sodium_memzero(a, sizeof(*a));
-    if (doc)
-        forget(req, doc);
-    json_decref(doc);
+    if (old_pw && !op->a.hash[0]) { /* no password to verify: none matches */
+        ab_http_error(req, 403, "wrong_password",
+                      "field 'old_password' is not the current password");
+        op_free(req, op);
+        return 0;
+    }
+    op->h.job.hash = old_pw ? op->a.hash : NULL;
+    op->h.job.password = old_pw;
+    op->same = old_pw && strcmp(old_pw, new_pw) == 0;
+    op->rule = ab_auth_password_rule(new_pw, op->a.email, op->a.username, &op->why);
+    op->h.job.new_password = op->same || op->rule ? NULL : new_pw;
+    ab_api_hash_then(app, req, &op->h, finish, op);
     return 0;
 }
 
@@ -187,11 +277,27 @@ static void set_after_create(struct ab_app *app, struct ab_req *req, PGconn *con
     json_decref(user);
 }
 
+/* The create once the pool has hashed the password: the engine's create, which sets it. */
+static void create_hashed(struct ab_req *req, void *arg)
+{
+    const struct ab_resource *r = ab_api_resource_named("users");
+    struct pw_op *op = arg;
+
+    if (req->status < 400 && !op->h.job.hashed)
+        ab_http_error(req, 503, "unavailable", "cannot hash the password now");
+    else if (req->status < 400) {
+        forget(req, op->doc);
+        json_object_del(op->doc, "password");
+        ab_api_resource_create(op->h.app, req, r, op->doc, set_after_create, op->h.job.new_hash);
+    }
+    op_free(req, op);
+}
+
 int ab_api_user_create(void *appv, struct ab_req *req)
 {
     const struct ab_resource *r = ab_api_resource_named("users");
-    char hash[AB_AUTH_HASH_MAX] = "";
     struct ab_caller who;
+    struct pw_op *op;
     json_t *doc, *password;
 
     /* Hash for no one who may not create users: authenticate before anything else. */
@@ -202,22 +308,22 @@ int ab_api_user_create(void *appv, struct ab_req *req)
     if (!(doc = ab_api_parse_object(req, false)))
         return 0;
     password = json_object_get(doc, "password");
-    if (password && !json_is_string(password)) {
+    if (!password) {
+        ab_api_resource_create(appv, req, r, doc, NULL, NULL);
+        json_decref(doc);
+        return 0;
+    }
+    if (!json_is_string(password))
         ab_http_error(req, 400, "invalid_field", "field 'password' must be a string");
-        goto out;
+    else if (check_rules(req, "password", json_string_value(password),
+                         json_string_value(json_object_get(doc, "email")),
+                         json_string_value(json_object_get(doc, "username"))) == 0 &&
+             (op = op_new(req))) {
+        op->doc = doc;
+        op->h.job.new_password = json_string_value(password);
+        ab_api_hash_then(appv, req, &op->h, create_hashed, op);
+        return 0;
     }
-    if (password && (check_rules(req, "password", json_string_value(password),
-                                 json_string_value(json_object_get(doc, "email")),
-                                 json_string_value(json_object_get(doc, "username"))) ||
-                     hash_password(req, json_string_value(password), hash)))
-        goto out;
-    if (password) {
-        forget(req, doc);
-        json_object_del(doc, "password");
-    }
-    ab_api_resource_create(appv, req, r, doc, password ? set_after_create : NULL, hash);
-out:
-    sodium_memzero(hash, sizeof(hash));
     forget(req, doc);
     json_decref(doc);
     return 0;
@@ -229,35 +335,30 @@ out:
 
 int ab_api_password_change(void *appv, struct ab_req *req)
 {
-    const char *old_pw, *new_pw;
-    struct account a = {0};
+    struct pw_op *op = op_new(req);
     struct ab_caller who;
-    json_t *doc = NULL;
     PGconn *conn;
 
-    if (ab_api_begin(appv, req, AB_SCOPE_OWN_PASSWORD, true, &who, &conn))
+    if (!op || ab_api_begin(appv, req, AB_SCOPE_OWN_PASSWORD, true, &who, &conn)) {
+        op_free(req, op);
         return 0;
+    }
     if (!who.user_id[0])
         ab_http_error(req, 403, "forbidden",
                       "this key acts for no user: a password is changed with its user's own "
                       "session or key");
-    else if ((doc =
+    else if ((op->doc =
                   password_body(req, ab_op_password_change_fields, ab_op_password_change_nfields)))
-        read_account(appv, req, conn, who.user_id, &a);
+        read_account(appv, req, conn, who.user_id, &op->a);
     ab_api_end(appv, req, conn);
-    if (req->status >= 400)
-        return finish(appv, req, NULL, doc, &a, false);
-
+    if (req->status >= 400) {
+        op_free(req, op);
+        return 0;
+    }
     /* No connection from here until the new hash is ready. */
-    old_pw = json_string_value(json_object_get(doc, "old_password"));
-    new_pw = json_string_value(json_object_get(doc, "new_password"));
-    if (!a.hash[0] || !ab_auth_password_verify(a.hash, old_pw))
-        ab_http_error(req, 403, "wrong_password",
-                      "field 'old_password' is not the current password");
-    else if (strcmp(old_pw, new_pw) == 0)
-        ab_http_error(req, 400, "weak_password",
-                      "field 'new_password' is the current password (rule unchanged)");
-    return finish(appv, req, AB_SCOPE_OWN_PASSWORD, doc, &a, false);
+    op->scope = AB_SCOPE_OWN_PASSWORD;
+    return hash_new_password(appv, req, op,
+                             json_string_value(json_object_get(op->doc, "old_password")));
 }
 
 /* ======================================================================================
@@ -267,13 +368,14 @@ int ab_api_password_change(void *appv, struct ab_req *req)
 int ab_api_password_reset(void *appv, struct ab_req *req)
 {
     const char *id = req->params[0];
-    struct account a = {0};
+    struct pw_op *op = op_new(req);
     struct ab_caller who;
-    json_t *doc = NULL;
     PGconn *conn;
 
-    if (ab_api_begin(appv, req, "users:write", true, &who, &conn))
+    if (!op || ab_api_begin(appv, req, "users:write", true, &who, &conn)) {
+        op_free(req, op);
         return 0;
+    }
     if (!ab_api_is_uuid(id))
         ab_http_error(req, 404, "not_found", "users/%s not found", id);
     else if (strcmp(who.role, "admin") != 0 && strcmp(who.role, "platform") != 0)
@@ -284,9 +386,16 @@ int ab_api_password_reset(void *appv, struct ab_req *req)
         ab_http_error(req, 400, "invalid_request",
                       "your own password is changed with POST /v1/auth/password, which needs "
                       "the old one");
-    else if ((doc = password_body(req, ab_op_password_reset_fields, ab_op_password_reset_nfields)))
-        read_account(appv, req, conn, id, &a);
+    else if ((op->doc =
+                  password_body(req, ab_op_password_reset_fields, ab_op_password_reset_nfields)))
+        read_account(appv, req, conn, id, &op->a);
     ab_api_end(appv, req, conn);
+    if (req->status >= 400) {
+        op_free(req, op);
+        return 0;
+    }
     /* No connection from here until the new hash is ready. */
-    return finish(appv, req, "users:write", doc, &a, true);
+    op->scope = "users:write";
+    op->must_change = true;
+    return hash_new_password(appv, req, op, NULL);
 }

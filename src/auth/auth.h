@@ -27,17 +27,22 @@ int ab_auth_password_hash(const char *password, char out[AB_AUTH_HASH_MAX],
 /* True when password matches the encoded hash (constant time in the password). */
 bool ab_auth_password_verify(const char *hash, const char *password);
 /*
- * A bounded pool for argon2id verifications (64 MiB and tens of milliseconds each, by
- * design), so that sign-ins take at most nthreads cores and queue_max waiting jobs however
- * many arrive, and never the threads that serve other requests. A job's strings belong to
- * its owner until done(job) has run, on a pool thread, with job->ok set; done runs exactly
- * once for every job the pool accepted.
+ * A bounded pool for argon2id work (64 MiB and tens of milliseconds a hash, by design), so
+ * that sign-ins and password changes take at most nthreads cores and queue_max waiting
+ * jobs however many arrive, and never the threads that serve other requests. A job
+ * verifies password against hash (when hash is set), then hashes new_password into
+ * new_hash (when new_password is set, and the verification, if any, passed). Its strings
+ * belong to its owner until done(job) has run, on a pool thread, with the results set;
+ * done runs exactly once for every job the pool accepted.
  */
 struct ab_auth_hasher;
 struct ab_auth_job {
-    const char *hash;     /* the encoded hash to verify against */
-    const char *password; /* what the user typed */
-    bool ok;              /* the result, set before done() */
+    const char *hash;         /* the encoded hash to verify against, or NULL */
+    const char *password;     /* what the user typed, with hash */
+    const char *new_password; /* to hash, or NULL */
+    bool ok;                  /* the verification passed (true when there was none) */
+    bool hashed;              /* new_hash holds the hash of new_password */
+    char new_hash[AB_AUTH_HASH_MAX];
     void (*done)(struct ab_auth_job *job);
     void *arg;                /* for done() */
     struct ab_auth_job *next; /* the pool's queue */

@@ -22,7 +22,7 @@ bool ab_auth_password_verify(const char *hash, const char *password)
 }
 
 /* ======================================================================================
- * The verification pool: one queue under one lock, nthreads threads taking from it
+ * The hashing pool: one queue under one lock, nthreads threads taking from it
  * ====================================================================================== */
 
 struct ab_auth_hasher {
@@ -34,6 +34,15 @@ struct ab_auth_hasher {
     pthread_t *threads;
     int nthreads;
 };
+
+static void run_job(struct ab_auth_job *job)
+{
+    struct ab_error err;
+
+    job->ok = !job->hash || ab_auth_password_verify(job->hash, job->password);
+    job->hashed = job->ok && job->new_password &&
+                  ab_auth_password_hash(job->new_password, job->new_hash, &err) == 0;
+}
 
 static void *hasher_main(void *arg)
 {
@@ -58,7 +67,7 @@ static void *hasher_main(void *arg)
         h->queued--;
         pthread_mutex_unlock(&h->lock);
         job->next = NULL;
-        job->ok = ab_auth_password_verify(job->hash, job->password);
+        run_job(job);
         job->done(job);
         pthread_mutex_lock(&h->lock);
     }

@@ -1,7 +1,8 @@
 # Sign-ins are limited per account and per client address (429 with Retry-After), and
-# argon2id runs on a bounded pool whose full queue answers 503 with Retry-After.
+# argon2id runs on a bounded pool whose full queue answers 503 with Retry-After: for
+# sign-ins, and for the new passwords of a user create and an admin's reset.
 source "$(dirname "$0")/../lib.sh"
-plan 12
+plan 16
 
 ab_home
 ab_pg_start
@@ -60,8 +61,39 @@ like "$all" '^ [0-9]+ 200; [0-9]+ 503;$' \
     "24 sign-ins at once past one thread and one waiting: some served, the rest 503 ($all)"
 busy=$(grep -l '"code":"busy"' "$AGENTBASE_HOME"/burst.*.b | head -n 1)
 like "$(tr -d '\r' <"${busy%.b}.h" | grep '^Retry-After:') $(cat "$busy")" \
-    '^Retry-After: 1 \{"error":\{"type":"[a-z_]+","code":"busy","message":"too many sign-ins at once; retry in a second","param":null,"request_id":"[0-9a-f]+"\}\}$' \
+    '^Retry-After: 1 \{"error":\{"type":"[a-z_]+","code":"busy","message":"too many passwords are being checked at once; retry in a second","param":null,"request_id":"[0-9a-f]+"\}\}$' \
     "a 503 of the full queue says so, with Retry-After"
+
+# $1 name, $2 count, then curl's arguments: fires them all at once; prints "N 2xx; N 503;".
+burst() {
+    local name=$1 n=$2 i
+    shift 2
+    for i in $(seq "$n"); do
+        curl -s -m 30 -o "$AGENTBASE_HOME/$name.$i.b" -w '%{http_code}\n' \
+            -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+            "${@//@I@/$i}" >"$AGENTBASE_HOME/$name.$i" &
+    done
+    wait $(jobs -p | grep -v "^$server$") 2>/dev/null
+    cat "$AGENTBASE_HOME/$name".? "$AGENTBASE_HOME/$name".?? 2>/dev/null | sort | uniq -c |
+        tr -s ' ' | tr '\n' ';'
+}
+admin=$("$AB_BIN" keys create --tenant login-test --name "pool test" 2>/dev/null | tail -n 1)
+ann=$(q -tAc "SELECT id FROM agentbase.users WHERE email = 'ann@login.test'")
+all=$(burst create 16 -d '{"email": "user@I@@login.test", "password": "another-long-passphrase-4"}' \
+    "$url/v1/users")
+like "$all" '^ [0-9]+ 201; [0-9]+ 503;$' \
+    "16 user creates with a password at once: hashed on the same pool, the rest 503 ($all)"
+is "$(q -tAc "SELECT count(*) FILTER (WHERE password_hash LIKE '\$argon2id\$%'), count(*)
+                FROM agentbase.users WHERE email LIKE 'user%@login.test'")" \
+    "$(cat "$AGENTBASE_HOME"/create.? "$AGENTBASE_HOME"/create.?? | grep -c '^201$' |
+        sed 's/.*/&|&/')" \
+    "every user created has its password hash, and a refused create wrote nothing"
+all=$(burst reset 16 -d '{"new_password": "a-new-long-passphrase-@I@"}' \
+    "$url/v1/users/$ann/password")
+like "$all" '^ [0-9]+ 200; [0-9]+ 503;$' "16 password resets at once: the same ($all)"
+like "$(cat "$(grep -l '"code":"busy"' "$AGENTBASE_HOME"/reset.*.b | head -n 1)")" \
+    '"code":"busy","message":"too many passwords are being checked at once' \
+    "a reset refused by the full queue says why"
 kill -TERM $server; wait $server
 is "$?" 0 "the server stops cleanly"
 ab_done

@@ -1,11 +1,13 @@
 /* auth: API key format and passwords. */
 #include "auth/auth.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -80,6 +82,90 @@ static void test_password_hash_is_argon2id_and_verifies(void **state)
     assert_true(ab_auth_password_verify(hash, "correct horse"));
     assert_false(ab_auth_password_verify(hash, "correct horsf"));
     assert_false(ab_auth_password_verify("not a hash", "correct horse"));
+}
+
+/* Jobs the pool has finished, and a gate that holds the first job's done() until opened. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static int pool_done;
+static bool pool_gate_open = true;
+
+static void job_done(struct ab_auth_job *job)
+{
+    (void)job;
+    pthread_mutex_lock(&pool_lock);
+    while (!pool_gate_open)
+        pthread_cond_wait(&pool_cond, &pool_lock);
+    pool_done++;
+    pthread_cond_broadcast(&pool_cond);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static void wait_done(int n)
+{
+    pthread_mutex_lock(&pool_lock);
+    while (pool_done < n)
+        pthread_cond_wait(&pool_cond, &pool_lock);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static void test_the_pool_verifies_then_hashes_and_bounds_its_queue(void **state)
+{
+    char hash[AB_AUTH_HASH_MAX];
+    struct ab_auth_job verify = {.password = "correct horse", .done = job_done},
+                       change = {.password = "correct horse",
+                                 .new_password = "battery staple",
+                                 .done = job_done},
+                       wrong = {.password = "correct horsf",
+                                .new_password = "battery staple",
+                                .done = job_done},
+                       create = {.new_password = "battery staple", .done = job_done}, more[3];
+    struct ab_auth_hasher *h;
+    struct ab_error err;
+
+    (void)state;
+    assert_int_equal(ab_auth_password_hash("correct horse", hash, &err), 0);
+    verify.hash = change.hash = wrong.hash = hash;
+    assert_int_equal(ab_auth_hasher_start(1, 4, &h, &err), 0);
+    assert_int_equal(ab_auth_hasher_submit(h, &verify), 0);
+    assert_int_equal(ab_auth_hasher_submit(h, &change), 0);
+    assert_int_equal(ab_auth_hasher_submit(h, &wrong), 0);
+    assert_int_equal(ab_auth_hasher_submit(h, &create), 0);
+    wait_done(4);
+    assert_true(verify.ok);
+    assert_false(verify.hashed);
+    assert_true(change.ok);
+    assert_true(change.hashed);
+    assert_true(ab_auth_password_verify(change.new_hash, "battery staple"));
+    assert_false(wrong.ok);
+    assert_false(wrong.hashed); /* no hash for a wrong old password */
+    assert_true(create.ok);
+    assert_true(create.hashed);
+    assert_true(ab_auth_password_verify(create.new_hash, "battery staple"));
+
+    /* One thread held in done(), a queue of 2 full: the next is refused. */
+    pthread_mutex_lock(&pool_lock);
+    pool_gate_open = false;
+    pool_done = 0;
+    pthread_mutex_unlock(&pool_lock);
+    for (int i = 0; i < 3; i++)
+        more[i] = (struct ab_auth_job){.hash = hash, .password = "x", .done = job_done};
+    ab_auth_hasher_stop(h);
+    ab_auth_hasher_free(h);
+    assert_int_equal(ab_auth_hasher_start(1, 1, &h, &err), 0);
+    assert_int_equal(ab_auth_hasher_submit(h, &more[0]), 0);
+    /* the thread takes more[0] off the queue (then waits at the gate), so one more fits */
+    for (int i = 0; i < 200 && ab_auth_hasher_submit(h, &more[1]) != 0; i++)
+        usleep(10000);
+    assert_int_equal(ab_auth_hasher_submit(h, &more[2]), AB_ECONFLICT);
+    pthread_mutex_lock(&pool_lock);
+    pool_gate_open = true;
+    pthread_cond_broadcast(&pool_cond);
+    pthread_mutex_unlock(&pool_lock);
+    ab_auth_hasher_stop(h); /* finishes what is queued */
+    assert_int_equal(pool_done, 2);
+    assert_int_equal(ab_auth_hasher_submit(h, &more[2]), AB_ECONFLICT);
+    ab_auth_hasher_free(h);
 }
 
 /* The rule password breaks for ada@example.com (username ada_l), or "" when none. */
@@ -186,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_any_single_typo_fails_the_checksum),
         cmocka_unit_test(test_malformed_keys_are_refused),
         cmocka_unit_test(test_password_hash_is_argon2id_and_verifies),
+        cmocka_unit_test(test_the_pool_verifies_then_hashes_and_bounds_its_queue),
         cmocka_unit_test(test_a_password_needs_twelve_characters_counted_not_bytes),
         cmocka_unit_test(test_a_password_is_at_most_1024_bytes),
         cmocka_unit_test(test_common_passwords_are_refused_however_decorated),
