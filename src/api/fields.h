@@ -44,6 +44,10 @@ struct ab_field {
     const char *choices;   /* comma-separated values a string must be one of, or NULL */
     const char *sql_type;  /* the column's type name (int4, timestamptz), for casts; or NULL */
     const char *doc;       /* a sentence for the OpenAPI document, or NULL */
+    /* OBJECT, ARRAY of OBJECT: the members of the object (each element), for the document
+     * of an answer; NULL: any members. The validator does not look inside. */
+    const struct ab_field *sub;
+    size_t nsub;
 };
 
 /* How ab_fields_check treats a body. */

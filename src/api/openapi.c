@@ -85,13 +85,18 @@ static json_t *bound(double x)
     return x == (double)(json_int_t)x ? json_integer((json_int_t)x) : json_real(x);
 }
 
+static json_t *fields_schema(const struct ab_field *f, size_t n, enum detail d);
+
 /* The schema of one field: null is one of its values only where the field is nullable. */
 static json_t *field_schema(const struct ab_field *f, enum detail d)
 {
-    json_t *s = kind_schema(f->kind);
+    json_t *s = f->kind == AB_KIND_OBJECT && f->sub ? fields_schema(f->sub, f->nsub, d)
+                                                    : kind_schema(f->kind);
 
     if (f->kind == AB_KIND_ARRAY) {
-        json_object_set_new(s, "items", kind_schema(f->items));
+        json_object_set_new(s, "items",
+                            f->items == AB_KIND_OBJECT && f->sub ? fields_schema(f->sub, f->nsub, d)
+                                                                 : kind_schema(f->items));
         if (f->item_max_len)
             json_object_set_new(json_object_get(s, "items"), "maxLength",
                                 json_integer(f->item_max_len));

@@ -184,7 +184,39 @@ const struct ab_field ab_op_user_level_fields[] = {
 const size_t ab_op_user_level_nfields = AB_ARRAY_LEN(ab_op_user_level_fields);
 
 /* The price a reservation or a charge used (agentbase.ai_model_prices). */
-#define PRICE_DOC "input_per_1m, output_per_1m, cached_input_per_1m (USD), effective_from"
+#define PRICE_DOC "the price in effect, USD per million tokens"
+#define SUB(list) .sub = list, .nsub = AB_ARRAY_LEN(list)
+
+static const struct ab_field price_fields[] = {
+    F("input_per_1m", NUMBER, .required = true),
+    F("output_per_1m", NUMBER, .required = true),
+    F("cached_input_per_1m", NUMBER, .required = true),
+    F("effective_from", DATETIME, .required = true),
+};
+
+/* What a budget has left after a reservation. */
+static const struct ab_field budget_left_fields[] = {
+    F("id", UUID, .required = true),
+    F("name", STRING, .required = true),
+    F("period", STRING, .required = true, .choices = "daily,weekly,monthly,yearly,total"),
+    F("remaining_usd", NUMBER, .required = true),
+};
+
+/* Absent: no such limit. */
+static const struct ab_field remaining_fields[] = {
+    F("wallet_tokens", INTEGER),
+    F("daily_tokens", INTEGER),
+    F("monthly_tokens", INTEGER),
+    F("daily_requests", INTEGER),
+    F("plan_daily_requests", INTEGER),
+    F("plan_monthly_tokens", INTEGER),
+    F("budgets", ARRAY, .items = AB_KIND_OBJECT, .required = true, SUB(budget_left_fields)),
+};
+
+static const struct ab_field alert_fields[] = {
+    F("budget_id", UUID, .required = true),
+    F("threshold", INTEGER, .required = true, .doc = "the percentage of the budget crossed"),
+};
 
 const struct ab_field ab_op_reserve_answer[] = {
     F("id", UUID, .required = true, .doc = "the reservation"),
@@ -196,13 +228,12 @@ const struct ab_field ab_op_reserve_answer[] = {
     F("model", STRING, .required = true),
     F("held_tokens", INTEGER, .required = true),
     F("estimated_cost_usd", NUMBER, .required = true),
-    F("price", OBJECT, .required = true, .doc = PRICE_DOC),
+    F("price", OBJECT, .required = true, .doc = PRICE_DOC, SUB(price_fields)),
     F("expires_at", DATETIME, .required = true),
     F("created_at", DATETIME, .required = true),
     F("remaining", OBJECT, .required = true,
-      .doc = "what each limit has left after this reservation: wallet_tokens, daily_tokens, "
-             "monthly_tokens, daily_requests, plan_daily_requests, plan_monthly_tokens, budgets "
-             "(absent: no such limit)"),
+      .doc = "what each limit has left after this reservation (absent: no such limit)",
+      SUB(remaining_fields)),
 };
 const size_t ab_op_reserve_nanswer = AB_ARRAY_LEN(ab_op_reserve_answer);
 
@@ -213,11 +244,12 @@ const size_t ab_op_reserve_nanswer = AB_ARRAY_LEN(ab_op_reserve_answer);
         F("output_tokens", INTEGER, .required = true),                                             \
         F("cached_tokens", INTEGER, .required = true),                                             \
         F("total_tokens", INTEGER, .required = true), F("cost_usd", NUMBER, .required = true),     \
-        F("price", OBJECT, .required = true, .nullable = true, .doc = PRICE_DOC),                  \
+        F("price", OBJECT, .required = true, .nullable = true, .doc = PRICE_DOC,                   \
+          SUB(price_fields)),                                                                      \
         F("debited_tokens", INTEGER, .required = true),                                            \
         F("overage_tokens", INTEGER, .required = true),                                            \
         F("alerts", ARRAY, .items = AB_KIND_OBJECT, .required = true,                              \
-          .doc = "budget thresholds this call crossed: {budget_id, threshold}"),                   \
+          .doc = "budget thresholds this call crossed", SUB(alert_fields)),                        \
         F("limits_exceeded", ARRAY, .items = AB_KIND_STRING, .required = true,                     \
           .doc = "limits the call went past (an event is recorded anyway)")
 
@@ -242,16 +274,54 @@ const struct ab_field ab_op_release_answer[] = {
 };
 const size_t ab_op_release_nanswer = AB_ARRAY_LEN(ab_op_release_answer);
 
+/* The figures of a group of the summary, and of its totals. */
+#define FIGURES                                                                                    \
+    F("requests", INTEGER, .required = true), F("successes", INTEGER, .required = true),           \
+        F("errors", INTEGER, .required = true),                                                    \
+        F("success_rate", NUMBER, .required = true, .nullable = true),                             \
+        F("input_tokens", INTEGER, .required = true),                                              \
+        F("output_tokens", INTEGER, .required = true),                                             \
+        F("cached_tokens", INTEGER, .required = true),                                             \
+        F("total_tokens", INTEGER, .required = true), F("cost_usd", NUMBER, .required = true),     \
+        F("avg_latency_ms", NUMBER, .required = true, .nullable = true)
+
+static const struct ab_field totals_fields[] = {FIGURES};
+
+/* A group's key is the members its group_by names (provider and model for model). */
+static const struct ab_field group_fields[] = {
+    F("provider", STRING),
+    F("model", STRING),
+    F("user_id", UUID, .nullable = true),
+    F("agent_id", UUID, .nullable = true),
+    F("day", DATETIME),
+    F("hour", DATETIME),
+    FIGURES,
+};
+
+static const struct ab_field budget_fields[] = {
+    F("id", UUID, .required = true),
+    F("name", STRING, .required = true),
+    F("user_id", UUID, .required = true, .nullable = true, .doc = "null: the whole tenant's"),
+    F("period", STRING, .required = true, .choices = "daily,weekly,monthly,yearly,total"),
+    F("period_start", DATETIME, .required = true),
+    F("amount_usd", NUMBER, .required = true),
+    F("spent_usd", NUMBER, .required = true),
+    F("reserved_usd", NUMBER, .required = true),
+    F("utilization_pct", NUMBER, .required = true),
+    F("hard_limit", BOOLEAN, .required = true),
+};
+
 const struct ab_field ab_op_summary_answer[] = {
     F("from", DATETIME, .required = true),
     F("to", DATETIME, .required = true),
     F("group_by", STRING, .required = true, .choices = "model,user,agent,day,hour"),
     F("groups", ARRAY, .items = AB_KIND_OBJECT, .required = true,
       .doc = "one per group: its key (provider and model, user_id, agent_id, day or hour) and "
-             "its figures, by cost"),
-    F("totals", OBJECT, .required = true),
+             "its figures, by cost",
+      SUB(group_fields)),
+    F("totals", OBJECT, .required = true, SUB(totals_fields)),
     F("budgets", ARRAY, .items = AB_KIND_OBJECT, .required = true,
-      .doc = "the tenant's active budgets with their utilization"),
+      .doc = "the tenant's active budgets with their utilization", SUB(budget_fields)),
 };
 const size_t ab_op_summary_nanswer = AB_ARRAY_LEN(ab_op_summary_answer);
 
