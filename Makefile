@@ -3,6 +3,8 @@
 #   make run        install what is missing, build, start the embedded cluster, migrate, seed
 #   make test       install what is missing, build, run every test suite
 #   make SAN=1 ...  the same with AddressSanitizer + UndefinedBehaviorSanitizer (build/san/)
+#   make ext        build the PostgreSQL extensions (ext/) and install them (make run and
+#                   make test do it too)
 #   make format / format-check, make bench, make install PREFIX=/usr/local, make clean
 #   V=1 shows the compiler commands
 
@@ -47,13 +49,17 @@ DBTEST_BIN := $(DBTEST_SRC:tests/db/test_%.c=$(BUILD)/tests/db_test_%)
 # End-to-end tests over HTTP (libcurl): run by the api suite against a running server.
 APITEST_SRC := $(sort $(wildcard tests/api/test_*.c))
 APITEST_BIN := $(APITEST_SRC:tests/api/test_%.c=$(BUILD)/tests/api_test_%)
-FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench -name '*.[ch]' 2>/dev/null)
+FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench ext -name '*.[ch]' 2>/dev/null)
 
-.PHONY: all deps run test unit format format-check bench install clean
+.PHONY: all deps ext run test unit format format-check bench install clean
 all: $(BIN)
 
 deps:
 	@scripts/install-deps
+
+# Never sanitized: the extensions run inside the PostgreSQL server (build/ext).
+ext: deps
+	@scripts/install-ext
 
 # The list of embedded files is itself a dependency: adding or removing a migration
 # must regenerate the table even when no listed file changed.
@@ -82,6 +88,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA) -lcmocka
 
+# The vector kernels' unit test runs the extension's own kernels.
+$(BUILD)/tests/test_vector: $(BUILD)/obj/ext/agentbase_vector/src/distance.o
+$(BUILD)/tests/test_vector: CFLAGS += -Iext/agentbase_vector/src
+
 $(BUILD)/tests/db_test_%: tests/db/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS_EXTRA) -lcmocka
@@ -93,13 +103,13 @@ $(BUILD)/tests/api_test_%: tests/api/test_%.c tests/api/client.c tests/api/clien
 
 unit: $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
 
-run: deps $(BIN)
+run: deps ext $(BIN)
 	$(BIN) up --dev
 
 # Every suite: unit (cmocka), SQL (pgTAP via pg_prove), database concurrency scripts and
 # CLI end-to-end scripts, each against throwaway clusters that are always removed.
 TEST_SUITES ?=
-test: deps $(BIN) $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
+test: deps ext $(BIN) $(UNIT_BIN) $(DBTEST_BIN) $(APITEST_BIN)
 	@AB_BIN=$(abspath $(BIN)) AB_UNIT_DIR=$(abspath $(BUILD)/tests) tests/run $(TEST_SUITES)
 
 # The load generator of bench/run (epoll, plain sockets: as light on the machine as it can be).
