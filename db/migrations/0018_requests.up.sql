@@ -705,10 +705,14 @@ SELECT agentbase.enable_tenant_rls('agentbase.request_feedback');
 SELECT agentbase.restrict_app_to_append('agentbase.request_feedback');
 
 -- BEFORE INSERT trigger: the target must be a row of its log in the row's tenant that the
--- writer can see (a user: their own), else "not found" (AB404, as the API answers).
+-- writer can see (a user: their own), else "not found" (AB404, as the API answers). A row for
+-- another tenant than the request's is left to the policies, which refuse it (42501).
 CREATE FUNCTION agentbase.request_feedback_target() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF NEW.tenant_id IS DISTINCT FROM coalesce(agentbase.current_tenant_id(), NEW.tenant_id) THEN
+        RETURN NEW;
+    END IF;
     IF NEW.target_type = 'ai_request' THEN
         PERFORM 1 FROM agentbase.ai_requests WHERE tenant_id = NEW.tenant_id AND id = NEW.target_id;
     ELSE
@@ -891,6 +895,9 @@ DECLARE
     v_figures jsonb;
     v_projects jsonb;
 BEGIN
+    IF p_user_id IS NULL THEN
+        RAISE EXCEPTION 'parameter user_id is required: the key acts for no user' USING ERRCODE = '22023';
+    END IF;
     IF agentbase.current_user_role() IN ('user', 'viewer') AND p_user_id IS DISTINCT FROM agentbase.current_user_id() THEN
         RAISE EXCEPTION 'field user_id must be your own user id: only admins read other users'' usage'
               USING ERRCODE = '42501', COLUMN = 'user_id';
