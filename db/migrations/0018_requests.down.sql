@@ -9,6 +9,7 @@ DROP FUNCTION agentbase.usage_requests(timestamptz, timestamptz, text, text, uui
 DROP FUNCTION agentbase.performance_rollup(timestamptz);
 DROP INDEX agentbase.idx_performance_metrics_recorded_at;
 DROP TABLE agentbase.performance_metric_rollups;
+DROP FUNCTION agentbase.request_feedback_of(uuid, uuid);
 DROP TABLE agentbase.request_feedback;
 DROP FUNCTION agentbase.request_feedback_target();
 

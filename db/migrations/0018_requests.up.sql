@@ -709,16 +709,18 @@ SELECT agentbase.restrict_app_to_append('agentbase.request_feedback');
 -- another tenant than the request's is left to the policies, which refuse it (42501).
 CREATE FUNCTION agentbase.request_feedback_target() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_found boolean := true;  -- another target_type is left to its CHECK
 BEGIN
     IF NEW.tenant_id IS DISTINCT FROM coalesce(agentbase.current_tenant_id(), NEW.tenant_id) THEN
         RETURN NEW;
     END IF;
     IF NEW.target_type = 'ai_request' THEN
-        PERFORM 1 FROM agentbase.ai_requests WHERE tenant_id = NEW.tenant_id AND id = NEW.target_id;
-    ELSE
-        PERFORM 1 FROM agentbase.rag_queries WHERE tenant_id = NEW.tenant_id AND id = NEW.target_id;
+        v_found := EXISTS (SELECT 1 FROM agentbase.ai_requests WHERE tenant_id = NEW.tenant_id AND id = NEW.target_id);
+    ELSIF NEW.target_type = 'rag_query' THEN
+        v_found := EXISTS (SELECT 1 FROM agentbase.rag_queries WHERE tenant_id = NEW.tenant_id AND id = NEW.target_id);
     END IF;
-    IF NOT FOUND THEN
+    IF NOT v_found THEN
         RAISE EXCEPTION '% % not found', replace(NEW.target_type, '_', ' '), NEW.target_id USING ERRCODE = 'AB404';
     END IF;
     RETURN NEW;
@@ -728,6 +730,19 @@ COMMENT ON FUNCTION agentbase.request_feedback_target() IS
     'BEFORE INSERT trigger: feedback names an ai_requests or rag_queries row the writer can see in its tenant';
 CREATE TRIGGER trg_target BEFORE INSERT ON agentbase.request_feedback
     FOR EACH ROW EXECUTE FUNCTION agentbase.request_feedback_target();
+
+-- The feedback on one row of ai_requests or rag_queries that the caller may see, oldest
+-- first: what their representations carry as "feedback" (src/api/tables.c, usage_requests).
+CREATE FUNCTION agentbase.request_feedback_of(p_tenant_id uuid, p_target_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', f.id, 'user_id', f.user_id, 'rating', f.rating,
+                                                 'comment', f.comment, 'created_at', f.created_at)
+                              ORDER BY f.created_at, f.id), '[]')
+      FROM agentbase.request_feedback f
+     WHERE f.tenant_id = p_tenant_id AND f.target_id = p_target_id
+$$;
+COMMENT ON FUNCTION agentbase.request_feedback_of(uuid, uuid) IS
+    'the feedback on one ai_requests or rag_queries row, oldest first (as a JSON array)';
 
 -- ------------------------------------------------------------------------------------
 -- Performance aggregates, built by `agentbase maintain metrics`
@@ -865,7 +880,8 @@ BEGIN
         || CASE WHEN p_user_id IS NOT NULL THEN ' AND r.user_id = $5' ELSE '' END
         || CASE WHEN p_agent_id IS NOT NULL THEN ' AND r.agent_id = $6' ELSE '' END
         || CASE WHEN p_project_id IS NOT NULL THEN ' AND r.project_id = $7' ELSE '' END;
-    EXECUTE 'SELECT array_agg(to_jsonb(r) ORDER BY r.created_at DESC, r.id DESC) FROM ('
+    EXECUTE 'SELECT array_agg(to_jsonb(r) || jsonb_build_object(''feedback'', '
+            '                 agentbase.request_feedback_of(r.tenant_id, r.id)) ORDER BY r.created_at DESC, r.id DESC) FROM ('
             '  SELECT * FROM agentbase.ai_requests r'
             '   WHERE r.tenant_id = agentbase.current_tenant_id() AND r.created_at >= $1 AND r.created_at < $2'
             || v_where ||
@@ -928,6 +944,7 @@ COMMENT ON FUNCTION agentbase.usage_monthly(uuid, date) IS
     'a user''s requests, tokens and cost in a calendar month (UTC), in all and by project';
 
 GRANT EXECUTE ON FUNCTION
+    agentbase.request_feedback_of(uuid, uuid),
     agentbase.usage_requests(timestamptz, timestamptz, text, text, uuid, uuid, uuid, uuid, integer),
     agentbase.usage_monthly(uuid, date)
 TO agentbase_app;

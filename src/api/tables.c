@@ -15,14 +15,9 @@
 
 #define READ_ONLY .create = "", .update = "", .own_create = true, .no_delete = true
 
-/* The feedback given on an ai_requests or rag_queries row t (0018's request_feedback, by its
- * index on (tenant_id, target_id)), oldest first. */
+/* The feedback given on an ai_requests or rag_queries row t, oldest first (0018). */
 #define FEEDBACK                                                                                   \
-    .extra = "'feedback', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', f.id, "              \
-             "'user_id', f.user_id, 'rating', f.rating, 'comment', f.comment, "                    \
-             "'created_at', f.created_at) ORDER BY f.created_at, f.id), '[]') "                    \
-             "FROM agentbase.request_feedback f "                                                  \
-             "WHERE f.tenant_id = t.tenant_id AND f.target_id = t.id)",                            \
+    .extra = "'feedback', agentbase.request_feedback_of(t.tenant_id, t.id)",                       \
     .extra_fields = ab_op_feedback_extra, .nextra_fields = &ab_op_feedback_nextra
 
 /* Write-only secrets (see struct ab_resource_secret): MCP configuration secrets and
@@ -222,7 +217,7 @@ const struct ab_resource ab_resources[] = {
                   "completed_at,request_payload,response_payload,metadata",
         .update = "",
         .hidden = "",
-        .filters = "user_id,project_id,created_at",
+        .filters = "user_id,created_at",
         FEEDBACK,
         .example = "{\"user_id\": \"{{users}}\", \"provider\": \"openai\", \"model\": \"gpt-4o\", "
                    "\"input_tokens\": 10, \"output_tokens\": 20, \"total_tokens\": 30}",

@@ -149,6 +149,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'idempotency_claim(text,text)', 'idempotency_complete(text,integer,text)',
                 'is_platform_admin()', 'mcp_server_configs_check_config(uuid,uuid,uuid,text[])',
                 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
+                'request_feedback_of(uuid,uuid)',
                 'role_cap(text)', 'role_scopes(text)',
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
