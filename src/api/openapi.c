@@ -683,7 +683,7 @@ struct op_doc {
     enum answer_kind answer;
     const struct ab_field *answer_fields;
     const size_t *nanswer;
-    const char *resource; /* of ANSWER_ROW*, ANSWER_LIST and ANSWER_LEVEL */
+    const char *resource;         /* of ANSWER_ROW*, ANSWER_LIST and ANSWER_LEVEL */
     const struct ab_field *query; /* the query parameters, or NULL */
     const size_t *nquery;
     int status;
@@ -903,21 +903,20 @@ static json_t *documented_operation(const struct op_doc *d, const struct ab_reso
                               query("to", to,
                                     json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength", 64,
                                               "pattern", "^[0-9:TZ.+ -]+$")));
-        json_array_append_new(
-            params, query("group_by", "how the groups are made",
-                          json_pack("{s:s,s:[s,s,s,s,s,s],s:s}", "type", "string", "enum",
-                                    "model", "user", "agent", "project", "day", "hour", "default",
-                                    "model")));
+        json_array_append_new(params, query("group_by", "how the groups are made",
+                                            json_pack("{s:s,s:[s,s,s,s,s,s],s:s}", "type", "string",
+                                                      "enum", "model", "user", "agent", "project",
+                                                      "day", "hour", "default", "model")));
     }
     for (size_t i = 0; d->query && i < *d->nquery; i++) {
         const struct ab_field *f = &d->query[i];
 
-        json_array_append_new(
-            params, query(f->name, f->doc ? f->doc : f->name,
-                          f->kind == AB_KIND_DATETIME
-                              ? json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength", 64,
-                                          "pattern", "^[0-9:TZ.+ -]+$")
-                              : field_schema(f, FULL)));
+        json_array_append_new(params,
+                              query(f->name, f->doc ? f->doc : f->name,
+                                    f->kind == AB_KIND_DATETIME
+                                        ? json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength",
+                                                    64, "pattern", "^[0-9:TZ.+ -]+$")
+                                        : field_schema(f, FULL)));
     }
     json_object_set_new(op, "parameters", params);
     if (d->fields) {

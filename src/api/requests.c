@@ -43,7 +43,8 @@ static const char *query_wrong(const struct ab_field *f, const char *value, char
         snprintf(why, n, "an integer from %.0f to %.0f", f->min, f->max);
         return why;
     }
-    if (f->kind == AB_KIND_STRING && ((long)len < f->min_len || (f->max_len && (long)len > f->max_len))) {
+    if (f->kind == AB_KIND_STRING &&
+        ((long)len < f->min_len || (f->max_len && (long)len > f->max_len))) {
         snprintf(why, n, "%ld to %ld characters", f->min_len ? f->min_len : 1, f->max_len);
         return why;
     }
@@ -66,8 +67,8 @@ static int query_param(void *ctx, const char *name, const char *value)
                                 "parameter '%s' is given twice", name) +
                1;
     if ((wrong = query_wrong(f, value, why, sizeof(why))))
-        return ab_http_error_at(q->req, 400, "invalid_parameter", name,
-                                "parameter '%s' must be %s", name, wrong) +
+        return ab_http_error_at(q->req, 400, "invalid_parameter", name, "parameter '%s' must be %s",
+                                name, wrong) +
                1;
     q->values[f - q->fields] = value;
     return 0;
@@ -150,8 +151,7 @@ static int prepare_feedback(struct ab_req *req, void *ctx, const char **params)
     struct feedback *f = ctx;
 
     if (!ab_api_is_uuid(req->params[0]))
-        return ab_http_error(req, 404, "not_found", "%s %s not found", f->what, req->params[0]) +
-               1;
+        return ab_http_error(req, 404, "not_found", "%s %s not found", f->what, req->params[0]) + 1;
     if (!(f->doc = ab_api_parse_object(req, false)))
         return 1;
     if (ab_fields_check(req, f->doc, ab_op_feedback_fields, ab_op_feedback_nfields,

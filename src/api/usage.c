@@ -254,10 +254,10 @@ static int get_summary(void *app, struct ab_req *req)
     const char *params[3] = {NULL, NULL, NULL};
 
     return ab_api_answer_json(app, req, "usage:read",
-                       "SELECT agentbase.usage_summary("
-                       "  coalesce($1::timestamptz, now() - interval '30 days'), "
-                       "  coalesce($2::timestamptz, now()), coalesce($3, 'model'))::text",
-                       3, params, prepare_summary, NULL, 200);
+                              "SELECT agentbase.usage_summary("
+                              "  coalesce($1::timestamptz, now() - interval '30 days'), "
+                              "  coalesce($2::timestamptz, now()), coalesce($3, 'model'))::text",
+                              3, params, prepare_summary, NULL, 200);
 }
 
 /* A body checked against fields, parsed by a prepare function and freed by its caller. */
@@ -315,11 +315,12 @@ static int post_adjust(void *appv, struct ab_req *req)
         ab_op_wallet_adjust_fields, ab_op_wallet_adjust_nfields, "wallet", NULL, "", NULL};
     const char *params[8] = {0};
 
-    ab_api_answer_json(appv, req, "billing:admin",
-                "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
-                "       $6, NULL, $7::jsonb, $8)::text "
-                "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
-                8, params, prepare_adjust, &c, 200);
+    ab_api_answer_json(
+        appv, req, "billing:admin",
+        "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
+        "       $6, NULL, $7::jsonb, $8)::text "
+        "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
+        8, params, prepare_adjust, &c, 200);
     free(c.meta);
     json_decref(c.doc);
     return 0;
@@ -343,8 +344,8 @@ static int post_level(void *appv, struct ab_req *req)
     const char *params[2] = {0};
 
     ab_api_answer_json(appv, req, "billing:admin",
-                "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2, params,
-                prepare_level, &c, 200);
+                       "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2,
+                       params, prepare_level, &c, 200);
     json_decref(c.doc);
     return 0;
 }

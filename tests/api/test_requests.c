@@ -45,10 +45,11 @@ static void new_key(const char *tenant, const char *user, const char *scopes, ch
     const char *p[5] = {tenant, user, prefix, hash, scopes};
 
     ab_auth_key_new(key, prefix, hash);
-    api_sql(db,
-            "INSERT INTO agentbase.api_keys (tenant_id, user_id, name, key_prefix, key_hash, scopes) "
-            "VALUES ($1, $2, 'test', $3, $4, $5::text[])",
-            5, p, NULL, 0);
+    api_sql(
+        db,
+        "INSERT INTO agentbase.api_keys (tenant_id, user_id, name, key_prefix, key_hash, scopes) "
+        "VALUES ($1, $2, 'test', $3, $4, $5::text[])",
+        5, p, NULL, 0);
 }
 
 static void new_tenant(struct tenant *t, const char *settings)
@@ -139,8 +140,8 @@ static long long int_of(json_t *obj, const char *name)
 
 /* ---- the project, the times and the payloads ------------------------------------------ */
 
-static void test_the_project_travels_from_the_reservation_into_the_request_and_the_summary(
-    void **state)
+static void
+test_the_project_travels_from_the_reservation_into_the_request_and_the_summary(void **state)
 {
     struct tenant t;
     struct api_response r;
@@ -169,9 +170,10 @@ static void test_the_project_travels_from_the_reservation_into_the_request_and_t
                              "\"completed_at\": \"2026-11-01T10:00:00Z\"}",
                              &r),
                      400);
-    assert_string_equal(api_error_text(&r),
-                        "{\"error\":{\"code\":\"invalid_field\",\"message\":\"field started_at: the "
-                        "call cannot start after it completed\"}}");
+    assert_string_equal(
+        api_error_text(&r),
+        "{\"error\":{\"code\":\"invalid_field\",\"message\":\"field started_at: the "
+        "call cannot start after it completed\"}}");
     api_response_free(&r);
     assert_int_equal(call_as(t.key, "POST", path,
                              "{\"input_tokens\": 90, \"output_tokens\": 40, "
@@ -302,8 +304,7 @@ static void test_the_requests_behind_a_rollup_are_listed_by_model_user_and_proje
     assert_int_equal(json_array_size(json_object_get(doc, "data")), 2);
     json_decref(doc);
 
-    snprintf(path, sizeof(path), "/v1/usage/requests?user_id=%s&model=m&from=2026-01-01",
-             users[1]);
+    snprintf(path, sizeof(path), "/v1/usage/requests?user_id=%s&model=m&from=2026-01-01", users[1]);
     doc = get_json(t.key, path);
     assert_int_equal(json_array_size(json_object_get(doc, "data")), 2);
     json_decref(doc);
@@ -545,8 +546,7 @@ static void test_feedback_is_recorded_beside_the_request_and_joined_into_it(void
 
 /* ---- the legacy views and the performance rollups ------------------------------------------ */
 
-static void test_the_legacy_views_and_the_performance_rollups_are_read_only_resources(
-    void **state)
+static void test_the_legacy_views_and_the_performance_rollups_are_read_only_resources(void **state)
 {
     struct tenant t;
     char user[40], id[40], path[128], agent[40];
@@ -640,8 +640,7 @@ int main(void)
         cmocka_unit_test(test_a_user_lists_only_their_own_requests),
         cmocka_unit_test(test_a_users_month_adds_up_in_all_and_by_project),
         cmocka_unit_test(test_feedback_is_recorded_beside_the_request_and_joined_into_it),
-        cmocka_unit_test(
-            test_the_legacy_views_and_the_performance_rollups_are_read_only_resources),
+        cmocka_unit_test(test_the_legacy_views_and_the_performance_rollups_are_read_only_resources),
     };
 
     if (sodium_init() < 0)
