@@ -185,6 +185,14 @@ struct ab_resource {
     bool global;
     const struct ab_resource_secret *secret; /* a write-only secret, or NULL */
     /*
+     * Members each object carries besides its columns (NULL: none): a constant SQL list of
+     * jsonb_build_object arguments over the row `t` ('feedback', (SELECT ... WHERE ... t.id)),
+     * and the fields they are, for the OpenAPI document.
+     */
+    const char *extra;
+    const struct ab_field *extra_fields;
+    const size_t *nextra_fields;
+    /*
      * The resource's own judgement of a create or update body, before any statement carries
      * the body (NULL: none); row_id is NULL on create. 0, or 1 with the answer set.
      */
@@ -344,6 +352,25 @@ int ab_api_answer_with_key(struct ab_req *req, const char *object, const char *k
 int ab_api_key_revoke(void *app, struct ab_req *req);
 
 /* The usage accounting endpoints (usage.c). */
+/*
+ * What a transaction's statement needs from the request, judged after authentication:
+ * fills params (from [0]) and returns 0, or 1 with the answer set.
+ */
+typedef int (*ab_api_prepare_fn)(struct ab_req *req, void *ctx, const char **params);
+/*
+ * Authenticates for scope, then prepares the parameters (when prepare is given), then runs
+ * one statement returning one JSON text in the request's transaction and answers it with
+ * status (no row: 404 naming the path's id; an error: through the one error map). Returns 0.
+ */
+int ab_api_answer_json(struct ab_app *app, struct ab_req *req, const char *scope, const char *sql,
+                       int nparams, const char **params, ab_api_prepare_fn prepare, void *ctx,
+                       int status);
+/* requests.c: the requests behind the rollups, a user's month, feedback after the fact. */
+int ab_api_usage_requests(void *app, struct ab_req *req);
+int ab_api_usage_monthly(void *app, struct ab_req *req);
+int ab_api_feedback_ai_request(void *app, struct ab_req *req);
+int ab_api_feedback_rag_query(void *app, struct ab_req *req);
+
 extern const struct ab_http_route ab_usage_routes[];
 extern const size_t ab_usage_nroutes;
 
@@ -387,6 +414,14 @@ AB_OP_ANSWER(event);
 AB_OP_FIELDS(release); /* none: an empty body or {} */
 AB_OP_ANSWER(release);
 AB_OP_ANSWER(summary);
+AB_OP_ANSWER(usage_monthly);
+AB_OP_FIELDS(feedback);
+/* The query parameters of GET /v1/usage/requests and /v1/usage/monthly. */
+extern const struct ab_field ab_op_usage_requests_query[], ab_op_usage_monthly_query[];
+extern const size_t ab_op_usage_requests_nquery, ab_op_usage_monthly_nquery;
+/* The feedback member of ai-requests and rag-queries objects. */
+extern const struct ab_field ab_op_feedback_extra[];
+extern const size_t ab_op_feedback_nextra;
 AB_OP_FIELDS(wallet_adjust);
 AB_OP_ANSWER(wallet_adjust); /* beside the token-ledger columns */
 AB_OP_FIELDS(user_level);

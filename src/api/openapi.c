@@ -408,6 +408,8 @@ static json_t *row_schema(const struct ab_resource *r, const struct ab_resource_
     json_t *obj = object_schema();
 
     add_fields(obj, s->columns, s->ncolumns, ANSWER_COLUMN, true);
+    if (r->extra_fields)
+        add_fields(obj, r->extra_fields, *r->nextra_fields, FULL, false);
     if (r->secret) {
         char hint[96];
         const struct ab_field *h;
@@ -670,6 +672,7 @@ enum answer_kind {
     ANSWER_FIELDS,   /* the op's answer list */
     ANSWER_ROW,      /* a row of `resource` */
     ANSWER_ROW_PLUS, /* a row of `resource` and the op's answer list */
+    ANSWER_LIST,     /* a page of `resource` rows (<Object>List) */
     ANSWER_LEVEL,    /* the op's answer list, or a row of `resource` plus available */
     ANSWER_TEXT,     /* text/plain */
     ANSWER_DOCUMENT, /* an OpenAPI document */
@@ -685,7 +688,9 @@ struct op_doc {
     enum answer_kind answer;
     const struct ab_field *answer_fields;
     const size_t *nanswer;
-    const char *resource; /* of ANSWER_ROW* and ANSWER_LEVEL */
+    const char *resource;         /* of ANSWER_ROW*, ANSWER_LIST and ANSWER_LEVEL */
+    const struct ab_field *query; /* the query parameters, or NULL */
+    const size_t *nquery;
     int status;
     bool public;
     struct statuses st;
@@ -803,6 +808,32 @@ static const struct op_doc docs[] = {
      "The tenant's usage by model, user, agent, day or hour, with totals and budgets",
      .answer_fields = ab_op_summary_answer, .nanswer = &ab_op_summary_nanswer, .status = 200,
      .st = {AUTH_ERRORS("the key or its role lacks usage:read")}},
+    {"GET", "/v1/usage/requests", "listUsageRequests", "accounting",
+     "The ai-requests behind the cost rollups: a period, newest first, by provider, model, user, "
+     "agent and project",
+     .answer = ANSWER_LIST, .resource = "ai-requests", .query = ab_op_usage_requests_query,
+     .nquery = &ab_op_usage_requests_nquery, .status = 200,
+     .st = {AUTH_ERRORS("the key or its role lacks usage:read")}},
+    {"GET", "/v1/usage/monthly", "getUsageMonthly", "accounting",
+     "A user's requests, tokens and cost in a calendar month, in all and by project",
+     .answer_fields = ab_op_usage_monthly_answer, .nanswer = &ab_op_usage_monthly_nanswer,
+     .query = ab_op_usage_monthly_query, .nquery = &ab_op_usage_monthly_nquery, .status = 200,
+     .st = {AUTH_ERRORS("the key or its role lacks usage:read, or a user asks for another user"),
+            .s404 = "no such user in this tenant"}},
+    {"POST", "/v1/ai-requests/{id}/feedback", "createAiRequestFeedback", "accounting",
+     "Rate an LLM request after the fact (a request-feedback row; the request stays as it was)",
+     ab_op_feedback_fields, &ab_op_feedback_nfields, .answer = ANSWER_ROW,
+     .resource = "request-feedback", .status = 201,
+     .st = {AUTH_ERRORS("the key or its role lacks request-feedback:write (viewers write none)"),
+            .s404 = "no such request in this tenant, or not the caller's", BODY_ERRORS},
+     .example = "{\"rating\": 5, \"comment\": \"exactly what I needed\"}"},
+    {"POST", "/v1/rag-queries/{id}/feedback", "createRagQueryFeedback", "knowledge",
+     "Rate a RAG query after the fact (a request-feedback row; the query stays as it was)",
+     ab_op_feedback_fields, &ab_op_feedback_nfields, .answer = ANSWER_ROW,
+     .resource = "request-feedback", .status = 201,
+     .st = {AUTH_ERRORS("the key or its role lacks request-feedback:write (viewers write none)"),
+            .s404 = "no such RAG query in this tenant, or not the caller's", BODY_ERRORS},
+     .example = "{\"rating\": 2, \"comment\": \"the sources were off topic\"}"},
     {"POST", "/v1/wallets/{id}/adjust", "adjustWallet", "accounting",
      "Credit, debit, reserve, release or adjust a wallet's tokens: one ledger entry (platform)",
      ab_op_wallet_adjust_fields, &ab_op_wallet_adjust_nfields, .answer = ANSWER_ROW_PLUS,
@@ -856,10 +887,12 @@ static json_t *documented_operation(const struct op_doc *d, const struct ab_reso
     char status[8];
 
     if (strstr(d->pattern, "{id}"))
-        json_array_append_new(params, path_id(strstr(d->pattern, "reservations") ? "reservation"
-                                              : strstr(d->pattern, "wallets")    ? "wallet"
-                                              : strstr(d->pattern, "users")      ? "user"
-                                                                                 : "key"));
+        json_array_append_new(params, path_id(strstr(d->pattern, "reservations")  ? "reservation"
+                                              : strstr(d->pattern, "wallets")     ? "wallet"
+                                              : strstr(d->pattern, "users")       ? "user"
+                                              : strstr(d->pattern, "ai-requests") ? "ai request"
+                                              : strstr(d->pattern, "rag-queries") ? "RAG query"
+                                                                                  : "key"));
     add_headers(params, !d->public, post);
     if (strcmp(d->pattern, "/v1/usage/summary") == 0) {
         const char *when = "a date (2026-11-01) or an RFC 3339 time (2026-11-01T00:00:00Z)";
@@ -875,10 +908,20 @@ static json_t *documented_operation(const struct op_doc *d, const struct ab_reso
                               query("to", to,
                                     json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength", 64,
                                               "pattern", "^[0-9:TZ.+ -]+$")));
-        json_array_append_new(
-            params, query("group_by", "how the groups are made",
-                          json_pack("{s:s,s:[s,s,s,s,s],s:s}", "type", "string", "enum", "model",
-                                    "user", "agent", "day", "hour", "default", "model")));
+        json_array_append_new(params, query("group_by", "how the groups are made",
+                                            json_pack("{s:s,s:[s,s,s,s,s,s],s:s}", "type", "string",
+                                                      "enum", "model", "user", "agent", "project",
+                                                      "day", "hour", "default", "model")));
+    }
+    for (size_t i = 0; d->query && i < *d->nquery; i++) {
+        const struct ab_field *f = &d->query[i];
+
+        json_array_append_new(params,
+                              query(f->name, f->doc ? f->doc : f->name,
+                                    f->kind == AB_KIND_DATETIME
+                                        ? json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength",
+                                                    64, "pattern", "^[0-9:TZ.+ -]+$")
+                                        : field_schema(f, FULL)));
     }
     json_object_set_new(op, "parameters", params);
     if (d->fields) {
@@ -915,6 +958,13 @@ static json_t *documented_operation(const struct op_doc *d, const struct ab_reso
         ok = response(d->summary, "application/json",
                       row_plus(all, d->resource, d->answer_fields, *d->nanswer));
         break;
+    case ANSWER_LIST: {
+        char name[128];
+
+        object_name(ab_api_resource_named(d->resource), "List", name, sizeof(name));
+        ok = response(d->summary, "application/json", ref(name));
+        break;
+    }
     case ANSWER_LEVEL:
         ok = response(d->summary, "application/json",
                       json_pack("{s:[o,o]}", "oneOf",

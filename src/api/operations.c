@@ -125,6 +125,7 @@ const size_t ab_op_api_key_nanswer = AB_ARRAY_LEN(ab_op_api_key_answer);
 #define WHO_FIELDS(d)                                                                              \
     F("user_id", UUID, .nullable = true, .doc = d), F("agent_id", UUID, .nullable = true),         \
         F("conversation_id", UUID, .nullable = true),                                              \
+        F("project_id", UUID, .nullable = true, .doc = "the project the call is for"),             \
         F("provider", STRING, .required = true, .min_len = 1, .max_len = 64),                      \
         F("model", STRING, .required = true, .min_len = 1, .max_len = 200)
 
@@ -152,7 +153,14 @@ const size_t ab_op_reserve_nfields = AB_ARRAY_LEN(ab_op_reserve_fields);
           .item_max_len = 200, .doc = "at most 128, each at most 200 characters"),                 \
         F("request_type", STRING, .nullable = true,                                                \
           .choices = "chat,completion,embedding,image,audio,tool,other", .doc = "default chat"),   \
-        F("metadata", OBJECT, .nullable = true)
+        F("metadata", OBJECT, .nullable = true),                                                   \
+        F("started_at", DATETIME, .nullable = true, .doc = "when the call started"),               \
+        F("completed_at", DATETIME, .nullable = true,                                              \
+          .doc = "when it completed; default now; not before started_at"),                         \
+        F("request_payload", ANY, .nullable = true,                                                \
+          .doc = "the prompt sent: kept only when the tenant's settings say store_prompts"),       \
+        F("response_payload", ANY, .nullable = true,                                               \
+          .doc = "the answer received: kept only when the tenant's settings say store_prompts")
 
 const struct ab_field ab_op_settle_fields[] = {CALL_FIELDS};
 const size_t ab_op_settle_nfields = AB_ARRAY_LEN(ab_op_settle_fields);
@@ -224,6 +232,7 @@ const struct ab_field ab_op_reserve_answer[] = {
     F("user_id", UUID, .required = true),
     F("agent_id", UUID, .required = false),
     F("conversation_id", UUID, .required = false),
+    F("project_id", UUID, .required = false),
     F("provider", STRING, .required = true),
     F("model", STRING, .required = true),
     F("held_tokens", INTEGER, .required = true),
@@ -293,6 +302,7 @@ static const struct ab_field group_fields[] = {
     F("model", STRING),
     F("user_id", UUID, .nullable = true),
     F("agent_id", UUID, .nullable = true),
+    F("project_id", UUID, .nullable = true),
     F("day", DATETIME),
     F("hour", DATETIME),
     FIGURES,
@@ -314,16 +324,89 @@ static const struct ab_field budget_fields[] = {
 const struct ab_field ab_op_summary_answer[] = {
     F("from", DATETIME, .required = true),
     F("to", DATETIME, .required = true),
-    F("group_by", STRING, .required = true, .choices = "model,user,agent,day,hour"),
+    F("group_by", STRING, .required = true, .choices = "model,user,agent,project,day,hour"),
     F("groups", ARRAY, .items = AB_KIND_OBJECT, .required = true,
-      .doc = "one per group: its key (provider and model, user_id, agent_id, day or hour) and "
-             "its figures, by cost",
+      .doc = "one per group: its key (provider and model, user_id, agent_id, project_id, day or "
+             "hour) and its figures, by cost",
       SUB(group_fields)),
     F("totals", OBJECT, .required = true, SUB(totals_fields)),
     F("budgets", ARRAY, .items = AB_KIND_OBJECT, .required = true,
       .doc = "the tenant's active budgets with their utilization", SUB(budget_fields)),
 };
 const size_t ab_op_summary_nanswer = AB_ARRAY_LEN(ab_op_summary_answer);
+
+/* GET /v1/usage/requests: the query (every parameter optional). */
+const struct ab_field ab_op_usage_requests_query[] = {
+    F("from", DATETIME, .doc = "the start: a date or an RFC 3339 time; default 30 days ago"),
+    F("to", DATETIME, .doc = "the end (exclusive): a date or an RFC 3339 time; default now"),
+    F("provider", STRING, .max_len = 64),
+    F("model", STRING, .max_len = 200),
+    F("user_id", UUID),
+    F("agent_id", UUID),
+    F("project_id", UUID),
+    F("after", UUID, .doc = "the next_cursor of the previous page"),
+    F("limit", INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 500,
+      .doc = "default 50"),
+};
+const size_t ab_op_usage_requests_nquery = AB_ARRAY_LEN(ab_op_usage_requests_query);
+
+/* GET /v1/usage/monthly: the query. */
+const struct ab_field ab_op_usage_monthly_query[] = {
+    F("user_id", UUID, .doc = "default: the key's user (a key without one must name it)"),
+    F("month", STRING, .min_len = 7, .max_len = 7,
+      .doc = "YYYY-MM (UTC); default the current month"),
+};
+const size_t ab_op_usage_monthly_nquery = AB_ARRAY_LEN(ab_op_usage_monthly_query);
+
+static const struct ab_field month_project_fields[] = {
+    F("project_id", UUID, .required = true, .nullable = true),
+    F("requests", INTEGER, .required = true),
+    F("input_tokens", INTEGER, .required = true),
+    F("output_tokens", INTEGER, .required = true),
+    F("cached_tokens", INTEGER, .required = true),
+    F("total_tokens", INTEGER, .required = true),
+    F("cost_usd", NUMBER, .required = true),
+};
+
+/* A user's month, in all and by project (the figures of each project the same). */
+const struct ab_field ab_op_usage_monthly_answer[] = {
+    F("user_id", UUID, .required = true),
+    F("month", STRING, .required = true, .doc = "YYYY-MM"),
+    F("from", DATETIME, .required = true),
+    F("to", DATETIME, .required = true),
+    F("requests", INTEGER, .required = true),
+    F("input_tokens", INTEGER, .required = true),
+    F("output_tokens", INTEGER, .required = true),
+    F("cached_tokens", INTEGER, .required = true),
+    F("total_tokens", INTEGER, .required = true),
+    F("cost_usd", NUMBER, .required = true),
+    F("projects", ARRAY, .items = AB_KIND_OBJECT, .required = true,
+      .doc = "one per project (project_id null: calls without one), by cost",
+      SUB(month_project_fields)),
+};
+const size_t ab_op_usage_monthly_nanswer = AB_ARRAY_LEN(ab_op_usage_monthly_answer);
+
+/* POST /v1/ai-requests/{id}/feedback and /v1/rag-queries/{id}/feedback. */
+const struct ab_field ab_op_feedback_fields[] = {
+    F("rating", INTEGER, .required = true, .has_min = true, .min = 1, .has_max = true, .max = 5),
+    F("comment", STRING, .nullable = true, .max_len = 4000),
+};
+const size_t ab_op_feedback_nfields = AB_ARRAY_LEN(ab_op_feedback_fields);
+
+static const struct ab_field feedback_item_fields[] = {
+    F("id", UUID, .required = true),
+    F("user_id", UUID, .required = true, .nullable = true),
+    F("rating", INTEGER, .required = true, .has_min = true, .min = 1, .has_max = true, .max = 5),
+    F("comment", STRING, .required = true, .nullable = true),
+    F("created_at", DATETIME, .required = true),
+};
+
+/* What ai-requests and rag-queries objects carry beside their columns (tables.c). */
+const struct ab_field ab_op_feedback_extra[] = {
+    F("feedback", ARRAY, .items = AB_KIND_OBJECT, .required = true,
+      .doc = "the feedback given on it, oldest first", SUB(feedback_item_fields)),
+};
+const size_t ab_op_feedback_nextra = AB_ARRAY_LEN(ab_op_feedback_extra);
 
 /* The answer to a wallet adjustment: the token-ledger entry's columns and this one. */
 const struct ab_field ab_op_wallet_adjust_answer[] = {

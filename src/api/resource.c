@@ -58,8 +58,8 @@ static int hidden_array(struct ab_buf *b, const struct ab_resource *r)
     return ab_buf_printf(b, "'{%s}'::text[]", r->hidden);
 }
 
-/* The answer for row t: to_jsonb(t) minus the hidden columns, and a secret's hint under the
- * secret's field. */
+/* The answer for row t: to_jsonb(t) minus the hidden columns, a secret's hint under the
+ * secret's field, and the descriptor's extra members. */
 static int row_doc(struct ab_buf *b, const struct ab_resource *r)
 {
     int rc = ab_buf_puts(b, "((to_jsonb(t) - ");
@@ -68,6 +68,8 @@ static int row_doc(struct ab_buf *b, const struct ab_resource *r)
     if (!rc && r->secret)
         rc = ab_buf_printf(b, ") || jsonb_build_object('%s', t.%s_hint", r->secret->field,
                            r->secret->columns);
+    if (!rc && r->extra)
+        rc = ab_buf_printf(b, ") || jsonb_build_object(%s", r->extra);
     return rc ? rc : ab_buf_puts(b, "))");
 }
 

@@ -15,6 +15,11 @@
 
 #define READ_ONLY .create = "", .update = "", .own_create = true, .no_delete = true
 
+/* The feedback given on an ai_requests or rag_queries row t, oldest first (0018). */
+#define FEEDBACK                                                                                   \
+    .extra = "'feedback', agentbase.request_feedback_of(t.tenant_id, t.id)",                       \
+    .extra_fields = ab_op_feedback_extra, .nextra_fields = &ab_op_feedback_nextra
+
 /* Write-only secrets (see struct ab_resource_secret): MCP configuration secrets and
  * environment variables by name, and a provider's API key. */
 static const struct ab_resource_secret mcp_config_secrets = {
@@ -199,18 +204,21 @@ const struct ab_resource ab_resources[] = {
         READ_ONLY,
     },
     {
-        /* One row per LLM call; the usage operations write most of them. */
+        /* One row per LLM call; the usage operations write most of them. Feedback given
+         * later (POST /v1/ai-requests/{id}/feedback) is joined in. */
         .name = "ai-requests",
         .table = "ai_requests",
-        .create = "user_id,agent_id,conversation_id,message_id,provider,model,model_id,"
+        .create = "user_id,agent_id,conversation_id,message_id,project_id,provider,model,model_id,"
                   "request_type,input_tokens,output_tokens,cached_tokens,total_tokens,"
                   "input_per_1m,output_per_1m,cached_input_per_1m,price_effective_from,input_cost,"
                   "output_cost,total_cost,latency_ms,time_to_first_token_ms,tokens_per_second,"
                   "status,error_code,error_message,quality_score,relevance_score,coherence_score,"
-                  "user_rating,user_feedback,metadata",
+                  "confidence_score,safety_score,user_rating,user_feedback,started_at,"
+                  "completed_at,request_payload,response_payload,metadata",
         .update = "",
         .hidden = "",
         .filters = "user_id,created_at",
+        FEEDBACK,
         .example = "{\"user_id\": \"{{users}}\", \"provider\": \"openai\", \"model\": \"gpt-4o\", "
                    "\"input_tokens\": 10, \"output_tokens\": 20, \"total_tokens\": 30}",
         .no_delete = true,
@@ -304,7 +312,7 @@ const struct ab_resource ab_resources[] = {
         .name = "cost-tracking",
         .table = "cost_tracking",
         .hidden = "",
-        .filters = "period_type,user_id,provider,model",
+        .filters = "period_type,user_id,project_id,provider,model",
         .example = "{}",
         READ_ONLY,
     },
@@ -330,6 +338,49 @@ const struct ab_resource ab_resources[] = {
         .example = "{\"agent_id\": \"{{agents}}\", \"metric_name\": \"success_rate\", "
                    "\"value\": 0.98}",
         .no_delete = true,
+    },
+    {
+        /* count, min, max, avg, p50, p95, p99 per hour and day: `agentbase maintain metrics`. */
+        .name = "performance-metric-rollups",
+        .table = "performance_metric_rollups",
+        .hidden = "",
+        .filters = "period_type,agent_id,metric_name",
+        .example = "{}",
+        READ_ONLY,
+    },
+    {
+        /* Given by POST /v1/ai-requests/{id}/feedback and /v1/rag-queries/{id}/feedback. */
+        .name = "request-feedback",
+        .table = "request_feedback",
+        .hidden = "",
+        .filters = "target_id,user_id",
+        .example = "{}",
+        READ_ONLY,
+    },
+    /* The legacy (Alembic) system's tables, as the views over ours that replace them. */
+    {
+        .name = "usage-logs",
+        .table = "usage_logs",
+        .hidden = "",
+        .filters = "",
+        .example = "{}",
+        READ_ONLY,
+    },
+    {
+        .name = "token-transactions",
+        .table = "token_transactions",
+        .hidden = "",
+        .filters = "",
+        .example = "{}",
+        READ_ONLY,
+    },
+    {
+        .name = "user-quotas",
+        .table = "user_quotas",
+        .hidden = "",
+        .filters = "",
+        .example = "{}",
+        READ_ONLY,
     },
     {
         .name = "system-metrics",
@@ -518,6 +569,7 @@ const struct ab_resource ab_resources[] = {
         .example = "{\"collection_id\": \"{{collections}}\", \"query_text\": \"what is it?\", "
                    "\"top_k\": 5}",
         .no_delete = true,
+        FEEDBACK,
     },
     /* ---- MCP ----------------------------------------------------------------------------- */
     {

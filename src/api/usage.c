@@ -174,18 +174,9 @@ static int post_event(void *app, struct ab_req *req)
 
 /* ---- ordinary transactions ------------------------------------------------------------ */
 
-/*
- * What a transaction's statement needs from the request, judged after authentication:
- * fills params (from [0]) and returns 0, or 1 with the answer set.
- */
-typedef int (*prepare_fn)(struct ab_req *req, void *ctx, const char **params);
-
-/*
- * Authenticates for scope, then prepares the parameters (when prepare is given), then
- * runs one statement returning one JSON text in the request's transaction and answers it.
- */
-static int answer_json(struct ab_app *app, struct ab_req *req, const char *scope, const char *sql,
-                       int nparams, const char **params, prepare_fn prepare, void *ctx, int status)
+int ab_api_answer_json(struct ab_app *app, struct ab_req *req, const char *scope, const char *sql,
+                       int nparams, const char **params, ab_api_prepare_fn prepare, void *ctx,
+                       int status)
 {
     struct ab_caller who;
     PGconn *conn;
@@ -262,11 +253,11 @@ static int get_summary(void *app, struct ab_req *req)
 {
     const char *params[3] = {NULL, NULL, NULL};
 
-    return answer_json(app, req, "usage:read",
-                       "SELECT agentbase.usage_summary("
-                       "  coalesce($1::timestamptz, now() - interval '30 days'), "
-                       "  coalesce($2::timestamptz, now()), coalesce($3, 'model'))::text",
-                       3, params, prepare_summary, NULL, 200);
+    return ab_api_answer_json(app, req, "usage:read",
+                              "SELECT agentbase.usage_summary("
+                              "  coalesce($1::timestamptz, now() - interval '30 days'), "
+                              "  coalesce($2::timestamptz, now()), coalesce($3, 'model'))::text",
+                              3, params, prepare_summary, NULL, 200);
 }
 
 /* A body checked against fields, parsed by a prepare function and freed by its caller. */
@@ -324,11 +315,12 @@ static int post_adjust(void *appv, struct ab_req *req)
         ab_op_wallet_adjust_fields, ab_op_wallet_adjust_nfields, "wallet", NULL, "", NULL};
     const char *params[8] = {0};
 
-    answer_json(appv, req, "billing:admin",
-                "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
-                "       $6, NULL, $7::jsonb, $8)::text "
-                "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
-                8, params, prepare_adjust, &c, 200);
+    ab_api_answer_json(
+        appv, req, "billing:admin",
+        "SELECT agentbase.adjust_user_tokens(w.user_id, $2::bigint, $3, $4, 'api', $5, "
+        "       $6, NULL, $7::jsonb, $8)::text "
+        "  FROM agentbase.token_wallets w WHERE w.id = $1::uuid",
+        8, params, prepare_adjust, &c, 200);
     free(c.meta);
     json_decref(c.doc);
     return 0;
@@ -351,9 +343,9 @@ static int post_level(void *appv, struct ab_req *req)
     struct body_ctx c = {ab_op_user_level_fields, ab_op_user_level_nfields, "user", NULL, "", NULL};
     const char *params[2] = {0};
 
-    answer_json(appv, req, "billing:admin",
-                "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2, params,
-                prepare_level, &c, 200);
+    ab_api_answer_json(appv, req, "billing:admin",
+                       "SELECT agentbase.auto_allocate_tokens_for_level($1::uuid, $2)::text", 2,
+                       params, prepare_level, &c, 200);
     json_decref(c.doc);
     return 0;
 }
@@ -364,6 +356,10 @@ const struct ab_http_route ab_usage_routes[] = {
     {"POST", "/v1/usage/reservations/{id}/release", post_release, NULL},
     {"POST", "/v1/usage/events", post_event, NULL},
     {"GET", "/v1/usage/summary", get_summary, NULL},
+    {"GET", "/v1/usage/requests", ab_api_usage_requests, NULL},
+    {"GET", "/v1/usage/monthly", ab_api_usage_monthly, NULL},
+    {"POST", "/v1/ai-requests/{id}/feedback", ab_api_feedback_ai_request, NULL},
+    {"POST", "/v1/rag-queries/{id}/feedback", ab_api_feedback_rag_query, NULL},
     {"POST", "/v1/wallets/{id}/adjust", post_adjust, NULL},
     {"POST", "/v1/users/{id}/level", post_level, NULL},
 };

@@ -19,6 +19,8 @@ static const char maintain_help[] =
     "  daily        reset the daily quotas (and the monthly token counts) that are due\n"
     "  monthly      reset the token wallets per their plan's policy, once a month\n"
     "  rollups      roll the hourly cost rollups up into daily, weekly, monthly, yearly\n"
+    "  metrics      aggregate the performance metrics per hour and day (count, min, max,\n"
+    "               avg, p50, p95, p99), per agent and tenant-wide\n"
     "  partitions   create the monthly partitions of the append-only logs 3 months ahead\n"
     "  idempotency  delete idempotency keys past their expiry (7 days)\n"
     "\n"
@@ -38,6 +40,7 @@ static const struct {
     {"daily", "SELECT agentbase.reset_daily_quotas()", false},
     {"monthly", "SELECT agentbase.reset_monthly_tokens()", false},
     {"rollups", "SELECT agentbase.usage_rollup()", false},
+    {"metrics", "SELECT agentbase.performance_rollup()", false},
     {"partitions",
      "SELECT coalesce(sum(agentbase.ensure_monthly_partitions(c.oid::regclass)), 0) "
      "  FROM pg_class c WHERE c.relkind = 'p' AND c.relispartition = false "

@@ -65,12 +65,13 @@ INSERT INTO want_privs VALUES
 ('generated_content', 'DELETE,INSERT,SELECT,UPDATE'), ('git_branches', 'DELETE,INSERT,SELECT,UPDATE'),
 ('idempotency_keys', ''), ('mcp_server_catalog', 'SELECT'), ('mcp_server_configs', 'DELETE,INSERT,SELECT,UPDATE'),
 ('mcp_servers', 'SELECT'), ('mcp_tool_executions', 'INSERT,SELECT'), ('messages', 'INSERT,SELECT,UPDATE'),
-('orchestration_runs', 'DELETE,INSERT,SELECT,UPDATE'), ('performance_metrics', 'INSERT,SELECT'),
+('orchestration_runs', 'DELETE,INSERT,SELECT,UPDATE'), ('performance_metric_rollups', 'SELECT'),
+('performance_metrics', 'INSERT,SELECT'),
 ('platform_api_keys', ''), ('project_collaborators', 'DELETE,INSERT,SELECT,UPDATE'),
 ('project_files', 'DELETE,INSERT,SELECT,UPDATE'), ('project_templates', 'SELECT'),
 ('projects', 'DELETE,INSERT,SELECT,UPDATE'), ('quality_gate_results', 'DELETE,INSERT,SELECT,UPDATE'),
 ('quality_gates', 'DELETE,INSERT,SELECT,UPDATE'), ('quotas', 'DELETE,SELECT'), ('rag_queries', 'INSERT,SELECT'),
-('regions', 'SELECT'), ('replication_status', 'SELECT'), ('role_access', 'SELECT'),
+('regions', 'SELECT'), ('replication_status', 'SELECT'), ('request_feedback', 'INSERT,SELECT'), ('role_access', 'SELECT'),
 ('routing_strategies', 'DELETE,INSERT,SELECT,UPDATE'), ('subscription_plans', 'SELECT'),
 ('system_alerts', 'DELETE,INSERT,SELECT,UPDATE'), ('system_metrics', 'SELECT'), ('tasks', 'DELETE,INSERT,SELECT,UPDATE'),
 ('tenant_mcp_servers', 'DELETE,INSERT,SELECT,UPDATE'), ('tenant_quotas', 'DELETE,SELECT'),
@@ -148,10 +149,13 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'idempotency_claim(text,text)', 'idempotency_complete(text,integer,text)',
                 'is_platform_admin()', 'mcp_server_configs_check_config(uuid,uuid,uuid,text[])',
                 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
+                'request_feedback_of(uuid,uuid)',
                 'role_cap(text)', 'role_scopes(text)',
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
-                'usage_period_start(text)', 'usage_rollup()',
+                'usage_monthly(uuid,date)', 'usage_period_start(text)',
+                'usage_requests(timestamp with time zone,timestamp with time zone,text,text,uuid,uuid,uuid,uuid,integer)',
+                'usage_rollup()',
                 'usage_summary(timestamp with time zone,timestamp with time zone,text)',
                 'user_set_password(uuid,text,boolean)', 'uuid_v7()',
                 'workflow_definition_problem(jsonb)'],
@@ -159,7 +163,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
                  WHERE p.pronamespace = 'agentbase'::regnamespace AND p.proname ~ '^(usage_|adjust_|auto_allocate|reset_)'
                    AND has_function_privilege('agentbase_app', p.oid, 'EXECUTE') AND NOT p.prosecdef
-                   AND p.proname NOT IN ('usage_period_start', 'usage_summary')
+                   -- the reports read under the caller's RLS
+                   AND p.proname NOT IN ('usage_period_start', 'usage_summary', 'usage_requests', 'usage_monthly')
                  ORDER BY 1),
           '{}', 'every money function the service may call runs as the owner (SECURITY DEFINER)');
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
