@@ -99,6 +99,7 @@ const struct ab_resource ab_resources[] = {
         READ_ONLY,
         .hidden = "",
         .filters = "user_id,agent_id,assignment_id",
+        .example = "{}",
     },
     {
         .name = "conversations",
