@@ -39,8 +39,7 @@ static int lease_call(struct ab_app *app, struct ab_req *req, const struct ab_fi
     if (ab_api_begin(app, req, "agent-leases:write", true, &who, &conn))
         return 0;
     if (!(doc = ab_api_parse_object(req, false)) ||
-        ab_fields_check(req, doc, fields, nfields, AB_CHECK_CREATE | AB_CHECK_DROP_NULL,
-                        "a lease"))
+        ab_fields_check(req, doc, fields, nfields, AB_CHECK_CREATE | AB_CHECK_DROP_NULL, "a lease"))
         goto out;
     if (fill(req, doc, &who, params, ttl, sizeof(ttl)))
         goto out;

@@ -22,9 +22,9 @@
 
 #include <cmocka.h>
 
-#define SHOTS 64 /* concurrent acquires */
-#define SLOTS 5  /* the assignment's max_concurrent_requests */
-#define ROUNDS 3 /* acquire-release rounds of each thread in the churn test */
+#define SHOTS  64 /* concurrent acquires */
+#define SLOTS  5  /* the assignment's max_concurrent_requests */
+#define ROUNDS 3  /* acquire-release rounds of each thread in the churn test */
 
 static PGconn *db;
 
@@ -51,10 +51,11 @@ static void new_key(const struct tenant *t, const char *user, const char *scopes
     const char *p[5] = {t->id, user, prefix, hash, scopes};
 
     ab_auth_key_new(key, prefix, hash);
-    api_sql(db,
-            "INSERT INTO agentbase.api_keys (tenant_id, user_id, name, key_prefix, key_hash, scopes) "
-            "VALUES ($1, $2, 'lease test', $3, $4, string_to_array($5, ',')) RETURNING id",
-            5, p, NULL, 0);
+    api_sql(
+        db,
+        "INSERT INTO agentbase.api_keys (tenant_id, user_id, name, key_prefix, key_hash, scopes) "
+        "VALUES ($1, $2, 'lease test', $3, $4, string_to_array($5, ',')) RETURNING id",
+        5, p, NULL, 0);
 }
 
 /* A tenant with a user, an agent and a dedicated assignment of SLOTS slots. */
@@ -417,8 +418,7 @@ static void test_a_user_takes_only_their_own_slots(void **state)
     api_response_free(&r);
     assert_int_equal(call(t.key, "/v1/agent-assignments/release", "{\"lease\": 1}", &r), 400);
     api_response_free(&r);
-    assert_int_equal(call(t.key, "/v1/agent-assignments/acquire", "{\"ttl_seconds\": 0}", &r),
-                     400);
+    assert_int_equal(call(t.key, "/v1/agent-assignments/acquire", "{\"ttl_seconds\": 0}", &r), 400);
     api_response_free(&r);
     api_drop_tenant(db, t.id);
 }
