@@ -374,6 +374,10 @@ int ab_api_feedback_rag_query(void *app, struct ab_req *req);
 extern const struct ab_http_route ab_usage_routes[];
 extern const size_t ab_usage_nroutes;
 
+/* The agent-assignment leases (leases.c). */
+extern const struct ab_http_route ab_lease_routes[];
+extern const size_t ab_lease_nroutes;
+
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;
 
@@ -426,6 +430,9 @@ AB_OP_FIELDS(wallet_adjust);
 AB_OP_ANSWER(wallet_adjust); /* beside the token-ledger columns */
 AB_OP_FIELDS(user_level);
 AB_OP_ANSWER(user_level); /* a plan that allocates nothing; else a wallet adjustment's */
+AB_OP_FIELDS(lease_acquire);
+AB_OP_FIELDS(lease_release);
+AB_OP_ANSWER(lease); /* beside the agent-leases columns */
 AB_OP_ANSWER(healthz);
 AB_OP_ANSWER(readyz);
 

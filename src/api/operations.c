@@ -178,7 +178,9 @@ const size_t ab_op_release_nfields = 0;
 const struct ab_field ab_op_wallet_adjust_fields[] = {
     F("direction", STRING, .required = true, .choices = "credit,debit,reserve,release,adjustment"),
     F("amount", INTEGER, .required = true, .has_min = true, .min = -MAX_TOKENS, .has_max = true,
-      .max = MAX_TOKENS, .doc = "not 0; negative only for an adjustment"),
+      .max = MAX_TOKENS,
+      .doc = "not 0; negative reverses the direction (credit -n debits n, reserve -n releases "
+             "n ...), an adjustment is signed"),
     F("reason", STRING, .nullable = true, .max_len = 500),
     F("reference_type", STRING, .nullable = true, .max_len = 100),
     F("reference_id", STRING, .nullable = true, .max_len = 200),
@@ -420,6 +422,33 @@ const struct ab_field ab_op_user_level_answer[] = {
     F("credited", INTEGER, .required = true, .has_min = true, .min = 0, .has_max = true, .max = 0),
 };
 const size_t ab_op_user_level_nanswer = AB_ARRAY_LEN(ab_op_user_level_answer);
+
+/* ---- agent leases ------------------------------------------------------------------- */
+
+const struct ab_field ab_op_lease_acquire_fields[] = {
+    F("user_id", UUID, .nullable = true,
+      .doc = "whose assignments; default: the key's user (a key without one must name it)"),
+    F("agent_type", STRING, .nullable = true, .min_len = 1, .max_len = 64,
+      .doc = "only assignments of agents of this type"),
+    F("ttl_seconds", INTEGER, .nullable = true, .has_min = true, .min = 1, .has_max = true,
+      .max = 86400, .doc = "how long the lease holds its slot unless released; default 300"),
+};
+const size_t ab_op_lease_acquire_nfields = AB_ARRAY_LEN(ab_op_lease_acquire_fields);
+
+const struct ab_field ab_op_lease_release_fields[] = {
+    F("lease_id", UUID, .required = true),
+};
+const size_t ab_op_lease_release_nfields = AB_ARRAY_LEN(ab_op_lease_release_fields);
+
+/* The answer to both: the agent-leases columns and these. */
+const struct ab_field ab_op_lease_answer[] = {
+    F("allocation_type", STRING, .required = true, .choices = "shared,dedicated,pool"),
+    F("priority", INTEGER, .required = true),
+    F("max_concurrent_requests", INTEGER, .required = true, .has_min = true, .min = 1),
+    F("active_leases", INTEGER, .required = true, .has_min = true, .min = 0,
+      .doc = "the assignment's leases holding a slot now, this one included while active"),
+};
+const size_t ab_op_lease_nanswer = AB_ARRAY_LEN(ab_op_lease_answer);
 
 /* ---- operations ---------------------------------------------------------------------- */
 

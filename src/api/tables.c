@@ -78,7 +78,7 @@ const struct ab_resource ab_resources[] = {
                   "status,version,tags,config,metadata,created_by",
         .update = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
                   "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
-                  "status,version,tags,config,metadata,current_load",
+                  "status,version,tags,config,metadata",
         .hidden = "",
         .filters = "status,agent_type,model_provider,model_name,created_by,created_at",
         .soft_delete = true,
@@ -95,6 +95,16 @@ const struct ab_resource ab_resources[] = {
         .filters = "user_id,agent_id,allocation_type,is_active",
         .example = "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", "
                    "\"allocation_type\": \"dedicated\"}",
+    },
+    {
+        /* Slots of assignments: taken and given back by leases.c (acquire, release), and
+         * reclaimed by the database when they expire. */
+        .name = "agent-leases",
+        .table = "agent_leases",
+        READ_ONLY,
+        .hidden = "",
+        .filters = "user_id,agent_id,assignment_id",
+        .example = "{}",
     },
     {
         .name = "conversations",

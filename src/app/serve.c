@@ -32,7 +32,7 @@
 /* The fixed routes, then the resource engine's. */
 static int build_routes(struct ab_http_route **out, size_t *n, struct ab_error *err)
 {
-    size_t cap = ab_api_nroutes + ab_usage_nroutes + 6 * ab_nresources;
+    size_t cap = ab_api_nroutes + ab_usage_nroutes + ab_lease_nroutes + 6 * ab_nresources;
     struct ab_http_route *r = calloc(cap, sizeof(*r));
 
     *n = 0;
@@ -40,7 +40,8 @@ static int build_routes(struct ab_http_route **out, size_t *n, struct ab_error *
         return ab_error_set(err, AB_ENOMEM, "out of memory");
     memcpy(r, ab_api_routes, ab_api_nroutes * sizeof(*r));
     memcpy(r + ab_api_nroutes, ab_usage_routes, ab_usage_nroutes * sizeof(*r));
-    *n = ab_api_nroutes + ab_usage_nroutes;
+    memcpy(r + ab_api_nroutes + ab_usage_nroutes, ab_lease_routes, ab_lease_nroutes * sizeof(*r));
+    *n = ab_api_nroutes + ab_usage_nroutes + ab_lease_nroutes;
     if (ab_api_resource_routes(r, cap, n) != 0) {
         free(r);
         return ab_error_set(err, AB_ETOOBIG, "too many routes");

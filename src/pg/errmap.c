@@ -36,6 +36,9 @@ const struct ab_pg_rule ab_pg_rules[] = {
     {"AB001", 409, "insufficient_tokens", "not enough tokens", true},
     {"AB002", 409, "nothing_held", "nothing is held", true},
     {"AB404", 404, "not_found", "not found", true},
+    {"AB409", 409, "lease_released", "the lease was released already", true},
+    {"AB410", 409, "lease_expired", "the lease expired", true},
+    {"AB429", 429, "concurrency_limit", "every slot is taken", true},
     {"P0001", 422, "invalid_request", "the request cannot be carried out", true},
     /* the database is busy, tired or away: retry */
     {"40001", 503, "retry", "the request collided with another; retry it", false},

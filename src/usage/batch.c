@@ -22,6 +22,7 @@
     "  FROM jsonb_array_elements(agentbase.usage_apply($1::jsonb)) WITH ORDINALITY AS t(r, i) "    \
     " ORDER BY i"
 #define EXPIRE_SQL   "SELECT agentbase.usage_expire_holds(1000)"
+#define LEASES_SQL   "SELECT agentbase.agent_leases_expire(1000)"
 #define EXPIRE_EVERY 1000.0 /* ms */
 #define POOL_WAIT_MS 2000
 
@@ -158,6 +159,7 @@ static void expire(struct ab_usage *u)
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         atomic_fetch_add(&u->expired, strtoul(PQgetvalue(r, 0, 0), NULL, 10));
     PQclear(r);
+    PQclear(ab_pg_pool_exec(u->pool, conn, LEASES_SQL, 0, NULL));
     ab_pg_pool_release(u->pool, conn);
 }
 

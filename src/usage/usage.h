@@ -22,7 +22,9 @@
  * gets the first result.
  *
  * Once a second, one of the batchers also releases the reservations held past their expiry
- * (a batch of agentbase.usage_expired_ops()).
+ * (a batch of agentbase.usage_expired_ops()), and reclaims the agent leases past theirs
+ * (agentbase.agent_leases_expire(): their slots are free already, their agents' load goes
+ * down).
  */
 #ifndef AB_USAGE_H
 #define AB_USAGE_H

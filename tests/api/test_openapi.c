@@ -84,6 +84,13 @@ static void test_every_accounting_route_is_documented(void **state)
         assert_operation(ab_usage_routes[i].method, ab_usage_routes[i].pattern);
 }
 
+static void test_every_lease_route_is_documented(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ab_lease_nroutes; i++)
+        assert_operation(ab_lease_routes[i].method, ab_lease_routes[i].pattern);
+}
+
 static void test_every_resource_route_is_documented(void **state)
 {
     struct ab_http_route routes[512];
@@ -142,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_it_is_openapi_3_1_with_bearer_security),
         cmocka_unit_test(test_every_fixed_route_is_documented),
         cmocka_unit_test(test_every_accounting_route_is_documented),
+        cmocka_unit_test(test_every_lease_route_is_documented),
         cmocka_unit_test(test_every_resource_route_is_documented),
         cmocka_unit_test(test_every_ref_resolves),
     };

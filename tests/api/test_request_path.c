@@ -109,7 +109,9 @@ static void test_every_route_answers_401_before_judging_anything(void **state)
     (void)state;
     memcpy(routes, ab_api_routes, ab_api_nroutes * sizeof(*routes));
     memcpy(routes + ab_api_nroutes, ab_usage_routes, ab_usage_nroutes * sizeof(*routes));
-    n = ab_api_nroutes + ab_usage_nroutes;
+    memcpy(routes + ab_api_nroutes + ab_usage_nroutes, ab_lease_routes,
+           ab_lease_nroutes * sizeof(*routes));
+    n = ab_api_nroutes + ab_usage_nroutes + ab_lease_nroutes;
     assert_int_equal(ab_api_resource_routes(routes, AB_ARRAY_LEN(routes), &n), 0);
     for (size_t i = 0; i < n; i++) {
         if (public_route(&routes[i]))

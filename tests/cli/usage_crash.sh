@@ -2,7 +2,7 @@
 # is in the database, every wallet agrees with its ledger, the server restarts cleanly, and
 # the reservations the crash left open expire. Then `agentbase maintain`.
 source "$(dirname "$0")/../lib.sh"
-plan 17
+plan 18
 
 ab_home
 ab_pg_start
@@ -110,9 +110,21 @@ is "$(q -c "SELECT string_agg(period_type || '=' || t, ' ' ORDER BY period_type)
                       FROM agentbase.cost_tracking GROUP BY period_type) x")" \
     "daily=true hourly=true monthly=true weekly=true yearly=true" "... and every period's rows add up to the hourly ones"
 out=$("$AB_BIN" maintain)
-like "$out" $'^expire +0\ndaily +0\nmonthly +0\nrollups +0\npartitions +0\nidempotency +0$' \
+like "$out" $'^expire +0\nleases +0\ndaily +0\nmonthly +0\nrollups +0\npartitions +0\nidempotency +0$' \
     "maintain is idempotent: a second run does nothing"
 like "$("$AB_BIN" maintain daily expire)" $'^expire +0\ndaily +0$' "maintain runs only the tasks named"
+# Agent leases past their expiry: reclaimed, and their agent's load given back.
+q -c "WITH a AS (INSERT INTO agentbase.agents (tenant_id, name, model_provider, model_name)
+                 SELECT tenant_id, 'crash agent', 'openai', 'gpt-4o' FROM agentbase.users
+                  WHERE email = 'u1@crash.test' RETURNING tenant_id, id),
+           s AS (INSERT INTO agentbase.agent_assignments (tenant_id, user_id, agent_id)
+                 SELECT a.tenant_id, u.id, a.id FROM a, agentbase.users u WHERE u.email = 'u1@crash.test'
+                 RETURNING tenant_id, id, user_id, agent_id)
+      INSERT INTO agentbase.agent_leases (tenant_id, assignment_id, user_id, agent_id, acquired_at, expires_at)
+      SELECT tenant_id, id, user_id, agent_id, now() - interval '2 hours', now() - interval '1 hour'
+        FROM s, generate_series(1, 3)" >/dev/null
+is "$("$AB_BIN" maintain leases):$(q -c "SELECT current_load FROM agentbase.agents WHERE name = 'crash agent'")" \
+    "leases       3:0" "maintain reclaims expired agent leases and gives their agent's load back"
 # A backlog larger than one batch of expiry (1,000) is released in several transactions.
 q -c "INSERT INTO agentbase.token_holds (tenant_id, user_id, amount, expires_at)
       SELECT u.tenant_id, u.id, 1, now() - interval '1 hour'

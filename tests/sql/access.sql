@@ -53,7 +53,8 @@ SELECT is((SELECT array_agg(rolname::text ORDER BY 1) FROM pg_roles
 -- ------------------------------------------------------------------------------------
 CREATE TEMP TABLE want_privs (rel text, privs text);
 INSERT INTO want_privs VALUES
-('agent_assignments', 'DELETE,INSERT,SELECT,UPDATE'), ('agents', 'DELETE,INSERT,SELECT,UPDATE'),
+('agent_assignments', 'DELETE,INSERT,SELECT,UPDATE'), ('agent_leases', 'SELECT'), ('agents', 'DELETE,INSERT,SELECT,UPDATE'),
+('ai_executions', 'SELECT'),
 ('ai_provider_keys', 'DELETE,INSERT,SELECT'),
 ('ai_model_prices', 'SELECT'), ('ai_models', 'SELECT'), ('ai_providers', 'SELECT'),
 ('ai_requests', 'INSERT,SELECT'), ('api_keys', 'DELETE,INSERT,SELECT,UPDATE'), ('audit_logs', 'SELECT'),
@@ -140,10 +141,14 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'agentbase'::regnamespace AND has_function_privilege('agentbase_app', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          ARRAY['adjust_user_tokens(uuid,bigint,text,text,text,text,text,text,jsonb,text)', 'audit_event(text,text,text,jsonb)',
+          ARRAY['adjust_user_tokens(uuid,bigint,text,text,text,text,text,text,jsonb,text)',
+                'adjust_user_tokens(uuid,bigint,text,text,text,text,uuid,uuid,jsonb,text)',
+                'agent_lease_acquire(uuid,text,integer)', 'agent_lease_release(uuid)', 'agent_leases_expire(integer)',
+                'audit_event(text,text,text,jsonb)',
                 'audit_secret_read(text,uuid,text,text[])',
                 'auth_lookup_key(text)', 'auth_lookup_login(text,text)', 'auth_touch_key(uuid,uuid,inet)',
-                'auto_allocate_tokens_for_level(uuid,text)', 'current_actor_id()', 'current_actor_type()',
+                'auto_allocate_tokens_for_level(uuid,text)', 'auto_allocate_tokens_for_level(uuid,uuid)',
+                'current_actor_id()', 'current_actor_type()',
                 'current_may_bill()', 'current_tenant_id()', 'current_user_id()', 'current_user_role()',
                 'explicit_scopes()',
                 'idempotency_claim(text,text)', 'idempotency_complete(text,integer,text)',

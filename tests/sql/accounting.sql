@@ -87,8 +87,8 @@ SELECT throws_ok($$SELECT adjust_user_tokens('00000000-0000-7000-8000-00000000a0
           '22023', NULL, 'an unknown direction is refused (22023)');
 SELECT throws_ok($$SELECT adjust_user_tokens('00000000-0000-7000-8000-00000000a002', 0, 'credit')$$,
           '22023', NULL, 'a zero amount is refused (22023)');
-SELECT throws_ok($$SELECT adjust_user_tokens('00000000-0000-7000-8000-00000000a002', -5, 'credit')$$,
-          '22023', NULL, 'a negative credit is refused (22023)');
+SELECT throws_ok($$SELECT adjust_user_tokens('00000000-0000-7000-8000-00000000a002', -100000, 'credit')$$,
+          'AB001', NULL, 'a negative credit is a debit (0017): never beyond what is available');
 SELECT throws_ok($$SELECT adjust_user_tokens('00000000-0000-7000-8000-0000000000ff', 5, 'credit')$$,
           'AB404', NULL, 'an unknown user is refused (AB404)');
 

@@ -136,7 +136,7 @@ SELECT is(pg_get_indexdef('agentbase.idx_messages_conversation_id_sequence_numbe
           'CREATE INDEX idx_messages_conversation_id_sequence_number ON agentbase.messages USING btree (conversation_id, sequence_number)',
           'messages are indexed by conversation and sequence');
 
-SELECT triggers_are('agentbase', 'agents', ARRAY['trg_audit', 'trg_audit_update', 'trg_updated_at'], 'agents triggers');
+SELECT triggers_are('agentbase', 'agents', ARRAY['trg_audit', 'trg_audit_update', 'trg_load_guard', 'trg_updated_at'], 'agents triggers');
 SELECT triggers_are('agentbase', 'agent_assignments', ARRAY['trg_audit', 'trg_updated_at'], 'agent_assignments triggers');
 SELECT triggers_are('agentbase', 'conversations', ARRAY['trg_audit', 'trg_audit_update', 'trg_guard', 'trg_owner_fill', 'trg_updated_at'], 'conversations triggers');
 SELECT triggers_are('agentbase', 'messages', ARRAY['trg_append', 'trg_audit', 'trg_guard'], 'messages triggers');
@@ -341,7 +341,10 @@ SELECT results_eq(format($$INSERT INTO generated_content (tenant_id, parent_id, 
                            VALUES (agentbase.current_tenant_id(), %L, %L, 'code', 'fixture patch', 'print("v3")', 3)
                            RETURNING parent_id$$, :'ga', :'aa'),
                   ARRAY[:'ga'::uuid], 'a new version points at its parent');
+-- the load is the database's (the agent leases, 0017): changed here as the owner would
+SELECT abtest.unbecome();
 UPDATE agents SET current_load = current_load + 3 WHERE id = :'aa';
+SELECT abtest.become(:ta);
 UPDATE agents SET status = 'maintenance' WHERE id = :'aa';
 UPDATE generated_content SET download_count = download_count + 1 WHERE id = :'ga';
 UPDATE generated_content SET is_public = true WHERE id = :'ga';
