@@ -362,9 +362,11 @@ $$;
 COMMENT ON FUNCTION agentbase.audit_failure(text, text, text, text, jsonb) IS
     'appends a failed attempt (status failure) to the current tenant''s audit trail, with the request context';
 
--- A write the service refused, recorded after its transaction rolled back: the resource
--- is the path's first segment after /v1 (agents, conversations ...), its id the second;
--- the action <resource>.<create|update|delete|...>.
+-- A write the service refused, recorded after its transaction rolled back. From the path
+-- /v1/<resource>[/<id>[/.../<verb>]]: the resource (agents, usage ...); the id, which is
+-- the path's first UUID or else the item's segment (a slug); the action
+-- <resource>.create, .update or .delete for the resource routes, <resource>.<last segment>
+-- for the others (usage.settle, conversations.messages ...).
 CREATE FUNCTION agentbase.audit_refused(p_method text, p_path text, p_status integer, p_code text,
                                         p_message text)
 RETURNS void
@@ -372,15 +374,21 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = agentbase, pg_temp AS $$
 DECLARE
     v_parts text[] := string_to_array(trim(BOTH '/' FROM coalesce(p_path, '')), '/');
-    v_resource text := coalesce(NULLIF(v_parts[2], ''), 'request');
+    v_n int := coalesce(cardinality(v_parts), 0);
+    v_resource text := left(coalesce(NULLIF(v_parts[2], ''), 'request'), 100);
+    v_id text := coalesce(
+        (SELECT p FROM unnest(v_parts[3:]) WITH ORDINALITY u(p, i)
+          WHERE p ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+          ORDER BY i LIMIT 1),
+        CASE WHEN v_n = 3 THEN v_parts[3] END);
     v_verb text := CASE
-        WHEN cardinality(v_parts) >= 4 THEN v_parts[4]
-        WHEN p_method = 'POST' AND cardinality(v_parts) = 2 THEN 'create'
+        WHEN v_n >= 4 THEN v_parts[v_n]
+        WHEN p_method = 'POST' THEN 'create'
         WHEN p_method = 'PATCH' THEN 'update'
         WHEN p_method = 'DELETE' THEN 'delete'
         ELSE lower(coalesce(p_method, 'request')) END;
 BEGIN
-    PERFORM agentbase.audit_failure(v_resource || '.' || v_verb, v_resource, v_parts[3], p_message,
+    PERFORM agentbase.audit_failure(v_resource || '.' || v_verb, v_resource, left(v_id, 200), p_message,
                                     jsonb_build_object('method', p_method, 'path', left(p_path, 500),
                                                        'http_status', p_status, 'code', p_code));
 END
