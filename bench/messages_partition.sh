@@ -11,7 +11,9 @@
 #   newest 50    the newest 50 messages of a random conversation (the conversation view)
 # Prints load time, size, transactions per second and partitioned/flat ratios.
 #   bench/messages_partition.sh [ROWS]   (default 1,000,000; docs/schema/strategy.md has 10M)
-#   BENCH_SECONDS (10), BENCH_CLIENTS (4)
+#   BENCH_SECONDS (10 per run), BENCH_CLIENTS (4), BENCH_ROUNDS (3: the layouts take turns,
+#   flat then partitioned, round after round, and each figure is the median of its rounds,
+#   so that a burst of other work on a shared machine does not decide the ratio)
 # Conversations hold 100 messages each, written within a few hours of each other, spread over
 # the 12 months before now, as a year of traffic would leave them.
 set -euo pipefail
@@ -21,6 +23,7 @@ source tests/lib.sh
 rows=${1:-1000000}
 secs=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-4}
+rounds=${BENCH_ROUNDS:-3}
 convs=$((rows / 100))
 [ "$convs" -ge 1 ] || { echo "messages_partition.sh: ROWS must be at least 100" >&2; exit 2; }
 
@@ -104,17 +107,23 @@ pgbench_run() { # script -> tps
     awk '/^tps/ { print $3; exit }' "$AGENTBASE_HOME/pgbench.$1"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+median() { tr ' ' '\n' <<<"$*" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 size() { q -c "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c
                WHERE c.relkind = 'r' AND (c.relname = '$1' OR c.relname LIKE '$1\\_%')"; }
 
-printf '%-40s %14s %14s %7s\n' "messages: $rows rows, $clients clients, ${secs}s" flat partitioned \
-    "ratio"
+printf '%-40s %14s %14s %7s\n' "messages: $rows rows, $clients clients, ${rounds}x${secs}s" flat \
+    partitioned "ratio"
 printf '%-40s %14s %14s %7s\n' "load + index, seconds" "$load_flat" "$load_part" \
     "$(ratio "$load_part" "$load_flat")"
 printf '%-40s %14s %14s\n' "size with indexes" "$(size flat)" "$(size part)"
 for s in newest append; do
-    a=$(pgbench_run "${s}_flat")
-    b=$(pgbench_run "${s}_part")
+    fl="" pa=""
+    for _ in $(seq "$rounds"); do
+        fl="$fl $(pgbench_run "${s}_flat")"
+        pa="$pa $(pgbench_run "${s}_part")"
+    done
+    a=$(median $fl)
+    b=$(median $pa)
     label="append one message, tps"
     [ "$s" = newest ] && label="newest 50 of a conversation, tps"
     printf '%-40s %14.0f %14.0f %7s\n' "$label" "$a" "$b" "$(ratio "$b" "$a")"
