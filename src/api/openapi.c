@@ -352,8 +352,8 @@ static json_t *path_id_or_slug(const char *what)
 
     snprintf(d, sizeof(d), "the id (a UUID) or the slug of the %s", what);
     return json_pack("{s:s,s:s,s:b,s:s,s:{s:[{s:s,s:s},{s:s,s:s}]}}", "name", "id", "in", "path",
-                     "required", 1, "description", d, "schema", "anyOf", "type", "string",
-                     "format", "uuid", "type", "string", "pattern", "^[a-z0-9]+(-[a-z0-9]+)*$");
+                     "required", 1, "description", d, "schema", "anyOf", "type", "string", "format",
+                     "uuid", "type", "string", "pattern", "^[a-z0-9]+(-[a-z0-9]+)*$");
 }
 
 /* The header parameters an operation reads: X-Request-Id, and the tenant and key. */
