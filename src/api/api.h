@@ -162,6 +162,11 @@ struct ab_resource {
     const char *filled; /* NOT NULL columns a trigger fills when a create leaves them out */
     bool soft_delete;   /* DELETE sets deleted_at; reads skip deleted rows */
     /*
+     * Items are addressed by id or by slug (/v1/agents/{id-or-slug}): the table has a slug
+     * column unique per tenant among live rows, never shaped like a UUID (0019).
+     */
+    bool slugs;
+    /*
      * A valid create body, for the OpenAPI document and the generated tests. "{{name}}"
      * stands for the id of an object of the resource `name` (listed earlier) in the same
      * tenant; "{{n}}" for a number unique to the test run.

@@ -24,6 +24,7 @@
 #include "auth/auth.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,59 @@ int ab_api_authenticate(struct ab_app *app, struct ab_req *req, const char *scop
     return rc;
 }
 
+/*
+ * A write refused once its caller was known is recorded in the tenant's audit trail
+ * (status failure; 0019's audit_refused). Its own transaction rolled back with whatever it
+ * wrote, audit rows included, so this is a second short transaction on the same
+ * connection, with the refused request's context (tenant, key, IP, user agent, request id).
+ * Reads are not recorded, nor 429s (a flood must not flood the trail), nor 5xx (not the
+ * caller's doing). Best effort: a failure to record changes nothing in the answer.
+ */
+static void record_refusal(struct ab_app *app, struct ab_req *req, PGconn *conn,
+                           const char *tenant_id, const char *key_id)
+{
+    const char *params[5];
+    json_t *doc, *error;
+    char ip[64], status[8];
+    PGresult *r;
+    bool ok;
+
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0 || !tenant_id[0] ||
+        req->status < 400 || req->status >= 500 || req->status == 401 || req->status == 429)
+        return;
+    doc = json_loadb(req->out.data, req->out.len, 0, NULL);
+    error = json_object_get(doc, "error");
+    ab_http_client_ip(req, ip, sizeof(ip));
+    snprintf(status, sizeof(status), "%d", req->status);
+    r = PQexec(conn, "BEGIN");
+    PQclear(r);
+    params[0] = tenant_id;
+    params[1] = key_id;
+    params[2] = ip[0] ? ip : NULL;
+    params[3] = ab_http_header(req, "User-Agent");
+    params[4] = req->request_id;
+    r = ab_pg_pool_exec(app->pool, conn,
+                        "SELECT agentbase.set_request_context($1::uuid, 'api_key', $2, $3, $4, $5)",
+                        5, params);
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    params[0] = req->method;
+    params[1] = req->path;
+    params[2] = status;
+    params[3] = json_string_value(json_object_get(error, "code"));
+    params[4] = json_string_value(json_object_get(error, "message"));
+    if (ok) {
+        r = ab_pg_pool_exec(app->pool, conn,
+                            "SELECT agentbase.audit_refused($1, $2, $3::integer, $4, $5)", 5,
+                            params);
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
+    r = PQexec(conn, ok ? "COMMIT" : "ROLLBACK");
+    PQclear(r);
+    json_decref(doc);
+}
+
 int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool tenant_required,
                  struct ab_caller *who, PGconn **conn)
 {
@@ -288,6 +342,11 @@ int ab_api_begin(struct ab_app *app, struct ab_req *req, const char *scope, bool
         goto refuse;
     return 0;
 refuse:
+    if (PQtransactionStatus(*conn) != PQTRANS_IDLE) {
+        r = PQexec(*conn, "ROLLBACK");
+        PQclear(r);
+    }
+    record_refusal(app, req, *conn, who->tenant_id, who->key_id);
     ab_pg_pool_release(app->pool, *conn);
     *conn = NULL;
     return 1;
@@ -304,5 +363,6 @@ void ab_api_end(struct ab_app *app, struct ab_req *req, PGconn *conn)
     if (req->status < 400 && PQresultStatus(r) != PGRES_COMMAND_OK)
         ab_http_error(req, 503, "database_unavailable", "the transaction could not commit");
     PQclear(r);
+    record_refusal(app, req, conn, req->tenant_id, req->key_id);
     ab_pg_pool_release(app->pool, conn);
 }

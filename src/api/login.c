@@ -44,15 +44,20 @@ static const char lookup_sql[] = "SELECT tenant_id, user_id, coalesce(password_h
 /*
  * A failure while the account is locked changes nothing, so a lock lasts its fixed time
  * from the failure that set it, however many guesses follow; after it, counting restarts.
+ * Every failure of a known user is in the tenant's audit trail (status failure), in the
+ * same transaction.
  */
 static const char failure_sql[] =
-    "UPDATE agentbase.users SET "
+    "WITH f AS (UPDATE agentbase.users SET "
     "       failed_login_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 "
     "                                    ELSE failed_login_attempts + 1 END, "
     "       locked_until = CASE WHEN locked_until IS NULL AND failed_login_attempts + 1 "
     ">= " LOCK_AFTER "                          THEN now() + interval '" LOCK_MINUTES
     " minutes' END "
-    " WHERE id = $1::uuid AND coalesce(locked_until <= now(), true)";
+    " WHERE id = $1::uuid AND coalesce(locked_until <= now(), true) RETURNING locked_until) "
+    "SELECT agentbase.audit_failure('auth.login', 'user', $1::uuid::text, 'sign-in refused', "
+    "         jsonb_build_object('locked', coalesce((SELECT locked_until IS NOT NULL FROM f), "
+    "                                               true)))";
 
 /*
  * The session carries the scopes of the user's role; the key itself never reaches the

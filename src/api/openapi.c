@@ -350,6 +350,17 @@ static json_t *path_id(const char *what)
                      "description", d, "schema", "type", "string", "format", "uuid");
 }
 
+/* {id} of an item addressed by id or by slug (struct ab_resource's slugs). */
+static json_t *path_id_or_slug(const char *what)
+{
+    char d[160];
+
+    snprintf(d, sizeof(d), "the id (a UUID) or the slug of the %s", what);
+    return json_pack("{s:s,s:s,s:b,s:s,s:{s:[{s:s,s:s},{s:s,s:s}]}}", "name", "id", "in", "path",
+                     "required", 1, "description", d, "schema", "anyOf", "type", "string", "format",
+                     "uuid", "type", "string", "pattern", "^[a-z0-9]+(-[a-z0-9]+)*$");
+}
+
 /* The header parameters an operation reads: X-Request-Id, and the tenant and key. */
 static void add_headers(json_t *params, bool authenticated, bool post)
 {
@@ -575,7 +586,8 @@ static json_t *resource_operation(const struct ab_http_route *rt, const struct a
     json_object_set_new(op, "tags", json_pack("[s]", module_of(r)));
 
     if (item || r->parent)
-        json_array_append_new(params, path_id(item ? r->name + 0 : r->parent));
+        json_array_append_new(params, item && r->slugs ? path_id_or_slug(r->name)
+                                                       : path_id(item ? r->name + 0 : r->parent));
     add_headers(params, true, post);
     if (list)
         list_parameters(params, r, s);

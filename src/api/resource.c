@@ -234,9 +234,29 @@ static int no_param(void *ctx, const char *name, const char *value)
            1;
 }
 
+/* A slug's shape (0019 checks the rest): 1 to 64 lowercase letters, digits and dashes. */
+static bool slug_shaped(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/*
+ * The column that the path's {id} names a row of r by: "id" for a UUID, "slug" for a slug of
+ * a resource that has them; NULL when no row can match (a 404, like a row that is not there).
+ * So an item has two statements, each one text and each served by its unique index.
+ */
+static const char *item_key(const struct ab_resource *r, const char *param)
+{
+    if (ab_api_is_uuid(param))
+        return "id";
+    return r->slugs && slug_shaped(param) ? "slug" : NULL;
+}
+
 /*
  * GET and DELETE of /v1/<name>/{id}: authenticates for r, then refuses any query parameter
- * and an id that is no UUID (404, like any id that is not there), then runs sql.
+ * and an id that names no row (404, like any id that is not there), then runs sql.
  */
 static int run_item(struct ab_app *app, struct ab_req *req, const struct ab_resource *r, bool write,
                     const char *sql, int status)
@@ -247,7 +267,7 @@ static int run_item(struct ab_app *app, struct ab_req *req, const struct ab_reso
     if (begin_for(app, req, r, write, &conn) != 0)
         return 0;
     if (ab_http_query_each(req, no_param, req) == 0) {
-        if (!ab_api_is_uuid(req->params[0]))
+        if (!item_key(r, req->params[0]))
             ab_http_error(req, 404, "not_found", "%s/%s not found", r->name, req->params[0]);
         else
             answer(app, req, r, conn, sql, 1, params, status);
@@ -604,9 +624,12 @@ static int get(void *appv, struct ab_req *req)
     const struct ab_resource *r = ab_http_route_data(req);
     struct ab_buf sql;
 
+    const char *key = item_key(r, req->params[0]);
+
     ab_buf_init(&sql, 16 * 1024);
     if (ab_buf_puts(&sql, "SELECT ") || row_doc(&sql, r) ||
-        ab_buf_printf(&sql, "::text FROM agentbase.%s t WHERE t.id = $1%s", r->table, live(r)))
+        ab_buf_printf(&sql, "::text FROM agentbase.%s t WHERE t.%s = $1%s", r->table,
+                      key ? key : "id", live(r)))
         ab_http_error(req, 500, "internal", "out of memory");
     else
         run_item(appv, req, r, false, sql.data, 200);
@@ -720,9 +743,10 @@ static int insert_sql(struct ab_buf *sql, const struct ab_resource *r,
     return rc ? rc : ab_buf_puts(sql, "::text");
 }
 
-/* The UPDATE that sets exactly the fields of doc (and a sealed secret's) on row $1. */
+/* The UPDATE that sets exactly the fields of doc (and a sealed secret's) on row $1 (key). */
 static int update_sql(struct ab_buf *sql, const struct ab_resource *r,
-                      const struct ab_resource_schema *s, json_t *doc, bool sealed, int first)
+                      const struct ab_resource_schema *s, json_t *doc, bool sealed, int first,
+                      const char *key)
 {
     int rc = ab_buf_printf(sql, "UPDATE agentbase.%s AS t SET (", r->table);
 
@@ -734,8 +758,8 @@ static int update_sql(struct ab_buf *sql, const struct ab_resource *r,
     rc = rc ? rc
             : ab_buf_printf(sql,
                             " FROM jsonb_populate_record(NULL::agentbase.%s, $2::jsonb) r) "
-                            "WHERE t.id = $1%s RETURNING ",
-                            r->table, live(r));
+                            "WHERE t.%s = $1%s RETURNING ",
+                            r->table, item_key(r, key) ? item_key(r, key) : "id", live(r));
     rc = rc ? rc : row_doc(sql, r);
     return rc ? rc : ab_buf_puts(sql, "::text");
 }
@@ -792,7 +816,7 @@ static int write_fields(struct ab_app *app, struct ab_req *req, const struct ab_
         return 0;
     if (ab_http_query_each(req, no_param, req))
         goto out;
-    if ((!is_create || r->parent) && !ab_api_is_uuid(req->params[0])) {
+    if (is_create ? r->parent && !ab_api_is_uuid(req->params[0]) : !item_key(r, req->params[0])) {
         ab_http_error(req, 404, "not_found", "%s/%s not found", is_create ? r->parent : r->name,
                       req->params[0]);
         goto out;
@@ -824,7 +848,7 @@ static int write_fields(struct ab_app *app, struct ab_req *req, const struct ab_
         }
         rc = !given      ? AB_ENOMEM
              : is_create ? insert_sql(&sql, r, s, doc, blanked != NULL, r->parent ? 3 : 2)
-                         : update_sql(&sql, r, s, doc, blanked != NULL, 3);
+                         : update_sql(&sql, r, s, doc, blanked != NULL, 3, req->params[0]);
         if (rc != 0)
             ab_http_error(req, 500, "internal", "out of memory");
         else
@@ -862,16 +886,17 @@ int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct 
 static int del(void *appv, struct ab_req *req)
 {
     const struct ab_resource *r = ab_http_route_data(req);
+    const char *key = item_key(r, req->params[0]);
     char sql[512];
 
     if (r->soft_delete)
         snprintf(sql, sizeof(sql),
-                 "UPDATE agentbase.%s t SET deleted_at = now() WHERE t.id = $1 "
+                 "UPDATE agentbase.%s t SET deleted_at = now() WHERE t.%s = $1 "
                  "AND t.deleted_at IS NULL RETURNING ''",
-                 r->table);
+                 r->table, key ? key : "id");
     else
-        snprintf(sql, sizeof(sql), "DELETE FROM agentbase.%s t WHERE t.id = $1 RETURNING ''",
-                 r->table);
+        snprintf(sql, sizeof(sql), "DELETE FROM agentbase.%s t WHERE t.%s = $1 RETURNING ''",
+                 r->table, key ? key : "id");
     run_item(appv, req, r, true, sql, 204);
     return 0;
 }
@@ -948,15 +973,20 @@ static int check_descriptor(const struct ab_resource *r, const struct ab_resourc
     PGresult *res;
     int rc;
 
+    /* a secret is sealed to its row's id, which a slug is not */
+    if (r->slugs && (r->secret || !r->soft_delete))
+        return ab_error_set(err, AB_EINVAL,
+                            "resource %s: slugs need soft delete and no secret (live rows only)",
+                            r->name);
     if (r->secret && !secret_hidden(r))
         return ab_error_set(err, AB_EINVAL,
                             "resource %s: the columns %s_* of its secret must be hidden", r->name,
                             r->secret->columns);
     /* Every column any list names, and the ones the engine itself relies on. */
     ab_buf_init(&cols, 16 * 1024);
-    rc = ab_buf_printf(&cols, "%sid,%s,%s,%s,%s,%s%s,%s,%s", has_tenant(r) ? "tenant_id," : "",
+    rc = ab_buf_printf(&cols, "%sid,%s,%s,%s,%s,%s%s%s,%s,%s", has_tenant(r) ? "tenant_id," : "",
                        r->create, r->update, r->hidden, r->filters, r->filled ? r->filled : "",
-                       r->soft_delete ? ",deleted_at" : "",
+                       r->soft_delete ? ",deleted_at" : "", r->slugs ? ",slug" : "",
                        r->parent_column ? r->parent_column : "", r->order_by ? r->order_by : "");
     params[0] = r->table;
     params[1] = cols.data;

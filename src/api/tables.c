@@ -45,11 +45,11 @@ const struct ab_resource ab_resources[] = {
         /* POST is password.c's: the engine's create, with an optional password. */
         .name = "users",
         .table = "users",
-        .create = "email,username,full_name,avatar_url,profile,role,permissions,preferences,"
-                  "preferred_model,preferred_temperature,timezone,status,level,"
-                  "must_change_password",
-        .update = "username,full_name,avatar_url,profile,role,permissions,preferences,"
-                  "preferred_model,preferred_temperature,timezone,status,level",
+        .create = "email,username,full_name,first_name,last_name,avatar_url,profile,role,"
+                  "permissions,preferences,preferred_model,preferred_temperature,timezone,status,"
+                  "level,must_change_password",
+        .update = "username,full_name,first_name,last_name,avatar_url,profile,role,permissions,"
+                  "preferences,preferred_model,preferred_temperature,timezone,status,level",
         .hidden = "password_hash,email_verification_token_hash",
         .filters = "email,role,status,level",
         .soft_delete = true,
@@ -73,15 +73,17 @@ const struct ab_resource ab_resources[] = {
     {
         .name = "agents",
         .table = "agents",
-        .create = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
-                  "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
-                  "status,version,tags,config,metadata,created_by",
-        .update = "name,description,agent_type,model_provider,model_name,temperature,max_tokens,"
-                  "system_prompt,capabilities,tools,timeout_seconds,max_iterations,memory_enabled,"
-                  "status,version,tags,config,metadata",
+        .create = "name,slug,description,agent_type,model_provider,model_name,temperature,"
+                  "max_tokens,system_prompt,capabilities,tools,timeout_seconds,max_iterations,"
+                  "memory_enabled,status,version,version_label,tags,config,metadata,created_by",
+        .update = "name,slug,description,agent_type,model_provider,model_name,temperature,"
+                  "max_tokens,system_prompt,capabilities,tools,timeout_seconds,max_iterations,"
+                  "memory_enabled,status,version,version_label,tags,config,metadata",
         .hidden = "",
-        .filters = "status,agent_type,model_provider,model_name,created_by,created_at",
+        .filters = "slug,status,agent_type,model_provider,model_name,created_by,created_at",
+        .filled = "slug", /* from the name */
         .soft_delete = true,
+        .slugs = true,
         .example = "{\"name\": \"agent {{n}}\", \"model_provider\": \"openai\", "
                    "\"model_name\": \"gpt-4o\", \"temperature\": 0.7, \"max_tokens\": 1024}",
     },
@@ -109,8 +111,8 @@ const struct ab_resource ab_resources[] = {
     {
         .name = "conversations",
         .table = "conversations",
-        .create = "user_id,agent_id,title,status,context,ai_config,analytics",
-        .update = "title,status,context,ai_config,analytics,ended_at",
+        .create = "user_id,agent_id,title,status,context,ai_config,analytics,metadata",
+        .update = "title,status,context,ai_config,analytics,ended_at,metadata",
         .hidden = "",
         .filters = "user_id,agent_id,status",
         .soft_delete = true,
@@ -125,7 +127,7 @@ const struct ab_resource ab_resources[] = {
                   "cost,metadata",
         .update = "metadata",
         .hidden = "",
-        .filters = "role,model",
+        .filters = "role,model,created_at",
         .example = "{\"role\": \"user\", \"content\": \"hello\", \"token_count\": 3, "
                    "\"metadata\": {\"source\": \"example\"}}",
         .parent = "conversations",
@@ -138,10 +140,10 @@ const struct ab_resource ab_resources[] = {
         .name = "tool-executions",
         .table = "tool_executions",
         .create = "agent_id,conversation_id,message_id,tool_name,input,output,status,"
-                  "error_message,duration_ms,started_at,completed_at",
+                  "error_message,duration_ms,started_at,completed_at,metadata",
         .update = "",
         .hidden = "",
-        .filters = "agent_id,conversation_id,created_at",
+        .filters = "agent_id,conversation_id,tool_name,created_at",
         .example = "{\"agent_id\": \"{{agents}}\", \"conversation_id\": \"{{conversations}}\", "
                    "\"tool_name\": \"web_search\", \"input\": {\"q\": \"agentbase\"}, "
                    "\"status\": \"success\", \"duration_ms\": 120}",
@@ -405,14 +407,16 @@ const struct ab_resource ab_resources[] = {
     {
         .name = "workflows",
         .table = "workflows",
-        .create = "name,description,definition,agent_ids,timeout_seconds,max_retries,"
+        .create = "name,slug,description,definition,agent_ids,timeout_seconds,max_retries,"
                   "retry_delay_seconds,status,version,is_template,template_id,tags,metadata,"
                   "created_by",
-        .update = "name,description,definition,agent_ids,timeout_seconds,max_retries,"
+        .update = "name,slug,description,definition,agent_ids,timeout_seconds,max_retries,"
                   "retry_delay_seconds,status,version,is_template,tags,metadata",
         .hidden = "",
-        .filters = "status,is_template,template_id,created_by",
+        .filters = "slug,status,is_template,template_id,created_by",
+        .filled = "slug", /* from the name */
         .soft_delete = true,
+        .slugs = true,
         .example = "{\"name\": \"review {{n}}\", \"definition\": {\"nodes\": [{\"id\": \"a\"}], "
                    "\"edges\": []}}",
     },
@@ -420,10 +424,13 @@ const struct ab_resource ab_resources[] = {
         .name = "workflow-executions",
         .table = "workflow_executions",
         .create = "workflow_id,workflow_version,status,input,output,error,triggered_by,"
-                  "triggered_by_user_id,started_at,completed_at,duration_ms,retry_count,context",
-        .update = "status,output,error,started_at,completed_at,duration_ms,retry_count,context",
+                  "triggered_by_user_id,started_at,completed_at,duration_ms,retry_count,context,"
+                  "steps_total,metadata",
+        .update = "status,output,error,started_at,completed_at,duration_ms,retry_count,context,"
+                  "steps_total,metadata",
         .hidden = "",
-        .filters = "workflow_id,status,triggered_by_user_id",
+        /* current_step and steps_completed are the step executions' to keep (0019) */
+        .filters = "workflow_id,status,triggered_by_user_id,started_at",
         .filled = "workflow_version", /* the workflow's current version */
         .example = "{\"workflow_id\": \"{{workflows}}\", \"input\": {\"topic\": \"x\"}, "
                    "\"context\": {}}",
@@ -534,25 +541,28 @@ const struct ab_resource ab_resources[] = {
         /* The counts are kept by triggers from documents and chunks. */
         .name = "collections",
         .table = "collections",
-        .create = "name,description,embedding_model,embedding_dimensions,distance_metric,"
+        .create = "name,slug,description,embedding_model,embedding_dimensions,distance_metric,"
                   "chunk_size,chunk_overlap,chunking_config,status,is_public,metadata,created_by",
-        .update = "name,description,chunk_size,chunk_overlap,chunking_config,status,is_public,"
-                  "metadata",
+        .update = "name,slug,description,chunk_size,chunk_overlap,chunking_config,status,"
+                  "is_public,metadata",
         .hidden = "",
-        .filters = "status,embedding_model,is_public",
+        .filters = "slug,status,embedding_model,is_public",
+        .filled = "slug", /* from the name */
         .soft_delete = true,
+        .slugs = true,
         .example = "{\"name\": \"docs {{n}}\", \"embedding_model\": \"text-embedding-3-small\", "
                    "\"embedding_dimensions\": 3}",
     },
     {
         .name = "documents",
         .table = "documents",
-        .create = "collection_id,title,source_type,source_uri,mime_type,content_hash,size_bytes,"
-                  "processing_status,processing_error,token_count,metadata,created_by,processed_at",
-        .update = "title,source_uri,mime_type,content_hash,size_bytes,processing_status,"
+        .create = "collection_id,title,filename,source_type,source_uri,mime_type,content_hash,"
+                  "size_bytes,processing_status,processing_error,token_count,metadata,created_by,"
+                  "uploaded_at,processed_at",
+        .update = "title,filename,source_uri,mime_type,content_hash,size_bytes,processing_status,"
                   "processing_error,token_count,metadata,processed_at",
         .hidden = "",
-        .filters = "collection_id,processing_status,source_type",
+        .filters = "collection_id,processing_status,source_type,uploaded_at",
         .soft_delete = true,
         .example = "{\"collection_id\": \"{{collections}}\", \"title\": \"readme\"}",
     },
@@ -561,8 +571,8 @@ const struct ab_resource ab_resources[] = {
         .name = "chunks",
         .table = "chunks",
         .create = "collection_id,document_id,chunk_index,content,token_count,start_char,end_char,"
-                  "embedding,metadata",
-        .update = "content,token_count,start_char,end_char,embedding,metadata",
+                  "embedding,embedding_model,metadata",
+        .update = "content,token_count,start_char,end_char,embedding,embedding_model,metadata",
         .hidden = "",
         .filters = "collection_id,document_id",
         .example = "{\"collection_id\": \"{{collections}}\", \"document_id\": \"{{documents}}\", "
@@ -572,7 +582,8 @@ const struct ab_resource ab_resources[] = {
         .name = "rag-queries",
         .table = "rag_queries",
         .create = "collection_id,user_id,agent_id,conversation_id,query_text,query_embedding,"
-                  "top_k,similarity_threshold,result_count,results,latency_ms",
+                  "top_k,similarity_threshold,retrieval_strategy,filters,result_count,results,"
+                  "top_score,latency_ms",
         .update = "",
         .hidden = "",
         .filters = "collection_id,user_id,agent_id,conversation_id",
@@ -586,7 +597,7 @@ const struct ab_resource ab_resources[] = {
         .name = "mcp-servers",
         .table = "mcp_servers",
         .hidden = "",
-        .filters = "name,transport,status,is_verified",
+        .filters = "name,category,transport,status,is_verified",
         .example = "{}",
         .global = true,
         READ_ONLY,
@@ -608,8 +619,9 @@ const struct ab_resource ab_resources[] = {
          * `secrets`, never in config (those env_schema marks secret are refused). */
         .name = "mcp-server-configs",
         .table = "mcp_server_configs",
-        .create = "server_id,tenant_server_id,name,config,enabled,user_id",
-        .update = "name,config,enabled",
+        .create = "server_id,tenant_server_id,name,config,resource_limits,allowed_user_ids,"
+                  "enabled,user_id",
+        .update = "name,config,resource_limits,allowed_user_ids,enabled",
         .hidden = "secrets_ciphertext,secrets_nonce,secrets_key_id,secrets_hint",
         .filters = "server_id,tenant_server_id,enabled,user_id",
         .soft_delete = true,
@@ -621,8 +633,9 @@ const struct ab_resource ab_resources[] = {
     {
         .name = "mcp-tool-executions",
         .table = "mcp_tool_executions",
-        .create = "config_id,server_name,tool_name,user_id,agent_id,conversation_id,arguments,"
-                  "result,status,error_message,duration_ms",
+        .create = "config_id,server_name,tool_name,user_id,agent_id,conversation_id,message_id,"
+                  "arguments,result,status,error_code,error_message,server_instance_id,duration_ms,"
+                  "started_at,completed_at,metadata",
         .update = "",
         .hidden = "",
         .filters = "config_id,agent_id,created_at",
@@ -737,7 +750,7 @@ const struct ab_resource ab_resources[] = {
         .name = "audit-logs",
         .table = "audit_logs",
         .hidden = "",
-        .filters = "resource_type,actor_id,created_at",
+        .filters = "resource_type,actor_id,action,status,created_at",
         .example = "{}",
         READ_ONLY,
     },

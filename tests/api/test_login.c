@@ -140,6 +140,23 @@ static void test_repeated_failures_lock_the_account(void **state)
     assert_string_equal(locked, "0");
 }
 
+static void test_a_failed_sign_in_is_in_the_tenants_audit_trail(void **state)
+{
+    const char *p[1] = {user_id};
+    char before[16], after[16];
+    struct api_response r;
+    static const char count[] =
+        "SELECT count(*) FROM agentbase.audit_logs WHERE resource_id = $1 AND action = "
+        "'auth.login' AND status = 'failure' AND error_message = 'sign-in refused'";
+
+    (void)state;
+    api_sql(db, count, 1, p, before, sizeof(before));
+    assert_int_equal(login(slug, "ada@example.com", "wrong again", &r), 401);
+    api_response_free(&r);
+    api_sql(db, count, 1, p, after, sizeof(after));
+    assert_int_equal(atoi(after), atoi(before) + 1);
+}
+
 static void test_a_malformed_login_is_400(void **state)
 {
     struct api_response r;
@@ -156,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_the_right_password_gives_a_session_key_for_the_user),
         cmocka_unit_test(test_every_wrong_attempt_gets_the_same_answer),
         cmocka_unit_test(test_repeated_failures_lock_the_account),
+        cmocka_unit_test(test_a_failed_sign_in_is_in_the_tenants_audit_trail),
         cmocka_unit_test(test_a_malformed_login_is_400),
     };
 

@@ -41,9 +41,9 @@ static int setup(void **state)
     api_sql(db, "SET session_replication_role = replica", 0, NULL, NULL, 0);
     api_sql(
         db,
-        "INSERT INTO agentbase.agents (tenant_id, name, agent_type, model_provider, "
+        "INSERT INTO agentbase.agents (tenant_id, name, slug, agent_type, model_provider, "
         "  model_name, status, created_by, created_at) "
-        "SELECT $1, 'agent-' || i, "
+        "SELECT $1, 'agent-' || i, 'agent-' || i, " /* the slug trigger does not fire here */
         "  CASE WHEN i % 1000 = 1 THEN 'researcher' ELSE 'assistant' END, "
         "  CASE WHEN i % 1000 = 2 THEN 'rare' ELSE 'p' || (i % 3) END, "
         "  CASE WHEN i % 1000 = 3 THEN 'rare' ELSE 'm' || (i % 3) END, "
@@ -159,6 +159,25 @@ static void expect_index(const struct ab_resource *r, const struct ab_resource_s
     ab_buf_free(&filter);
 }
 
+/*
+ * An agent by slug (GET /v1/agents/{slug}) is one probe of uq_agents_slug: the statement the
+ * engine runs, with the tenant's condition that RLS adds for the service.
+ */
+static void test_an_agent_by_slug_is_found_through_its_unique_index(void **state)
+{
+    const char *p[1] = {tenant};
+    char plan[4096];
+
+    (void)state;
+    api_sql(db,
+            "SELECT abtest.plan('SELECT to_jsonb(t)::text FROM agentbase.agents t "
+            "  WHERE t.tenant_id = ' || quote_literal($1) || "
+            "  ' AND t.slug = ''agent-25000'' AND t.deleted_at IS NULL')",
+            1, p, plan, sizeof(plan));
+    if (!strstr(plan, "Index Scan using uq_agents_slug on agents"))
+        fail_msg("the agent by slug is no probe of uq_agents_slug:\n%s", plan);
+}
+
 static void test_every_agents_filter_and_the_cursor_are_index_conditions(void **state)
 {
     const struct ab_resource *r = ab_api_resource_named("agents");
@@ -210,8 +229,8 @@ static void test_every_agents_filter_and_the_cursor_are_index_conditions(void **
         }
         checked++;
     }
-    assert_int_equal(checked, 6); /* status, agent_type, model_provider, model_name, created_by,
-                                     created_at */
+    assert_int_equal(checked, 7); /* slug, status, agent_type, model_provider, model_name,
+                                     created_by, created_at */
     ab_api_catalog_free(&s);
 }
 
@@ -262,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_declared_filter_leads_an_index),
         cmocka_unit_test(test_every_agents_filter_and_the_cursor_are_index_conditions),
+        cmocka_unit_test(test_an_agent_by_slug_is_found_through_its_unique_index),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

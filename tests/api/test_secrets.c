@@ -122,16 +122,26 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Creates a config of the CRM server with the secrets JSON given; its id into id. */
+/*
+ * Creates a config with the secrets JSON given, of a copy of the CRM server of its own (a
+ * tenant configures each server once); its id into id.
+ */
 static void make_config(const char *name, const char *secrets, char id[40])
 {
-    char body[1024];
+    const char *p[2] = {server, name};
+    char body[1024], copy[40];
     json_t *doc;
 
+    api_sql(db,
+            "INSERT INTO agentbase.tenant_mcp_servers (tenant_id, name, display_name, transport, "
+            "  command, env_schema) SELECT tenant_id, 'crm-' || $2, display_name, transport, "
+            "  command, env_schema FROM agentbase.tenant_mcp_servers WHERE id = $1::uuid "
+            "RETURNING id",
+            2, p, copy, sizeof(copy));
     snprintf(body, sizeof(body),
              "{\"tenant_server_id\": \"%s\", \"name\": \"%s\", \"config\": {\"REGION\": \"eu\"}, "
              "\"secrets\": %s}",
-             server, name, secrets);
+             copy, name, secrets);
     doc = expect(admin, "POST", "/v1/mcp-server-configs", body, 201);
     snprintf(id, 40, "%s", json_string_value(json_object_get(doc, "id")));
     json_decref(doc);

@@ -2,7 +2,7 @@
 # columns and descriptions, the ER diagram renders, the access table is the one in docs/api.md;
 # an unmigrated database is refused.
 source "$(dirname "$0")/../lib.sh"
-plan 9
+plan 10
 
 ab_home
 ab_pg_start
@@ -20,6 +20,18 @@ for t in $(q -c "SELECT relname FROM pg_class WHERE relnamespace = 'agentbase'::
     grep -q "^## $t\$" <<<"$dict" || missing="$missing $t"
 done
 is "$missing" "" "every table and view has a section"
+# every table lists its indexes, each with its definition (the primary key's at least)
+noidx=""
+for t in $(q -c "SELECT relname FROM pg_class WHERE relnamespace = 'agentbase'::regnamespace
+                  AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY 1"); do
+    section=$(sed -n "/^## $t\$/,/^## /p" <<<"$dict")
+    for i in $(q -c "SELECT ic.relname FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+                      WHERE x.indrelid = 'agentbase.$t'::regclass"); do
+        grep -qE "^- \`$i\`: \`(UNIQUE )?btree|^- \`$i\`: \`(gin|gist|hnsw|ivfflat)" <<<"$section" \
+            || noidx="$noidx $t.$i"
+    done
+done
+is "$noidx" "" "every table's section lists each of its indexes with its definition"
 # every column row carries a description (the last cell is not empty)
 is "$(grep -cE '^\| `[a-z_0-9]+` \|.*\|  \|$' <<<"$dict")" 0 "every column has a description"
 like "$(grep -c "<svg " "$AGENTBASE_HOME/docs/er.svg")" "^1$" "the ER diagram is rendered to SVG"

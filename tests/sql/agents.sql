@@ -4,7 +4,7 @@
 -- delete rules.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(166);
+SELECT plan(175);
 
 \set ta '''a0000003-0000-7000-8000-00000000000a'''
 \set tb '''b0000003-0000-7000-8000-00000000000b'''
@@ -34,20 +34,20 @@ SELECT columns_are('agentbase', 'agents', ARRAY[
     'tenant_id', 'id', 'name', 'description', 'agent_type', 'model_provider', 'model_name', 'temperature',
     'max_tokens', 'system_prompt', 'capabilities', 'tools', 'timeout_seconds', 'max_iterations', 'memory_enabled',
     'status', 'version', 'current_load', 'tags', 'config', 'metadata', 'created_by', 'created_at', 'updated_at',
-    'deleted_at'], 'agents columns');
+    'deleted_at', 'slug', 'version_label'], 'agents columns');
 SELECT columns_are('agentbase', 'agent_assignments', ARRAY[
     'tenant_id', 'id', 'user_id', 'agent_id', 'allocation_type', 'priority', 'max_concurrent_requests', 'is_active',
     'assigned_at', 'expires_at', 'created_at', 'updated_at'], 'agent_assignments columns');
 SELECT columns_are('agentbase', 'conversations', ARRAY[
     'tenant_id', 'id', 'user_id', 'agent_id', 'title', 'status', 'context', 'ai_config', 'message_count',
     'total_tokens', 'total_cost', 'last_sequence_number', 'analytics', 'started_at', 'ended_at', 'last_message_at',
-    'created_at', 'updated_at', 'deleted_at'], 'conversations columns');
+    'created_at', 'updated_at', 'deleted_at', 'metadata'], 'conversations columns');
 SELECT columns_are('agentbase', 'messages', ARRAY[
     'tenant_id', 'id', 'conversation_id', 'sequence_number', 'role', 'content', 'content_type', 'token_count',
     'model', 'tool_calls', 'tool_results', 'latency_ms', 'cost', 'metadata', 'created_at'], 'messages columns');
 SELECT columns_are('agentbase', 'tool_executions', ARRAY[
     'tenant_id', 'id', 'agent_id', 'conversation_id', 'message_id', 'tool_name', 'input', 'output', 'status',
-    'error_message', 'duration_ms', 'started_at', 'completed_at', 'created_at'], 'tool_executions columns');
+    'error_message', 'duration_ms', 'started_at', 'completed_at', 'created_at', 'metadata'], 'tool_executions columns');
 SELECT columns_are('agentbase', 'generated_content', ARRAY[
     'tenant_id', 'id', 'user_id', 'agent_id', 'conversation_id', 'parent_id', 'content_type', 'title', 'content',
     'language', 'file_name', 'file_path', 'mime_type', 'file_size_bytes', 'checksum', 'version',
@@ -136,7 +136,7 @@ SELECT is(pg_get_indexdef('agentbase.idx_messages_conversation_id_sequence_numbe
           'CREATE INDEX idx_messages_conversation_id_sequence_number ON agentbase.messages USING btree (conversation_id, sequence_number)',
           'messages are indexed by conversation and sequence');
 
-SELECT triggers_are('agentbase', 'agents', ARRAY['trg_audit', 'trg_audit_update', 'trg_load_guard', 'trg_updated_at'], 'agents triggers');
+SELECT triggers_are('agentbase', 'agents', ARRAY['trg_audit', 'trg_audit_update', 'trg_load_guard', 'trg_slug', 'trg_updated_at'], 'agents triggers');
 SELECT triggers_are('agentbase', 'agent_assignments', ARRAY['trg_audit', 'trg_updated_at'], 'agent_assignments triggers');
 SELECT triggers_are('agentbase', 'conversations', ARRAY['trg_audit', 'trg_audit_update', 'trg_guard', 'trg_owner_fill', 'trg_updated_at'], 'conversations triggers');
 SELECT triggers_are('agentbase', 'messages', ARRAY['trg_append', 'trg_audit', 'trg_guard'], 'messages triggers');
@@ -163,11 +163,11 @@ SELECT is(ARRAY(SELECT conname::text FROM pg_constraint
                 'chk_agent_assignments_max_concurrent_requests',
                 'chk_agents_agent_type', 'chk_agents_config', 'chk_agents_current_load', 'chk_agents_max_iterations',
                 'chk_agents_max_tokens', 'chk_agents_metadata', 'chk_agents_model_name', 'chk_agents_model_provider',
-                'chk_agents_name', 'chk_agents_status', 'chk_agents_temperature', 'chk_agents_timeout_seconds',
-                'chk_agents_tools', 'chk_agents_version',
+                'chk_agents_name', 'chk_agents_slug', 'chk_agents_status', 'chk_agents_temperature',
+                'chk_agents_timeout_seconds', 'chk_agents_tools', 'chk_agents_version', 'chk_agents_version_label',
                 'chk_conversations_ai_config', 'chk_conversations_analytics', 'chk_conversations_context',
                 'chk_conversations_ended_at', 'chk_conversations_last_sequence_number', 'chk_conversations_message_count',
-                'chk_conversations_status', 'chk_conversations_total_cost', 'chk_conversations_total_tokens',
+                'chk_conversations_metadata', 'chk_conversations_status', 'chk_conversations_total_cost', 'chk_conversations_total_tokens',
                 'chk_generated_content_content_type', 'chk_generated_content_download_count',
                 'chk_generated_content_file_size_bytes', 'chk_generated_content_metadata',
                 'chk_generated_content_parent_id', 'chk_generated_content_template_variables',
@@ -175,8 +175,8 @@ SELECT is(ARRAY(SELECT conname::text FROM pg_constraint
                 'chk_generated_content_validation_status', 'chk_generated_content_version',
                 'chk_messages_content_type', 'chk_messages_cost', 'chk_messages_latency_ms', 'chk_messages_metadata',
                 'chk_messages_role', 'chk_messages_token_count', 'chk_messages_tool_calls', 'chk_messages_tool_results',
-                'chk_tool_executions_completed_at', 'chk_tool_executions_duration_ms', 'chk_tool_executions_status',
-                'chk_tool_executions_tool_name'],
+                'chk_tool_executions_completed_at', 'chk_tool_executions_duration_ms', 'chk_tool_executions_metadata',
+                'chk_tool_executions_status', 'chk_tool_executions_tool_name'],
           'the module has exactly the CHECK constraints tested below');
 
 -- agents (bad values on the fixture agent)
@@ -193,6 +193,12 @@ SELECT pg_temp.rejects(format($$UPDATE agents SET %s WHERE id = %L$$, v.assignme
                ('max_iterations = 0', 'chk_agents_max_iterations'),
                ('status = $n$sleeping$n$', 'chk_agents_status'),
                ('version = 0', 'chk_agents_version'),
+               ('version_label = $n$ 1.0$n$', 'chk_agents_version_label'),
+               ('slug = $n$My-Agent$n$', 'chk_agents_slug'),
+               ('slug = $n$a--b$n$', 'chk_agents_slug'),
+               ('slug = $n$-a$n$', 'chk_agents_slug'),
+               ('slug = repeat($n$a$n$, 65)', 'chk_agents_slug'),
+               ('slug = $n$0190a6f2-1c3b-7000-8000-00000000000a$n$', 'chk_agents_slug'),
                ('current_load = -1', 'chk_agents_current_load'),
                ('config = $n$[]$n$', 'chk_agents_config'),
                ('metadata = $n$[]$n$', 'chk_agents_metadata')) AS v(assignment, con);
@@ -214,7 +220,9 @@ SELECT pg_temp.rejects(format($$UPDATE conversations SET %s WHERE id = %L$$, v.a
                ('total_cost = -0.0000000001', 'chk_conversations_total_cost'),
                ('last_sequence_number = -1', 'chk_conversations_last_sequence_number'),
                ('analytics = $n$[]$n$', 'chk_conversations_analytics'),
-               ('ended_at = started_at - interval $n$1 second$n$', 'chk_conversations_ended_at')) AS v(assignment, con);
+               ('ended_at = started_at - interval $n$1 second$n$', 'chk_conversations_ended_at'),
+               ('status = $n$aborted$n$', 'chk_conversations_status'),
+               ('metadata = $n$[]$n$', 'chk_conversations_metadata')) AS v(assignment, con);
 ALTER TABLE conversations ENABLE TRIGGER trg_guard;
 
 -- messages (inserted: rows are immutable)
@@ -234,7 +242,8 @@ SELECT pg_temp.rejects(format($$INSERT INTO messages (tenant_id, conversation_id
 SELECT pg_temp.rejects(format($$INSERT INTO tool_executions (tenant_id, tool_name, %s) VALUES (%L, 'grep', %s)$$,
                               v.col, :ta, v.val), v.con)
   FROM (VALUES ('status', '$n$done$n$', 'chk_tool_executions_status'),
-               ('duration_ms', '-5', 'chk_tool_executions_duration_ms')) AS v(col, val, con);
+               ('duration_ms', '-5', 'chk_tool_executions_duration_ms'),
+               ('metadata', '$n$[]$n$', 'chk_tool_executions_metadata')) AS v(col, val, con);
 SELECT pg_temp.rejects(format($$INSERT INTO tool_executions (tenant_id, tool_name) VALUES (%L, ' ')$$, :ta), 'chk_tool_executions_tool_name');
 SELECT pg_temp.rejects(format($$INSERT INTO tool_executions (tenant_id, tool_name, started_at, completed_at) VALUES (%L, 'grep', now(), now() - interval '1 ms')$$, :ta),
                        'chk_tool_executions_completed_at');

@@ -3,7 +3,7 @@
 -- offending objects, so the plan does not depend on how many tables exist.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(18);
+SELECT plan(20);
 
 -- Relations of schema agentbase that are not partitions (partitions are made by
 -- ensure_monthly_partitions and inherit their parent's definition).
@@ -161,6 +161,45 @@ SELECT is(ARRAY(SELECT c.conrelid::regclass || '.' || c.conname FROM pg_constrai
                    AND t.relnamespace = 'agentbase'::regnamespace
                  ORDER BY 1),
           '{}', 'no foreign key references a partitioned log');
+
+-- ------------------------------------------------------------------------------------
+-- The indexes the agentic platform spec lists (issue 12), each as the definition that
+-- serves it: the spec's columns, after tenant_id (RLS puts it in every query), partial
+-- where the table soft-deletes (its lists ask for live rows). Some predate 0019 (0016's
+-- filter indexes); usage_metrics (metric_type, period range) comes with its own migration.
+-- ------------------------------------------------------------------------------------
+CREATE TEMP TABLE spec_indexes (tbl text, def text);
+INSERT INTO spec_indexes VALUES
+    ('tenants', '(status) WHERE (deleted_at IS NULL)'),
+    ('users', '(tenant_id, status) WHERE (deleted_at IS NULL)'),
+    ('agents', 'UNIQUE (tenant_id, slug) WHERE (deleted_at IS NULL)'),
+    ('workflows', 'UNIQUE (tenant_id, slug) WHERE (deleted_at IS NULL)'),
+    ('collections', 'UNIQUE (tenant_id, slug) WHERE (deleted_at IS NULL)'),
+    ('conversations', '(tenant_id, status) WHERE (deleted_at IS NULL)'),
+    ('messages', '(tenant_id, created_at DESC)'),
+    ('tool_executions', '(tenant_id, tool_name, status, started_at DESC)'),
+    ('workflows', '(tenant_id, status) WHERE (deleted_at IS NULL)'),
+    ('workflow_executions', '(tenant_id, started_at DESC)'),
+    ('audit_logs', '(tenant_id, actor_id, created_at DESC)'),
+    ('audit_logs', '(tenant_id, action, created_at DESC)'),
+    ('audit_logs', '(tenant_id, status, created_at DESC)'),
+    ('collections', '(tenant_id, status) WHERE (deleted_at IS NULL)'),
+    ('documents', '(tenant_id, uploaded_at DESC) WHERE (deleted_at IS NULL)'),
+    ('mcp_servers', '(category, status)'),
+    ('mcp_server_configs', '(tenant_id, enabled) WHERE (deleted_at IS NULL)'),
+    ('mcp_server_configs', 'UNIQUE (tenant_id, server_id) WHERE ((deleted_at IS NULL) AND (server_id IS NOT NULL))'),
+    ('mcp_server_configs', 'UNIQUE (tenant_id, tenant_server_id) WHERE ((deleted_at IS NULL) AND (tenant_server_id IS NOT NULL))');
+SELECT is(ARRAY(SELECT s.tbl || ' ' || s.def FROM spec_indexes s
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM pg_indexes i
+                      WHERE i.schemaname = 'agentbase' AND i.tablename = s.tbl
+                        AND regexp_replace(i.indexdef, '^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ USING btree ', '\1')
+                            = s.def)
+                 ORDER BY 1),
+          '{}', 'every index the platform spec lists exists, as the definition that serves it');
+SELECT is((SELECT count(*)::int FROM pg_indexes WHERE schemaname = 'agentbase' AND tablename = 'audit_logs'
+              AND indexdef LIKE '%(tenant_id, actor_id)'), 0,
+          'the actor''s trail has one index, newest first (0019 replaced 0016''s)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- tests/sql/fixtures/*.sql.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(138);
+SELECT plan(145);
 
 -- Tenants A and B, built by the modules' fixtures (0002, 0003, then ours).
 SELECT abtest.fixture_0002_tenancy('a0060000-0000-4000-8000-00000000000a');
@@ -69,17 +69,17 @@ $$;
 
 -- collections
 SELECT has_table('agentbase', 'collections', 'collections exists');
-SELECT columns_are('agentbase', 'collections', ARRAY['tenant_id', 'id', 'name', 'description', 'embedding_model', 'embedding_dimensions', 'distance_metric', 'chunk_size', 'chunk_overlap', 'chunking_config', 'document_count', 'chunk_count', 'total_tokens', 'status', 'is_public', 'metadata', 'created_by', 'created_at', 'updated_at', 'deleted_at'], 'collections has exactly its columns');
+SELECT columns_are('agentbase', 'collections', ARRAY['tenant_id', 'id', 'name', 'description', 'embedding_model', 'embedding_dimensions', 'distance_metric', 'chunk_size', 'chunk_overlap', 'chunking_config', 'document_count', 'chunk_count', 'total_tokens', 'status', 'is_public', 'metadata', 'created_by', 'created_at', 'updated_at', 'deleted_at', 'slug'], 'collections has exactly its columns');
 SELECT col_is_pk('agentbase', 'collections', ARRAY['tenant_id', 'id'], 'collections primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'collections', ARRAY['tenant_id'], 'agentbase', 'tenants', ARRAY['id'], 'fk_collections_tenants');
 SELECT fk_ok('agentbase', 'collections', ARRAY['tenant_id', 'created_by'], 'agentbase', 'users', ARRAY['tenant_id', 'id'], 'fk_collections_users');
 SELECT has_index('agentbase', 'collections', 'idx_collections_created_by', 'collections has index idx_collections_created_by');
 SELECT has_index('agentbase', 'collections', 'uq_collections_name', 'collections has index uq_collections_name');
-SELECT triggers_are('agentbase', 'collections', ARRAY['trg_audit', 'trg_guard', 'trg_updated_at'], 'collections has its triggers');
+SELECT triggers_are('agentbase', 'collections', ARRAY['trg_audit', 'trg_guard', 'trg_slug', 'trg_updated_at'], 'collections has its triggers');
 
 -- documents
 SELECT has_table('agentbase', 'documents', 'documents exists');
-SELECT columns_are('agentbase', 'documents', ARRAY['tenant_id', 'id', 'collection_id', 'title', 'source_type', 'source_uri', 'mime_type', 'content_hash', 'size_bytes', 'processing_status', 'processing_error', 'chunk_count', 'token_count', 'metadata', 'created_by', 'processed_at', 'created_at', 'updated_at', 'deleted_at'], 'documents has exactly its columns');
+SELECT columns_are('agentbase', 'documents', ARRAY['tenant_id', 'id', 'collection_id', 'title', 'source_type', 'source_uri', 'mime_type', 'content_hash', 'size_bytes', 'processing_status', 'processing_error', 'chunk_count', 'token_count', 'metadata', 'created_by', 'processed_at', 'created_at', 'updated_at', 'deleted_at', 'filename', 'uploaded_at'], 'documents has exactly its columns');
 SELECT col_is_pk('agentbase', 'documents', ARRAY['tenant_id', 'id'], 'documents primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'documents', ARRAY['tenant_id', 'collection_id'], 'agentbase', 'collections', ARRAY['tenant_id', 'id'], 'fk_documents_collections');
 SELECT fk_ok('agentbase', 'documents', ARRAY['tenant_id'], 'agentbase', 'tenants', ARRAY['id'], 'fk_documents_tenants');
@@ -92,7 +92,7 @@ SELECT triggers_are('agentbase', 'documents', ARRAY['trg_audit', 'trg_counts_del
 
 -- chunks
 SELECT has_table('agentbase', 'chunks', 'chunks exists');
-SELECT columns_are('agentbase', 'chunks', ARRAY['tenant_id', 'id', 'collection_id', 'document_id', 'chunk_index', 'content', 'token_count', 'start_char', 'end_char', 'embedding', 'metadata', 'created_at', 'updated_at'], 'chunks has exactly its columns');
+SELECT columns_are('agentbase', 'chunks', ARRAY['tenant_id', 'id', 'collection_id', 'document_id', 'chunk_index', 'content', 'token_count', 'start_char', 'end_char', 'embedding', 'metadata', 'created_at', 'updated_at', 'embedding_model'], 'chunks has exactly its columns');
 SELECT col_is_pk('agentbase', 'chunks', ARRAY['tenant_id', 'id'], 'chunks primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'chunks', ARRAY['tenant_id', 'collection_id'], 'agentbase', 'collections', ARRAY['tenant_id', 'id'], 'fk_chunks_collections');
 SELECT fk_ok('agentbase', 'chunks', ARRAY['tenant_id', 'collection_id', 'document_id'], 'agentbase', 'documents', ARRAY['tenant_id', 'collection_id', 'id'], 'fk_chunks_documents');
@@ -103,7 +103,7 @@ SELECT triggers_are('agentbase', 'chunks', ARRAY['trg_audit', 'trg_check', 'trg_
 
 -- rag_queries
 SELECT has_table('agentbase', 'rag_queries', 'rag_queries exists');
-SELECT columns_are('agentbase', 'rag_queries', ARRAY['tenant_id', 'id', 'collection_id', 'user_id', 'agent_id', 'conversation_id', 'query_text', 'query_embedding', 'top_k', 'similarity_threshold', 'result_count', 'results', 'latency_ms', 'created_at'], 'rag_queries has exactly its columns');
+SELECT columns_are('agentbase', 'rag_queries', ARRAY['tenant_id', 'id', 'collection_id', 'user_id', 'agent_id', 'conversation_id', 'query_text', 'query_embedding', 'top_k', 'similarity_threshold', 'result_count', 'results', 'latency_ms', 'created_at', 'retrieval_strategy', 'filters', 'top_score'], 'rag_queries has exactly its columns');
 SELECT col_is_pk('agentbase', 'rag_queries', ARRAY['tenant_id', 'id', 'created_at'], 'rag_queries primary key is (tenant_id, id, created_at)');
 SELECT fk_ok('agentbase', 'rag_queries', ARRAY['tenant_id', 'agent_id'], 'agentbase', 'agents', ARRAY['tenant_id', 'id'], 'fk_rag_queries_agents');
 SELECT fk_ok('agentbase', 'rag_queries', ARRAY['tenant_id', 'collection_id'], 'agentbase', 'collections', ARRAY['tenant_id', 'id'], 'fk_rag_queries_collections');
@@ -245,6 +245,7 @@ SELECT is((SELECT (document_count, chunk_count, total_tokens)::text FROM collect
 
 -- collections
 SELECT pg_temp.rejects($$UPDATE collections SET name = ' ' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_collections_name', 'a blank name');
+SELECT pg_temp.rejects($$UPDATE collections SET slug = 'Docs' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_collections_slug', 'an uppercase slug');
 SELECT pg_temp.rejects($$UPDATE collections SET embedding_model = '' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_collections_embedding_model');
 SELECT pg_temp.rejects($$INSERT INTO collections (tenant_id, name, embedding_model, embedding_dimensions) VALUES ('a0060000-0000-4000-8000-00000000000a', 'zero', 'm', 0)$$, 'chk_collections_embedding_dimensions', 'zero dimensions');
 SELECT pg_temp.rejects($$UPDATE collections SET distance_metric = 'manhattan' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_collections_distance_metric');
@@ -259,6 +260,8 @@ SELECT pg_temp.rejects($$UPDATE collections SET chunking_config = '[]' WHERE ten
 SELECT pg_temp.rejects($$UPDATE collections SET status = 'live' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_collections_status');
 -- documents
 SELECT pg_temp.rejects($$UPDATE documents SET title = '' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_documents_title');
+SELECT pg_temp.rejects($$UPDATE documents SET filename = 'docs/readme.md' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_documents_filename', 'a path');
+SELECT pg_temp.rejects($$UPDATE documents SET filename = '' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_documents_filename', 'an empty name');
 SELECT pg_temp.rejects($$UPDATE documents SET source_type = 'fax' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_documents_source_type');
 SELECT pg_temp.rejects($$UPDATE documents SET size_bytes = -1 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_documents_size_bytes');
 SELECT pg_temp.rejects($$UPDATE documents SET processing_status = 'done' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_documents_processing_status');
@@ -272,6 +275,7 @@ SELECT pg_temp.rejects($$UPDATE documents SET chunk_count = -1 WHERE tenant_id =
 RESET session_replication_role;
 -- chunks
 SELECT pg_temp.rejects($$UPDATE chunks SET chunk_index = -1 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_chunk_index');
+SELECT pg_temp.rejects($$UPDATE chunks SET embedding_model = ' ' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_embedding_model');
 SELECT pg_temp.rejects($$UPDATE chunks SET token_count = -1 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_token_count');
 SELECT pg_temp.rejects($$UPDATE chunks SET start_char = -1 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_start_char');
 SELECT pg_temp.rejects($$UPDATE chunks SET start_char = 10, end_char = 9 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_end_char', 'an end before the start');
@@ -288,6 +292,9 @@ SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, results
 SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, results) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', '[{"score": 0.5}]')$$, 'chk_rag_queries_results', 'a result without chunk_id');
 SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, results) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', '{"chunk_id": "c1"}')$$, 'chk_rag_queries_results', 'an object instead of an array');
 SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, latency_ms) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', -3)$$, 'chk_rag_queries_latency_ms');
+SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, retrieval_strategy) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', 'bm25x')$$, 'chk_rag_queries_retrieval_strategy');
+SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, filters) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', '[]')$$, 'chk_rag_queries_filters');
+SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, top_score) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', 'NaN')$$, 'chk_rag_queries_top_score', 'NaN');
 
 SELECT is(ARRAY(SELECT c.conname::text FROM pg_constraint c JOIN module_tables m ON m.rel = c.conrelid
                  WHERE c.contype = 'c'

@@ -3,7 +3,7 @@
 -- append-only log and the redaction of secrets in audit_logs.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(124);
+SELECT plan(143);
 
 -- Two tenants (A, B) built by the tenancy and agents fixtures.
 \set ta '''a0000007-0000-7000-8000-00000000000a'''
@@ -42,7 +42,7 @@ SELECT has_table('agentbase', 'mcp_tool_executions', 'mcp_tool_executions exists
 SELECT columns_are('agentbase', 'mcp_servers', ARRAY[
     'id', 'name', 'display_name', 'description', 'transport', 'command', 'args', 'url', 'env_schema',
     'tools', 'resources', 'prompts', 'version', 'author', 'homepage', 'is_public', 'is_verified',
-    'status', 'metadata', 'created_at', 'updated_at'], 'mcp_servers columns');
+    'status', 'metadata', 'created_at', 'updated_at', 'category', 'repository_url'], 'mcp_servers columns');
 SELECT columns_are('agentbase', 'tenant_mcp_servers', ARRAY[
     'tenant_id', 'id', 'name', 'display_name', 'description', 'transport', 'command', 'args', 'url',
     'env_schema', 'tools', 'resources', 'prompts', 'version', 'author', 'homepage', 'status',
@@ -50,11 +50,13 @@ SELECT columns_are('agentbase', 'tenant_mcp_servers', ARRAY[
 SELECT columns_are('agentbase', 'mcp_server_configs', ARRAY[
     'tenant_id', 'id', 'server_id', 'tenant_server_id', 'name', 'config', 'secrets_ciphertext',
     'secrets_nonce', 'secrets_key_id', 'enabled', 'user_id', 'last_connected_at', 'last_error',
-    'created_at', 'updated_at', 'deleted_at', 'secrets_hint'], 'mcp_server_configs columns');
+    'created_at', 'updated_at', 'deleted_at', 'secrets_hint', 'resource_limits', 'allowed_user_ids'],
+    'mcp_server_configs columns');
 SELECT columns_are('agentbase', 'mcp_tool_executions', ARRAY[
     'tenant_id', 'id', 'config_id', 'server_name', 'tool_name', 'user_id', 'agent_id',
     'conversation_id', 'arguments', 'result', 'status', 'error_message', 'duration_ms',
-    'created_at'], 'mcp_tool_executions columns');
+    'created_at', 'message_id', 'error_code', 'server_instance_id', 'metadata', 'started_at', 'completed_at'],
+    'mcp_tool_executions columns');
 
 SELECT hasnt_column('agentbase', 'mcp_servers', 'tenant_id', 'the public registry is global (no tenant_id)');
 SELECT col_type_is('agentbase', 'mcp_servers', 'args', 'text[]', 'mcp_servers.args is text[]');
@@ -153,6 +155,7 @@ $$, ARRAY[
     'chk_mcp_servers_name', 'chk_mcp_servers_display_name', 'chk_mcp_servers_transport', 'chk_mcp_servers_endpoint',
     'chk_mcp_servers_url', 'chk_mcp_servers_homepage', 'chk_mcp_servers_env_schema', 'chk_mcp_servers_tools',
     'chk_mcp_servers_resources', 'chk_mcp_servers_prompts', 'chk_mcp_servers_status',
+    'chk_mcp_servers_category', 'chk_mcp_servers_repository_url', -- 0019
     'chk_tenant_mcp_servers_name', 'chk_tenant_mcp_servers_display_name', 'chk_tenant_mcp_servers_transport',
     'chk_tenant_mcp_servers_endpoint', 'chk_tenant_mcp_servers_url', 'chk_tenant_mcp_servers_homepage',
     'chk_tenant_mcp_servers_env_schema', 'chk_tenant_mcp_servers_tools', 'chk_tenant_mcp_servers_resources',
@@ -161,8 +164,12 @@ $$, ARRAY[
     'chk_mcp_server_configs_secrets', 'chk_mcp_server_configs_secrets_nonce',
     'chk_mcp_server_configs_secrets_ciphertext', 'chk_mcp_server_configs_secrets_key_id',
     'chk_mcp_server_configs_secrets_hint', -- 0013_secrets
+    'chk_mcp_server_configs_resource_limits', 'chk_mcp_server_configs_allowed_user_ids', -- 0019
     'chk_mcp_tool_executions_server_name', 'chk_mcp_tool_executions_tool_name', 'chk_mcp_tool_executions_status',
-    'chk_mcp_tool_executions_duration_ms'], 'the CHECK constraints tested below are exactly those of the module');
+    'chk_mcp_tool_executions_duration_ms',
+    'chk_mcp_tool_executions_error_code', 'chk_mcp_tool_executions_server_instance_id',
+    'chk_mcp_tool_executions_metadata', 'chk_mcp_tool_executions_completed_at' -- 0019
+    ], 'the CHECK constraints tested below are exactly those of the module');
 
 -- a valid row of each table first, so that each rejection below is due to its one bad value
 SELECT lives_ok($$INSERT INTO mcp_servers (name, display_name, transport, command)
@@ -178,6 +185,8 @@ SELECT pg_temp.rejects($$INSERT INTO mcp_servers (name, display_name, transport,
 SELECT pg_temp.rejects($$INSERT INTO mcp_servers (name, display_name, transport, command, resources) VALUES ('c8', 'X', 'stdio', 'npx', '"r"')$$, 'chk_mcp_servers_resources');
 SELECT pg_temp.rejects($$INSERT INTO mcp_servers (name, display_name, transport, command, prompts) VALUES ('c9', 'X', 'stdio', 'npx', '{}')$$, 'chk_mcp_servers_prompts');
 SELECT pg_temp.rejects($$INSERT INTO mcp_servers (name, display_name, transport, command, status) VALUES ('c10', 'X', 'stdio', 'npx', 'gone')$$, 'chk_mcp_servers_status');
+SELECT pg_temp.rejects($$INSERT INTO mcp_servers (name, display_name, transport, command, category) VALUES ('c11', 'X', 'stdio', 'npx', 'Dev Tools')$$, 'chk_mcp_servers_category');
+SELECT pg_temp.rejects($$INSERT INTO mcp_servers (name, display_name, transport, command, repository_url) VALUES ('c12', 'X', 'stdio', 'npx', 'git@github.com:x/y')$$, 'chk_mcp_servers_repository_url');
 
 SELECT lives_ok(format($$INSERT INTO tenant_mcp_servers (tenant_id, name, display_name, transport, url)
                          VALUES (%L, 'chk-ok', 'OK', 'sse', 'https://x.test/sse')$$, :ta), 'a valid private server is accepted');
@@ -208,6 +217,22 @@ SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, serve
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_ciphertext, secrets_nonce, secrets_key_id) VALUES (%L, %L, 'c6', convert_to('hunter2', 'UTF8'), '\x%s', 'k1')$$, :ta, :'chk_server', repeat('cd', 24)), 'chk_mcp_server_configs_secrets_ciphertext');
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_ciphertext, secrets_nonce, secrets_key_id) VALUES (%L, %L, 'c7', '\x%s', '\x%s', 'key with spaces')$$, :ta, :'chk_server', repeat('ab', 32), repeat('cd', 24)), 'chk_mcp_server_configs_secrets_key_id');
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name, secrets_hint) VALUES (%L, %L, 'c8', '[]')$$, :ta, :'chk_server'), 'chk_mcp_server_configs_secrets_hint');
+SELECT pg_temp.rejects(format($$INSERT INTO mcp_server_configs (tenant_id, tenant_server_id, name, resource_limits) VALUES (%L, %L, 'c9', %L)$$, :ta, :'chk_private', v.limits), 'chk_mcp_server_configs_resource_limits')
+  FROM (VALUES ('[]'), ('{"memory_mb": 0}'), ('{"memory_mb": 1.5}'), ('{"memory_mb": "512"}'), ('{"disk_gb": 10}')) v(limits);
+SELECT lives_ok(format($$INSERT INTO mcp_server_configs (tenant_id, tenant_server_id, name, resource_limits) VALUES (%L, %L, 'c9', '{"memory_mb": 512, "cpu_millicores": 500, "timeout_seconds": 30, "max_concurrent_calls": 4}')$$, :ta, :'chk_private'),
+                'resource limits of the known kinds, positive integers, are accepted');
+ALTER TABLE mcp_server_configs DISABLE TRIGGER trg_refs; -- it would refuse the NULL first
+SELECT pg_temp.rejects(format($$UPDATE mcp_server_configs SET allowed_user_ids = '{NULL}' WHERE tenant_id = %L AND name = 'c9'$$, :ta), 'chk_mcp_server_configs_allowed_user_ids');
+ALTER TABLE mcp_server_configs ENABLE TRIGGER trg_refs;
+SELECT throws_ok(format($$UPDATE mcp_server_configs SET allowed_user_ids = ARRAY[%L::uuid] WHERE tenant_id = %L AND name = 'c9'$$,
+                        (SELECT id FROM users WHERE tenant_id = :tb LIMIT 1), :ta),
+                 '23503', 'field allowed_user_ids names no users of this tenant', 'allowed users must be users of the configuration''s tenant');
+SELECT lives_ok(format($$UPDATE mcp_server_configs SET allowed_user_ids = ARRAY[%L::uuid] WHERE tenant_id = %L AND name = 'c9'$$,
+                       (SELECT id FROM users WHERE tenant_id = :ta LIMIT 1), :ta), 'a user of the tenant may be allowed');
+SELECT throws_ok(format($$INSERT INTO mcp_server_configs (tenant_id, server_id, name) VALUES (%L, %L, 'c10')$$, :ta, :'chk_server'),
+                 '23505', NULL, 'a tenant configures a public server once (among live configurations)');
+SELECT throws_ok(format($$INSERT INTO mcp_server_configs (tenant_id, tenant_server_id, name) VALUES (%L, %L, 'c11')$$, :ta, :'chk_private'),
+                 '23505', NULL, 'and a private server once');
 
 SELECT lives_ok(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, duration_ms)
                          VALUES (%L, 'chk-ok', 'read_file', 'success', 0)$$, :ta), 'a valid execution is accepted');
@@ -215,6 +240,17 @@ SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, serv
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status) VALUES (%L, 's', '', 'success')$$, :ta), 'chk_mcp_tool_executions_tool_name');
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status) VALUES (%L, 's', 't', 'ok')$$, :ta), 'chk_mcp_tool_executions_status');
 SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, duration_ms) VALUES (%L, 's', 't', 'error', -1)$$, :ta), 'chk_mcp_tool_executions_duration_ms');
+SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, error_code) VALUES (%L, 's', 't', 'error', 'bad code')$$, :ta), 'chk_mcp_tool_executions_error_code');
+SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, server_instance_id) VALUES (%L, 's', 't', 'error', '')$$, :ta), 'chk_mcp_tool_executions_server_instance_id');
+SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, metadata) VALUES (%L, 's', 't', 'error', '[]')$$, :ta), 'chk_mcp_tool_executions_metadata');
+SELECT pg_temp.rejects(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, started_at, completed_at) VALUES (%L, 's', 't', 'error', now(), now() - interval '1 ms')$$, :ta), 'chk_mcp_tool_executions_completed_at');
+SELECT throws_ok(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, message_id) VALUES (%L, 's', 't', 'error', %L)$$, :ta,
+                        (SELECT id FROM messages WHERE tenant_id = :tb LIMIT 1)),
+                 '23503', 'field message_id names no messages of this tenant', 'an execution''s message is one of its tenant''s');
+SELECT lives_ok(format($$INSERT INTO mcp_tool_executions (tenant_id, server_name, tool_name, status, message_id, error_code, server_instance_id, metadata, started_at, completed_at)
+                         VALUES (%L, 's', 't', 'error', %L, '-32602', 'mcp-7f9c', '{"attempt": 2}', now() - interval '2 s', now())$$, :ta,
+                        (SELECT id FROM messages WHERE tenant_id = :ta LIMIT 1)),
+                'an execution records its message, error code, server instance, metadata and times');
 
 -- ------------------------------------------------------------------------------------
 -- Registry visibility: public servers for all, private ones for their tenant only
@@ -321,9 +357,12 @@ SELECT abtest.unbecome();
 -- ------------------------------------------------------------------------------------
 -- Secrets never reach audit_logs
 -- ------------------------------------------------------------------------------------
+-- (a server of its own: a tenant configures each server once)
+INSERT INTO mcp_servers (name, display_name, transport, command) VALUES ('audit-server', 'Audit', 'stdio', 'npx')
+RETURNING id AS audit_server \gset
 SELECT abtest.become(:ta);
 INSERT INTO mcp_server_configs (tenant_id, server_id, name, config, secrets_ciphertext, secrets_nonce, secrets_key_id)
-VALUES (agentbase.current_tenant_id(), :'pub', 'audit-cfg', '{"region": "eu"}',
+VALUES (agentbase.current_tenant_id(), :'audit_server', 'audit-cfg', '{"region": "eu"}',
         '\xdeadbeefdeadbeefdeadbeefdeadbeef00', '\x000102030405060708090a0b0c0d0e0f1011121314151617', 'k2025');
 UPDATE mcp_server_configs SET secrets_ciphertext = '\xcafebabecafebabecafebabecafebabe11', secrets_key_id = 'k2026'
  WHERE name = 'audit-cfg';

@@ -3,7 +3,7 @@
 -- the SECURITY DEFINER lookups, and the audit trail with request context and redaction.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(155);
+SELECT plan(159);
 
 \set ta '''a0000002-0000-7000-8000-00000000000a'''
 \set tb '''b0000002-0000-7000-8000-00000000000b'''
@@ -40,8 +40,8 @@ SELECT columns_are('agentbase', 'users', ARRAY[
     'tenant_id', 'id', 'email', 'username', 'password_hash', 'full_name', 'avatar_url', 'profile', 'role',
     'permissions', 'preferences', 'preferred_model', 'preferred_temperature', 'timezone', 'email_verified',
     'email_verified_at', 'email_verification_token_hash', 'must_change_password', 'last_login_at',
-    'failed_login_attempts', 'locked_until', 'status', 'level', 'created_at', 'updated_at', 'deleted_at'],
-    'users columns');
+    'failed_login_attempts', 'locked_until', 'status', 'level', 'created_at', 'updated_at', 'deleted_at',
+    'first_name', 'last_name'], 'users columns');
 SELECT columns_are('agentbase', 'api_keys', ARRAY[
     'tenant_id', 'id', 'user_id', 'name', 'kind', 'key_prefix', 'key_hash', 'scopes', 'expires_at', 'revoked_at',
     'last_used_at', 'last_used_ip', 'created_by', 'metadata', 'created_at', 'updated_at', 'issued_by_user_id'],
@@ -51,7 +51,8 @@ SELECT columns_are('agentbase', 'platform_api_keys', ARRAY[
     'updated_at'], 'platform_api_keys columns');
 SELECT columns_are('agentbase', 'audit_logs', ARRAY[
     'tenant_id', 'id', 'created_at', 'action', 'resource_type', 'resource_id', 'old_values', 'new_values',
-    'actor_type', 'actor_id', 'ip_address', 'user_agent', 'request_id', 'metadata'], 'audit_logs columns');
+    'actor_type', 'actor_id', 'ip_address', 'user_agent', 'request_id', 'metadata', 'status', 'error_message'],
+    'audit_logs columns');
 
 SELECT col_type_is('agentbase', 'users', 'preferred_temperature', 'numeric(3,2)', 'preferred_temperature is numeric(3,2)');
 SELECT col_type_is('agentbase', 'users', 'permissions', 'text[]', 'users.permissions is text[]');
@@ -133,12 +134,13 @@ SELECT is(ARRAY(SELECT conname::text FROM pg_constraint
                        'agentbase.audit_logs'::regclass)
                  ORDER BY 1),
           ARRAY['chk_api_keys_key_hash', 'chk_api_keys_key_prefix', 'chk_api_keys_kind', 'chk_api_keys_metadata',
-                'chk_api_keys_name', 'chk_api_keys_session_user', 'chk_audit_logs_action', 'chk_audit_logs_metadata',
-                'chk_audit_logs_resource_type', 'chk_platform_api_keys_key_hash', 'chk_platform_api_keys_key_prefix',
+                'chk_api_keys_name', 'chk_api_keys_session_user', 'chk_audit_logs_action',
+                'chk_audit_logs_error_message', 'chk_audit_logs_metadata', 'chk_audit_logs_resource_type',
+                'chk_audit_logs_status', 'chk_platform_api_keys_key_hash', 'chk_platform_api_keys_key_prefix',
                 'chk_platform_api_keys_name', 'chk_tenants_contact_email', 'chk_tenants_limits', 'chk_tenants_metadata',
                 'chk_tenants_name', 'chk_tenants_plan', 'chk_tenants_settings', 'chk_tenants_slug', 'chk_tenants_status',
                 'chk_users_avatar_url', 'chk_users_email', 'chk_users_email_verified_at',
-                'chk_users_failed_login_attempts', 'chk_users_level', 'chk_users_password_hash',
+                'chk_users_failed_login_attempts', 'chk_users_first_name', 'chk_users_last_name', 'chk_users_level', 'chk_users_password_hash',
                 'chk_users_preferences', 'chk_users_preferred_temperature', 'chk_users_profile', 'chk_users_role',
                 'chk_users_status', 'chk_users_timezone', 'chk_users_username'],
           'the module has exactly the CHECK constraints tested below');
@@ -170,6 +172,8 @@ SELECT pg_temp.rejects(format($$UPDATE users SET email_verified = false, email_v
 SELECT pg_temp.rejects(format($$UPDATE users SET failed_login_attempts = -1 WHERE id = %L$$, :'ua'), 'chk_users_failed_login_attempts');
 SELECT pg_temp.rejects(format($$UPDATE users SET status = 'deleted' WHERE id = %L$$, :'ua'), 'chk_users_status');
 SELECT pg_temp.rejects(format($$UPDATE users SET level = 'Gold Level' WHERE id = %L$$, :'ua'), 'chk_users_level');
+SELECT pg_temp.rejects(format($$UPDATE users SET first_name = '  ' WHERE id = %L$$, :'ua'), 'chk_users_first_name');
+SELECT pg_temp.rejects(format($$UPDATE users SET last_name = repeat('x', 101) WHERE id = %L$$, :'ua'), 'chk_users_last_name');
 
 SELECT pg_temp.rejects(format($$INSERT INTO api_keys (tenant_id, name, key_prefix, key_hash) VALUES (%L, ' ', 'ab_x', %L)$$,
                               :ta, pg_temp.h('k-name')), 'chk_api_keys_name');
@@ -195,6 +199,10 @@ SELECT pg_temp.rejects(format($$INSERT INTO audit_logs (tenant_id, action, resou
                        'chk_audit_logs_resource_type');
 SELECT pg_temp.rejects(format($$INSERT INTO audit_logs (tenant_id, action, resource_type, metadata) VALUES (%L, 'x.y', 'x', '[]')$$, :ta),
                        'chk_audit_logs_metadata');
+SELECT pg_temp.rejects(format($$INSERT INTO audit_logs (tenant_id, action, resource_type, status) VALUES (%L, 'x.y', 'x', 'partial')$$, :ta),
+                       'chk_audit_logs_status');
+SELECT pg_temp.rejects(format($$INSERT INTO audit_logs (tenant_id, action, resource_type, error_message) VALUES (%L, 'x.y', 'x', 'boom')$$, :ta),
+                       'chk_audit_logs_error_message');
 
 -- Uniqueness
 SELECT throws_ok(format($$INSERT INTO users (tenant_id, email) SELECT tenant_id, upper(email) FROM users WHERE id = %L$$, :'ua'),

@@ -3,7 +3,7 @@
 -- actions, RLS and the fixture. Needs tests/sql/setup.sql and tests/sql/fixtures/*.sql.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(266);
+SELECT plan(270);
 
 -- Tenants A and B, built by the modules' fixtures (0002, 0003, then ours).
 SELECT abtest.fixture_0002_tenancy('a0050000-0000-4000-8000-00000000000a');
@@ -51,7 +51,7 @@ $$;
 
 -- workflows
 SELECT has_table('agentbase', 'workflows', 'workflows exists');
-SELECT columns_are('agentbase', 'workflows', ARRAY['tenant_id', 'id', 'name', 'description', 'definition', 'agent_ids', 'timeout_seconds', 'max_retries', 'retry_delay_seconds', 'status', 'version', 'is_template', 'template_id', 'tags', 'metadata', 'created_by', 'created_at', 'updated_at', 'deleted_at'], 'workflows has exactly its columns');
+SELECT columns_are('agentbase', 'workflows', ARRAY['tenant_id', 'id', 'name', 'description', 'definition', 'agent_ids', 'timeout_seconds', 'max_retries', 'retry_delay_seconds', 'status', 'version', 'is_template', 'template_id', 'tags', 'metadata', 'created_by', 'created_at', 'updated_at', 'deleted_at', 'slug'], 'workflows has exactly its columns');
 SELECT col_is_pk('agentbase', 'workflows', ARRAY['tenant_id', 'id'], 'workflows primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'workflows', ARRAY['tenant_id'], 'agentbase', 'tenants', ARRAY['id'], 'fk_workflows_tenants');
 SELECT fk_ok('agentbase', 'workflows', ARRAY['tenant_id', 'created_by'], 'agentbase', 'users', ARRAY['tenant_id', 'id'], 'fk_workflows_users');
@@ -60,11 +60,11 @@ SELECT has_index('agentbase', 'workflows', 'idx_workflows_agent_ids', 'workflows
 SELECT has_index('agentbase', 'workflows', 'idx_workflows_created_by', 'workflows has index idx_workflows_created_by');
 SELECT has_index('agentbase', 'workflows', 'idx_workflows_template_id', 'workflows has index idx_workflows_template_id');
 SELECT has_index('agentbase', 'workflows', 'uq_workflows_name', 'workflows has index uq_workflows_name');
-SELECT triggers_are('agentbase', 'workflows', ARRAY['trg_audit', 'trg_refs', 'trg_updated_at'], 'workflows has its triggers');
+SELECT triggers_are('agentbase', 'workflows', ARRAY['trg_audit', 'trg_refs', 'trg_slug', 'trg_updated_at'], 'workflows has its triggers');
 
 -- workflow_executions
 SELECT has_table('agentbase', 'workflow_executions', 'workflow_executions exists');
-SELECT columns_are('agentbase', 'workflow_executions', ARRAY['tenant_id', 'id', 'workflow_id', 'workflow_version', 'status', 'input', 'output', 'error', 'triggered_by', 'triggered_by_user_id', 'started_at', 'completed_at', 'duration_ms', 'retry_count', 'context', 'created_at', 'updated_at'], 'workflow_executions has exactly its columns');
+SELECT columns_are('agentbase', 'workflow_executions', ARRAY['tenant_id', 'id', 'workflow_id', 'workflow_version', 'status', 'input', 'output', 'error', 'triggered_by', 'triggered_by_user_id', 'started_at', 'completed_at', 'duration_ms', 'retry_count', 'context', 'created_at', 'updated_at', 'current_step', 'steps_completed', 'steps_total', 'metadata'], 'workflow_executions has exactly its columns');
 SELECT col_is_pk('agentbase', 'workflow_executions', ARRAY['tenant_id', 'id'], 'workflow_executions primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'workflow_executions', ARRAY['tenant_id'], 'agentbase', 'tenants', ARRAY['id'], 'fk_workflow_executions_tenants');
 SELECT fk_ok('agentbase', 'workflow_executions', ARRAY['tenant_id', 'triggered_by_user_id'], 'agentbase', 'users', ARRAY['tenant_id', 'id'], 'fk_workflow_executions_users');
@@ -72,7 +72,7 @@ SELECT fk_ok('agentbase', 'workflow_executions', ARRAY['tenant_id', 'workflow_id
 SELECT has_index('agentbase', 'workflow_executions', 'idx_workflow_executions_status', 'workflow_executions has index idx_workflow_executions_status');
 SELECT has_index('agentbase', 'workflow_executions', 'idx_workflow_executions_triggered_by_user_id', 'workflow_executions has index idx_workflow_executions_triggered_by_user_id');
 SELECT has_index('agentbase', 'workflow_executions', 'idx_workflow_executions_workflow_id_created_at', 'workflow_executions has index idx_workflow_executions_workflow_id_created_at');
-SELECT triggers_are('agentbase', 'workflow_executions', ARRAY['trg_audit', 'trg_fill_version', 'trg_updated_at'], 'workflow_executions has its triggers');
+SELECT triggers_are('agentbase', 'workflow_executions', ARRAY['trg_audit', 'trg_fill_steps', 'trg_fill_version', 'trg_updated_at'], 'workflow_executions has its triggers');
 
 -- workflow_step_executions
 SELECT has_table('agentbase', 'workflow_step_executions', 'workflow_step_executions exists');
@@ -83,7 +83,7 @@ SELECT fk_ok('agentbase', 'workflow_step_executions', ARRAY['tenant_id'], 'agent
 SELECT fk_ok('agentbase', 'workflow_step_executions', ARRAY['tenant_id', 'execution_id'], 'agentbase', 'workflow_executions', ARRAY['tenant_id', 'id'], 'fk_workflow_step_executions_workflow_executions');
 SELECT has_index('agentbase', 'workflow_step_executions', 'idx_workflow_step_executions_agent_id', 'workflow_step_executions has index idx_workflow_step_executions_agent_id');
 SELECT has_index('agentbase', 'workflow_step_executions', 'uq_workflow_step_executions_execution_id_step_id_attempt', 'workflow_step_executions has index uq_workflow_step_executions_execution_id_step_id_attempt');
-SELECT triggers_are('agentbase', 'workflow_step_executions', ARRAY['trg_audit', 'trg_updated_at'], 'workflow_step_executions has its triggers');
+SELECT triggers_are('agentbase', 'workflow_step_executions', ARRAY['trg_audit', 'trg_progress', 'trg_updated_at'], 'workflow_step_executions has its triggers');
 
 -- quality_gates
 SELECT has_table('agentbase', 'quality_gates', 'quality_gates exists');
@@ -421,6 +421,7 @@ SELECT throws_ok($$INSERT INTO workflows (tenant_id, name, definition)
 
 -- workflows
 SELECT pg_temp.rejects($$UPDATE workflows SET name = '  ' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflows_name', 'a blank name');
+SELECT pg_temp.rejects($$UPDATE workflows SET slug = 'review_flow' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflows_slug', 'an underscore');
 SELECT pg_temp.rejects($$UPDATE workflows SET definition = '[]' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflows_definition', 'a JSON array');
 SELECT pg_temp.rejects($$UPDATE workflows SET definition = '{"nodes": []}' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflows_definition', 'a definition without edges');
 SELECT pg_temp.rejects($$UPDATE workflows SET definition = '{"nodes": {}, "edges": []}' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflows_definition', 'nodes that are not an array');
@@ -440,6 +441,9 @@ SELECT pg_temp.rejects($$UPDATE workflow_executions SET triggered_by = 'magic' W
 SELECT pg_temp.rejects($$UPDATE workflow_executions SET started_at = now(), completed_at = now() - interval '1 second' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_executions_completed_at', 'an end before the start');
 SELECT pg_temp.rejects($$UPDATE workflow_executions SET duration_ms = -1 WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_executions_duration_ms');
 SELECT pg_temp.rejects($$UPDATE workflow_executions SET retry_count = -1 WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_executions_retry_count');
+SELECT pg_temp.rejects($$UPDATE workflow_executions SET steps_completed = -1 WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_executions_steps_completed');
+SELECT pg_temp.rejects($$UPDATE workflow_executions SET steps_total = -1 WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_executions_steps_total');
+SELECT pg_temp.rejects($$UPDATE workflow_executions SET metadata = '[]' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_executions_metadata');
 
 -- workflow_step_executions
 SELECT pg_temp.rejects($$UPDATE workflow_step_executions SET step_id = '' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_workflow_step_executions_step_id', 'an empty step id');
