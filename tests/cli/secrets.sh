@@ -103,9 +103,14 @@ is "$(grep -cF -e "$token" -e "$apikey" -e "$envval" "$home/pg/log")" 0 \
     "and none of the secrets is among them (no secret is ever a parameter)"
 
 # ---- rotation under load -------------------------------------------------------------------------
+# One live configuration per server: 30 servers of the tenant's own, one configuration each.
+q -c "INSERT INTO agentbase.tenant_mcp_servers (tenant_id, name, display_name, transport, command)
+      SELECT id, 'load-' || i, 'Load ' || i, 'stdio', 'mcp-load' FROM agentbase.tenants, generate_series(1, 30) i
+       WHERE slug = 'secrets-test'" >/dev/null
 for i in $(seq 30); do
+    server=$(q -c "SELECT id FROM agentbase.tenant_mcp_servers WHERE name = 'load-$i'")
     call "$admin" POST /v1/mcp-server-configs \
-        "{\"server_id\": \"$github\", \"name\": \"load-$i\", \"secrets\": {\"GITHUB_PERSONAL_ACCESS_TOKEN\": \"$token-$i\"}}" |
+        "{\"tenant_server_id\": \"$server\", \"name\": \"load-$i\", \"secrets\": {\"GITHUB_PERSONAL_ACCESS_TOKEN\": \"$token-$i\"}}" |
         head -n 1
 done >"$home/created"
 is "$(sort -u "$home/created" | tr '\n' ' ')" "201 " "30 more configs with secrets"
