@@ -454,6 +454,13 @@ HnswElement **hnsw_search(HnswSearch *s, const HnswMetaPageData *meta, int ef, i
 
 /* ---- insertion (algorithm 1) ------------------------------------------------------------------ */
 
+#ifndef HNSW_FILL_SHRUNK
+#define HNSW_FILL_SHRUNK 1
+#endif
+#ifndef HNSW_FILL_NEW
+#define HNSW_FILL_NEW 0
+#endif
+
 typedef struct PairContext {
     HnswGraph *graph;
     HnswElement **cands;
@@ -522,7 +529,7 @@ static void link_back(HnswSearch *s, HnswElement *nb, HnswElement *added, int le
             cands[i] = items[i].el;
             dist[i] = items[i].distance;
         }
-        k = ab_hnsw_select(n + 1, dist, cap, pair_distance, &pc, chosen);
+        k = ab_hnsw_select(n + 1, dist, cap, pair_distance, &pc, HNSW_FILL_SHRUNK, chosen);
         for (int i = 0; i < k; i++)
             tids[i] = cands[chosen[i]]->tid;
         n = k;
@@ -596,7 +603,7 @@ void hnsw_insert(HnswGraph *g, Vector *v, ItemPointer heaptid)
 
             for (int i = 0; i < nw; i++)
                 dist[i] = w[i]->distance;
-            nchosen[l] = ab_hnsw_select(nw, dist, cap, pair_distance, &pc, pick);
+            nchosen[l] = ab_hnsw_select(nw, dist, cap, pair_distance, &pc, HNSW_FILL_NEW, pick);
             chosen[l] = palloc(sizeof(ItemPointerData) * cap);
             for (int i = 0; i < nchosen[l]; i++)
                 chosen[l][i] = w[pick[i]]->tid;

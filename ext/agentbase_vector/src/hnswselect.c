@@ -16,7 +16,7 @@ int ab_hnsw_level(double u, double ml, int maxlevel)
 }
 
 int ab_hnsw_select(int n, const double *dist, int m, ab_hnsw_pair_distance pair, void *ctx,
-                   int *out)
+                   int fill, int *out)
 {
     int taken = 0;
 
@@ -30,6 +30,15 @@ int ab_hnsw_select(int n, const double *dist, int m, ab_hnsw_pair_distance pair,
             }
         }
         if (keep)
+            out[taken++] = i;
+    }
+    /* keepPrunedConnections: fill the rest with the nearest of those left out */
+    for (int i = 0; fill && i < n && taken < m; i++) {
+        int in = 0;
+
+        for (int j = 0; j < taken && !in; j++)
+            in = out[j] == i;
+        if (!in)
             out[taken++] = i;
     }
     return taken;

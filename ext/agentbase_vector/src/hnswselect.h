@@ -21,8 +21,11 @@ typedef double (*ab_hnsw_pair_distance)(void *ctx, int i, int j);
  * than to every candidate already taken, so that the chosen neighbours point in different
  * directions; stops at m. Writes the chosen indexes to out (room for m), in order, and
  * returns how many. Pairwise distances come from pair(ctx, i, j), each asked at most once.
+ * With fill (the paper's keepPrunedConnections), the candidates left out then fill the
+ * remaining places, nearest first, so that out has min(n, m) entries; their order in out
+ * is then the heuristic's picks first.
  */
 int ab_hnsw_select(int n, const double *dist, int m, ab_hnsw_pair_distance pair, void *ctx,
-                   int *out);
+                   int fill, int *out);
 
 #endif
