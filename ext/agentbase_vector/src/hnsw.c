@@ -81,9 +81,9 @@ void hnsw_graph_init(HnswGraph *g, Relation index)
  * that is its startup cost; the rows after it cost the rest of a full index scan in
  * proportion. Without an ORDER BY on the index's operator the index cannot be used at all.
  */
-static void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
-                             Cost *startup, Cost *total, Selectivity *selectivity,
-                             double *correlation, double *pages)
+static void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup,
+                             Cost *total, Selectivity *selectivity, double *correlation,
+                             double *pages)
 {
     GenericCosts costs;
     double tuples, visited, share;
@@ -137,7 +137,8 @@ static bool hnswvalidate(Oid opclassoid)
         bool ok = false;
 
         if (p->amprocnum == HNSW_DISTANCE_PROC)
-            ok = have_distance = check_amproc_signature(p->amproc, FLOAT8OID, true, 2, 2, type, type);
+            ok = have_distance =
+                check_amproc_signature(p->amproc, FLOAT8OID, true, 2, 2, type, type);
         else if (p->amprocnum == HNSW_NORM_PROC)
             ok = check_amproc_signature(p->amproc, FLOAT8OID, true, 1, 1, type);
         if (!ok) {

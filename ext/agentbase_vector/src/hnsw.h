@@ -28,10 +28,10 @@
 #include "utils/relcache.h"
 #include "vector.h"
 
-#define HNSW_MAX_DIM          2000
-#define HNSW_DEFAULT_M        16
-#define HNSW_MIN_M            2
-#define HNSW_MAX_M            100
+#define HNSW_MAX_DIM                 2000
+#define HNSW_DEFAULT_M               16
+#define HNSW_MIN_M                   2
+#define HNSW_MAX_M                   100
 #define HNSW_DEFAULT_EF_CONSTRUCTION 64
 #define HNSW_MIN_EF_CONSTRUCTION     4
 #define HNSW_MAX_EF_CONSTRUCTION     1000
@@ -44,10 +44,10 @@
 #define HNSW_DISTANCE_PROC 1
 #define HNSW_NORM_PROC     2
 
-#define HNSW_METAPAGE   0
-#define HNSW_MAGIC      0xab4e5357
-#define HNSW_VERSION    1
-#define HNSW_PAGE_ID    0xab57
+#define HNSW_METAPAGE 0
+#define HNSW_MAGIC    0xab4e5357
+#define HNSW_VERSION  1
+#define HNSW_PAGE_ID  0xab57
 
 /* The subphase reported in pg_stat_progress_create_index while the graph is built. */
 #define HNSW_PHASE_LOAD 2
@@ -101,7 +101,8 @@ typedef struct HnswNeighborTupleData {
     ItemPointerData slots[FLEXIBLE_ARRAY_MEMBER];
 } HnswNeighborTupleData;
 
-#define HNSW_NEIGHBOR_SIZE(n) (offsetof(HnswNeighborTupleData, slots) + sizeof(ItemPointerData) * (n))
+#define HNSW_NEIGHBOR_SIZE(n)                                                                      \
+    (offsetof(HnswNeighborTupleData, slots) + sizeof(ItemPointerData) * (n))
 
 typedef struct HnswOptions {
     int32 vl_len_;

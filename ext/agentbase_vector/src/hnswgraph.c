@@ -27,7 +27,7 @@
 
 /* The largest tuple a page takes (one item on an empty page). */
 #define HNSW_MAX_ITEM                                                                              \
-    (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)) -             \
+    (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)) -              \
      sizeof(ItemIdData))
 
 /* ---- pages --------------------------------------------------------------------------------- */
@@ -192,7 +192,8 @@ bool hnsw_indexable(HnswGraph *g, Vector *v)
     return DatumGetFloat8(FunctionCall1Coll(g->norm, g->collation, PointerGetDatum(v))) > 0;
 }
 
-/* ---- elements --------------------------------------------------------------------------------- */
+/* ---- elements ---------------------------------------------------------------------------------
+ */
 
 void hnsw_search_begin(HnswSearch *s, HnswGraph *g, Vector *query, bool keep_vectors)
 {
@@ -304,7 +305,8 @@ static void neighbors_set(HnswGraph *g, ItemPointer neighbortid, int level, Item
     page_edit_end(&e);
 }
 
-/* ---- heaps of elements by distance ------------------------------------------------------------ */
+/* ---- heaps of elements by distance ------------------------------------------------------------
+ */
 
 typedef struct Heap {
     HnswElement **items;
@@ -452,7 +454,8 @@ HnswElement **hnsw_search(HnswSearch *s, const HnswMetaPageData *meta, int ef, i
     return w;
 }
 
-/* ---- insertion (algorithm 1) ------------------------------------------------------------------ */
+/* ---- insertion (algorithm 1) ------------------------------------------------------------------
+ */
 
 #ifndef HNSW_FILL_SHRUNK
 #define HNSW_FILL_SHRUNK 1
@@ -539,8 +542,8 @@ static void link_back(HnswSearch *s, HnswElement *nb, HnswElement *added, int le
 
 void hnsw_insert(HnswGraph *g, Vector *v, ItemPointer heaptid)
 {
-    MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert",
-                                              ALLOCSET_DEFAULT_SIZES);
+    MemoryContext tmp =
+        AllocSetContextCreate(CurrentMemoryContext, "hnsw insert", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(tmp);
     int level = ab_hnsw_level(1.0 - pg_prng_double(&pg_global_prng_state), 1.0 / log(g->m),
                               max_level(g->m));

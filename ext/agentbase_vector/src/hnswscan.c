@@ -39,8 +39,8 @@ IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
     so->graph.dims = meta.dims;
     so->graph.m = meta.m;
     so->graph.ef_construction = meta.ef_construction;
-    so->round_cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan round",
-                                          ALLOCSET_DEFAULT_SIZES);
+    so->round_cxt =
+        AllocSetContextCreate(CurrentMemoryContext, "hnsw scan round", ALLOCSET_DEFAULT_SIZES);
     scan->opaque = so;
     return scan;
 }
@@ -69,12 +69,13 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
         Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
 
         if (q->dim != so->graph.dims)
-            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("different vector dimensions %d and %d", so->graph.dims, q->dim)));
+            ereport(ERROR,
+                    (errcode(ERRCODE_DATA_EXCEPTION),
+                     errmsg("different vector dimensions %d and %d", so->graph.dims, q->dim)));
         so->query = palloc(VARSIZE(q));
         memcpy(so->query, q, VARSIZE(q));
-        so->returned = hash_create("hnsw scan returned", 1024, &ctl,
-                                   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+        so->returned =
+            hash_create("hnsw scan returned", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
         MemoryContextSwitchTo(old);
     }
     if (!hnsw_indexable(&so->graph, so->query))

@@ -29,7 +29,8 @@ static void walk(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
         page = BufferGetPage(buf);
         maxoff = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
-            HnswElementTupleData *t = (HnswElementTupleData *)PageGetItem(page, PageGetItemId(page, off));
+            HnswElementTupleData *t =
+                (HnswElementTupleData *)PageGetItem(page, PageGetItemId(page, off));
 
             if (t->type != HNSW_ELEMENT_TUPLE || t->deleted)
                 continue;
