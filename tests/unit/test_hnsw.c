@@ -65,21 +65,22 @@ static void test_levels_follow_the_geometric_law(void **state)
 /* The new element at the origin; a cluster to the east and one point to the west. */
 static const double cluster[][2] = {{1, 0}, {1.1, 0.1}, {1.2, -0.1}, {-1.5, 0}, {0, 2}};
 
-static double dist0(int i)
+/* ab_hnsw_select on the cluster (m, fill) into out; the distances are in ascending order. */
+static int select_cluster(int m, int fill, int *out)
 {
-    return hypot(cluster[i][0], cluster[i][1]);
+    double dist[5];
+    struct points p = {cluster, 0};
+
+    for (int i = 0; i < 5; i++)
+        dist[i] = hypot(cluster[i][0], cluster[i][1]);
+    return ab_hnsw_select(5, dist, m, pair, &p, fill, out);
 }
 
 static void test_heuristic_takes_one_per_direction(void **state)
 {
     (void)state;
-    double dist[5];
-    int out[5], n;
-    struct points p = {cluster, 0};
+    int out[5], n = select_cluster(4, 0, out);
 
-    for (int i = 0; i < 5; i++)
-        dist[i] = dist0(i); /* already in ascending order */
-    n = ab_hnsw_select(5, dist, 4, pair, &p, 0, out);
     /* (1.1, 0.1) and (1.2, -0.1) are nearer to (1, 0) than to the origin: left out */
     assert_int_equal(n, 3);
     assert_int_equal(out[0], 0);
@@ -90,29 +91,23 @@ static void test_heuristic_takes_one_per_direction(void **state)
 static void test_heuristic_stops_at_m(void **state)
 {
     (void)state;
-    double dist[5];
     int out[5];
-    struct points p = {cluster, 0};
 
-    for (int i = 0; i < 5; i++)
-        dist[i] = dist0(i);
-    assert_int_equal(ab_hnsw_select(5, dist, 2, pair, &p, 0, out), 2);
+    assert_int_equal(select_cluster(2, 0, out), 2);
     assert_int_equal(out[0], 0);
     assert_int_equal(out[1], 3);
-    assert_int_equal(ab_hnsw_select(5, dist, 1, pair, &p, 0, out), 1);
+    assert_int_equal(select_cluster(1, 0, out), 1);
     assert_int_equal(out[0], 0);
 }
 
 static void test_fill_keeps_the_pruned_nearest_first(void **state)
 {
     (void)state;
-    double dist[5];
+    double dist[2] = {1, 1.1};
     int out[5];
     struct points p = {cluster, 0};
 
-    for (int i = 0; i < 5; i++)
-        dist[i] = dist0(i);
-    assert_int_equal(ab_hnsw_select(5, dist, 4, pair, &p, 1, out), 4);
+    assert_int_equal(select_cluster(4, 1, out), 4);
     assert_int_equal(out[0], 0);
     assert_int_equal(out[1], 3);
     assert_int_equal(out[2], 4);
