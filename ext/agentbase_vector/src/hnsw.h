@@ -141,6 +141,7 @@ typedef struct HnswSearch {
     HTAB *elements;
     uint32 mark;
     bool keep_vectors;
+    void *resume; /* hnsw_search_more's state between rounds */
 } HnswSearch;
 
 extern int hnsw_ef_search;
@@ -157,8 +158,13 @@ void hnsw_meta_init(Relation index, ForkNumber fork, int dims, int m, int ef_con
 double hnsw_distance(HnswGraph *g, Vector *a, Vector *b);
 bool hnsw_indexable(HnswGraph *g, Vector *v);
 void hnsw_search_begin(HnswSearch *s, HnswGraph *g, Vector *query, bool keep_vectors);
-/* Layer 0's ef nearest elements met from the entry point, nearest first; *n of them. */
-HnswElement **hnsw_search(HnswSearch *s, const HnswMetaPageData *meta, int ef, int *n);
+/*
+ * Layer 0's ef nearest elements met from the entry point, nearest first, *n of them (fewer
+ * than ef: the search has met every element it can reach). Called again on the same search
+ * with a larger ef, it goes on where it stopped; what it answers then includes what it
+ * answered before.
+ */
+HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int ef, int *n);
 void hnsw_insert(HnswGraph *g, Vector *v, ItemPointer heaptid);
 
 /* hnswbuild.c */

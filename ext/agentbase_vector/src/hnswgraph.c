@@ -207,6 +207,7 @@ void hnsw_search_begin(HnswSearch *s, HnswGraph *g, Vector *query, bool keep_vec
     s->elements = hash_create("hnsw search", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     s->mark = 0;
     s->keep_vectors = keep_vectors;
+    s->resume = NULL;
 }
 
 /* The element at tid, read once per search: its distance to the query and its links. */
@@ -441,17 +442,91 @@ static HnswElement *descend(HnswSearch *s, const HnswMetaPageData *meta, int lev
     return ep;
 }
 
-HnswElement **hnsw_search(HnswSearch *s, const HnswMetaPageData *meta, int ef, int *n)
-{
-    HnswElement *ep, **w;
+/*
+ * Layer 0's search of an iterative scan, kept between its rounds: the candidates not yet
+ * expanded, the ef nearest found, and what was dropped (met but not among the ef nearest,
+ * or pushed out of them). The next round, with a larger ef, takes the dropped back and goes
+ * on from the candidates where the last round stopped, so that the rounds together cost
+ * what the last one would cost alone.
+ */
+typedef struct Resume {
+    Heap cand, found, dropped;
+} Resume;
 
-    if (meta->entry_level < 0) {
-        *n = 0;
-        return NULL;
+static void admit(Resume *r, HnswElement *e, int ef)
+{
+    if (r->found.n < ef || e->distance < r->found.items[0]->distance) {
+        heap_push(&r->cand, e);
+        heap_push(&r->found, e);
+        if (r->found.n > ef)
+            heap_push(&r->dropped, heap_pop(&r->found));
+    } else {
+        heap_push(&r->dropped, e);
     }
-    ep = descend(s, meta, 0);
-    *n = search_layer(s, &ep, 1, ef, 0, &w);
-    return w;
+}
+
+static int element_cmp(const void *a, const void *b)
+{
+    double da = (*(HnswElement *const *)a)->distance, db = (*(HnswElement *const *)b)->distance;
+
+    return da < db ? -1 : da > db ? 1 : 0;
+}
+
+HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int ef, int *n)
+{
+    Resume *r = s->resume;
+    ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * 2 * s->graph->m);
+    HnswElement **result;
+
+    if (r == NULL) {
+        HnswElement *ep;
+
+        if (meta->entry_level < 0) {
+            *n = 0;
+            return NULL;
+        }
+        ep = descend(s, meta, 0);
+        r = s->resume = palloc(sizeof(Resume));
+        heap_init(&r->cand, false);
+        heap_init(&r->found, true);
+        heap_init(&r->dropped, false);
+        s->mark++;
+        ep->mark = s->mark;
+        heap_push(&r->cand, ep);
+        heap_push(&r->found, ep);
+    } else {
+        Heap old = r->dropped;
+
+        heap_init(&r->dropped, false);
+        while (old.n > 0)
+            admit(r, heap_pop(&old), ef);
+        pfree(old.items);
+    }
+    while (r->cand.n > 0) {
+        HnswElement *c = r->cand.items[0];
+        int nn;
+
+        /* c stays a candidate: the next round starts from it */
+        if (r->found.n >= ef && c->distance > r->found.items[0]->distance)
+            break;
+        heap_pop(&r->cand);
+        CHECK_FOR_INTERRUPTS();
+        nn = neighbors_get(s, c, 0, nbrs);
+        for (int i = 0; i < nn; i++) {
+            HnswElement *e = element_get(s, &nbrs[i]);
+
+            if (e->mark == s->mark)
+                continue;
+            e->mark = s->mark;
+            admit(r, e, ef);
+        }
+    }
+    pfree(nbrs);
+    *n = r->found.n;
+    result = palloc(sizeof(HnswElement *) * Max(*n, 1));
+    memcpy(result, r->found.items, sizeof(HnswElement *) * *n);
+    qsort(result, *n, sizeof(HnswElement *), element_cmp);
+    return result;
 }
 
 /* ---- insertion (algorithm 1) ------------------------------------------------------------------

@@ -1,8 +1,8 @@
 /*
  * The ordered scan, iterative: a search of layer 0 with ef = hnsw.ef_search gives the
  * first candidates, nearest first; when the executor has taken them all and still asks
- * (a WHERE clause threw most of them away), the search runs again from the entry point
- * with twice the ef, and the rows it finds that were not returned yet come next. It stops
+ * (a WHERE clause threw most of them away), the search goes on where it stopped with twice
+ * the ef (hnsw_search_more), and the rows it finds that were not returned yet come next. It stops
  * when a search meets fewer elements than its ef: it has then seen every element the graph
  * reaches from the entry point. Rows come nearest first within one round; a later round
  * may find a row nearer than the last one of the round before (the search is approximate).
@@ -25,6 +25,7 @@ typedef struct HnswScanState {
     HnswElement **round; /* the current round's elements, nearest first */
     int nround, next;
     HTAB *returned;
+    HnswSearch search; /* kept from round to round */
     MemoryContext round_cxt;
 } HnswScanState;
 
@@ -88,19 +89,19 @@ static void next_round(IndexScanDesc scan)
     HnswScanState *so = scan->opaque;
     MemoryContext old = MemoryContextSwitchTo(so->round_cxt);
     HnswMetaPageData meta;
-    HnswSearch s;
 
+    if (!so->started) {
+        pgstat_count_index_scan(scan->indexRelation);
+        hnsw_search_begin(&so->search, &so->graph, so->query, false);
+    }
     so->ef = so->started ? so->ef * 2 : hnsw_ef_search;
     so->started = true;
     hnsw_meta_read(scan->indexRelation, &meta);
-    hnsw_search_begin(&s, &so->graph, so->query, false);
-    so->round = hnsw_search(&s, &meta, so->ef, &so->nround);
+    so->round = hnsw_search_more(&so->search, &meta, so->ef, &so->nround);
     so->next = 0;
     if (so->nround < so->ef)
         so->exhausted = true;
     MemoryContextSwitchTo(old);
-    if (so->started)
-        pgstat_count_index_scan(scan->indexRelation);
 }
 
 bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
