@@ -4,7 +4,8 @@
 # deterministically (setseed), and 200 queries from the same clusters. Prints the build
 # time, then for each ef_search: recall@10 and queries per second of
 #   (a) ORDER BY v <=> $q LIMIT 10 on the index,
-#   (b) the same with a WHERE that keeps 1% of the rows (the iterative scan),
+#   (b) the same with a WHERE that keeps 1% of the rows (the iterative scan), rows drawn
+#       from every cluster (f = (i / 100) % 100; the cluster is i * 7 % 100),
 # beside the exact scan's queries per second. Not run by the tests (by name only:
 # BENCH=hnsw make bench); hnswlib and the HTTP search endpoint are not in it yet.
 #   bench/hnsw.sh [N] [D]   (default 100,000 x 128); BENCH_M (16), BENCH_EFC (64)
@@ -28,7 +29,7 @@ CREATE TABLE centers AS SELECT c, (SELECT array_agg(random() * 2 - 1) FROM gener
   FROM generate_series(0, 99) c;
 -- a point: its cluster's centre plus noise (the sum of three uniforms, close to a Gaussian)
 CREATE TABLE items (id integer PRIMARY KEY, f integer NOT NULL, v vector($d));
-INSERT INTO items SELECT i, i % 100, (SELECT array_agg(x[j] + (random() + random() + random() - 1.5) * 0.4 ORDER BY j)::real[]
+INSERT INTO items SELECT i, (i / 100) % 100, (SELECT array_agg(x[j] + (random() + random() + random() - 1.5) * 0.4 ORDER BY j)::real[]
                                        FROM centers, generate_series(1, $d) j WHERE c = (i * 7) % 100)
   FROM generate_series(1, $n) i;
 CREATE TABLE queries AS SELECT i AS qid, (SELECT array_agg(x[j] + (random() + random() + random() - 1.5) * 0.4 ORDER BY j)::real[]
