@@ -19,3 +19,9 @@ CREATE OPERATOR CLASS vector_cosine_ops FOR TYPE vector USING hnsw AS
     OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
     FUNCTION 1 cosine_distance(vector, vector),
     FUNCTION 2 vector_norm(vector);
+
+-- What amcheck would check of an hnsw index (links, list sizes, the entry point), with
+-- inserts held off; the number of elements not deleted. For superusers.
+CREATE FUNCTION hnsw_index_check(regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION hnsw_index_check(regclass) FROM PUBLIC;

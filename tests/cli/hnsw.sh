@@ -4,7 +4,7 @@
 # killed with SIGKILL during inserts, the index answering for every committed row after the
 # restart (crash recovery replays its generic WAL records).
 source "$(dirname "$0")/../lib.sh"
-plan 19
+plan 21
 
 ab_home
 ab_pg_start
@@ -84,6 +84,8 @@ q -c "VACUUM items"
 live=$(q -c "SELECT count(*) FROM items")
 is "$(q -c "SELECT reltuples::bigint FROM pg_class WHERE relname = 'items_v'")" "$live" \
     "VACUUM counts the live rows only in the index"
+is "$(q -c "SELECT hnsw_index_check('items_v')")" "$live" \
+    "hnsw_index_check finds the graph consistent, with as many elements not deleted"
 is "$(q -c "SET enable_seqscan = off; SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 100000) t")" \
     "$live" "a scan of the whole index returns each live row once and no deleted one"
 # the deleted rows' tids are reused by new rows: the index must not answer them for the old vectors
@@ -131,6 +133,8 @@ is "$(q -c "SET enable_seqscan = off; SELECT count(*) FROM (SELECT id FROM items
 is "$(q -c "SET enable_seqscan = off; SELECT count(*) >= $n * 99 / 100 FROM items s WHERE s.id IN ($ids) AND
              (SELECT t.id FROM items t ORDER BY t.v <-> s.v LIMIT 1) = s.id")" t \
     "and finds 99% of them as their own nearest neighbour"
+is "$(q -c "SELECT hnsw_index_check('items_v2') >= count(*) FROM items")" t \
+    "hnsw_index_check finds the graph consistent after the crash (aborted rows' elements beside the rest)"
 r=$(q -c "SELECT recall()")
 diag "recall@10 after the crash: $r"
 is "$(q -c "SELECT $r >= 0.9")" t "and the index answers at recall@10 >= 0.9"

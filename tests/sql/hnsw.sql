@@ -6,7 +6,7 @@
 BEGIN;
 CREATE SCHEMA abhnsw;
 SET search_path TO abhnsw, public;
-SELECT plan(39);
+SELECT plan(41);
 
 -- ---- the extension: 0.1.0 has no index, the update adds it, a new install has it -------------
 CREATE EXTENSION agentbase_vector VERSION '0.1.0' SCHEMA abhnsw;
@@ -155,6 +155,9 @@ INSERT INTO recalls SELECT 100, recall(false), recall(true);
 RESET hnsw.ef_search;
 SELECT diag(format('recall@10, 20,000 x 32 clustered, ef_search %s: %s; with 1%% of the rows kept by a WHERE: %s', ef, r, rf))
   FROM recalls ORDER BY ef;
+SELECT is(hnsw_index_check('big_cos'), 20000::bigint, 'hnsw_index_check: consistent, one element per row');
+SELECT throws_ok($$SELECT hnsw_index_check('big_pkey')$$, '42809', '"big_pkey" is not an hnsw index',
+                 'hnsw_index_check refuses another index');
 SELECT cmp_ok((SELECT r FROM recalls WHERE ef = 40), '>=', 0.9::double precision, 'recall@10 >= 0.9 at ef_search 40');
 SELECT cmp_ok((SELECT r FROM recalls WHERE ef = 100), '>=', 0.95::double precision, 'recall@10 >= 0.95 at ef_search 100');
 SELECT is((SELECT count(*) FROM knn(true, true)), 500::bigint,
