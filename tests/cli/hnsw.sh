@@ -1,14 +1,28 @@
-# The hnsw index of agentbase_vector as a real index: built under a 1 MB maintenance_work_mem
+# The hnsw index of agentbase_vector as a real index: the update from 0.1.0; built under a 1 MB maintenance_work_mem
 # with its progress in pg_stat_progress_create_index; 8 sessions inserting while others
 # search; DELETE and VACUUM; CREATE INDEX CONCURRENTLY beside inserts; and the postmaster
 # killed with SIGKILL during inserts, the index answering for every committed row after the
 # restart (crash recovery replays its generic WAL records).
 source "$(dirname "$0")/../lib.sh"
-plan 21
+plan 24
 
 ab_home
 ab_pg_start
-q -c "CREATE EXTENSION agentbase_vector"
+# ---- the extension: 0.1.0 updated to 0.2.0, and 0.2.0 installed fresh -------------------------
+q -c "CREATE EXTENSION agentbase_vector VERSION '0.1.0'"
+is "$(q -c "SELECT count(*) FROM pg_am WHERE amname = 'hnsw'")" 0 "0.1.0 has no hnsw"
+q -c "ALTER EXTENSION agentbase_vector UPDATE"
+is "$(q -c "SELECT extversion || ' ' || string_agg(opcname, ',' ORDER BY opcname) FROM pg_extension,
+             pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod WHERE extname = 'agentbase_vector' AND amname = 'hnsw'
+             GROUP BY extversion")" "0.2.0 vector_cosine_ops,vector_ip_ops,vector_l2_ops" \
+    "ALTER EXTENSION ... UPDATE gives 0.2.0 with hnsw and its operator classes"
+q -c "CREATE DATABASE fresh"
+q -d fresh -c "CREATE EXTENSION agentbase_vector"
+is "$(q -d fresh -c "SELECT extversion FROM pg_extension WHERE extname = 'agentbase_vector'")
+$(q -d fresh -c "SELECT count(*) FROM pg_am WHERE amname = 'hnsw'")
+$(q -d fresh -c "SELECT count(*) FROM pg_proc WHERE proname = 'hnsw_index_check'")" "0.2.0
+1
+1" "CREATE EXTENSION installs 0.2.0, with hnsw and hnsw_index_check"
 # vec(seed expression): a random vector(16) per row
 q <<'SQL'
 CREATE FUNCTION rv(seed integer) RETURNS vector LANGUAGE sql AS
