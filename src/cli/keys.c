@@ -111,7 +111,7 @@ int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv)
     rc = parse(argc, argv, &a);
     if (rc)
         return rc < 0 ? AB_EXIT_OK : rc;
-    if (strspn(a.scopes, "abcdefghijklmnopqrstuvwxyz0123456789_:*,") != strlen(a.scopes) ||
+    if (strspn(a.scopes, "abcdefghijklmnopqrstuvwxyz0123456789_-:*,") != strlen(a.scopes) ||
         !a.scopes[0])
         return ab_cli_usage_error("keys", "--scopes is a comma-separated list like agents:read");
     snprintf(days, sizeof(days), "%ld", a.days);

@@ -25,34 +25,56 @@ static const char maintain_help[] =
     "               avg, p50, p95, p99), per agent and tenant-wide\n"
     "  partitions   create the monthly partitions of the append-only logs 3 months ahead\n"
     "  idempotency  delete idempotency keys past their expiry (7 days)\n"
+    "  indexes      create the HNSW indexes that new collections' dimensions and metrics\n"
+    "               need, CONCURRENTLY (writes go on); until then they are searched exactly\n"
     "\n"
     "Every job is idempotent; run it every few minutes, or at least once a day.\n";
 
 /*
- * Each job: a name and one statement returning one count, each in its own transaction. A
- * job in chunks runs again while its last run did something (expiry: 1,000 holds a batch,
- * so that no transaction grows with the backlog).
+ * The HNSW indexes that live collections need (0021): each CREATE INDEX CONCURRENTLY that
+ * agentbase.chunk_index_statements() lists, one at a time, outside any transaction as
+ * CONCURRENTLY must be. *n: how many were created.
+ */
+static int create_indexes(PGconn *conn, long *n, struct ab_error *err)
+{
+    PGresult *res;
+    int rc = ab_pg_query(conn, "SELECT agentbase.chunk_index_statements(true)", 0, NULL, &res, err);
+
+    *n = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+        if ((rc = ab_pg_exec(conn, PQgetvalue(res, i, 0), err)) == 0)
+            (*n)++;
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Each job: a name and one statement returning one count, each in its own transaction, or
+ * a function of its own (run). A job in chunks runs again while its last run did something
+ * (expiry: 1,000 holds a batch, so that no transaction grows with the backlog).
  */
 static const struct {
     const char *name;
     const char *sql;
     bool chunks;
+    int (*run)(PGconn *conn, long *n, struct ab_error *err);
 } jobs[] = {
-    {"expire", "SELECT agentbase.usage_expire_holds(1000)", true},
-    {"leases", "SELECT agentbase.agent_leases_expire(1000)", true},
-    {"daily", "SELECT agentbase.reset_daily_quotas()", false},
-    {"monthly", "SELECT agentbase.reset_monthly_tokens()", false},
-    {"rollups", "SELECT agentbase.usage_rollup()", false},
-    {"metrics", "SELECT agentbase.performance_rollup()", false},
+    {"expire", "SELECT agentbase.usage_expire_holds(1000)", true, NULL},
+    {"leases", "SELECT agentbase.agent_leases_expire(1000)", true, NULL},
+    {"daily", "SELECT agentbase.reset_daily_quotas()", false, NULL},
+    {"monthly", "SELECT agentbase.reset_monthly_tokens()", false, NULL},
+    {"rollups", "SELECT agentbase.usage_rollup()", false, NULL},
+    {"metrics", "SELECT agentbase.performance_rollup()", false, NULL},
     {"partitions",
      "SELECT coalesce(sum(agentbase.ensure_monthly_partitions(c.oid::regclass)), 0) "
      "  FROM pg_class c WHERE c.relkind = 'p' AND c.relispartition = false "
      "   AND c.relnamespace = 'agentbase'::regnamespace",
-     false},
+     false, NULL},
     {"idempotency",
      "WITH d AS (DELETE FROM agentbase.idempotency_keys WHERE expires_at < now() "
      "RETURNING 1) SELECT count(*) FROM d",
-     false},
+     false, NULL},
+    {"indexes", NULL, false, create_indexes},
 };
 
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
@@ -92,10 +114,14 @@ int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
         if (any && !chosen[i])
             continue;
         do {
-            rc = ab_pg_query(conn, jobs[i].sql, 0, NULL, &res, &err);
-            n = rc == 0 ? atol(PQgetvalue(res, 0, 0)) : 0;
+            if (jobs[i].run) {
+                rc = jobs[i].run(conn, &n, &err);
+            } else {
+                rc = ab_pg_query(conn, jobs[i].sql, 0, NULL, &res, &err);
+                n = rc == 0 ? atol(PQgetvalue(res, 0, 0)) : 0;
+                PQclear(res);
+            }
             total += n;
-            PQclear(res);
         } while (rc == 0 && jobs[i].chunks && n > 0);
         if (rc == 0)
             printf("%-12s %ld\n", jobs[i].name, total);

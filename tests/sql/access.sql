@@ -160,6 +160,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'request_feedback_of(uuid,uuid)',
                 'role_cap(text)', 'role_scopes(text)',
                 'search_chunks(uuid,real[],text,integer,text,jsonb,double precision,uuid,uuid)',
+                'search_chunks_sql(text,integer)',
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)', 'slugify(text)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
                 'usage_monthly(uuid,date)', 'usage_period_start(text)',

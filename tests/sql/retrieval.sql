@@ -4,10 +4,17 @@
 -- refusals, the recorded rag query, and a soft-deleted document's chunks.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(39);
+SELECT plan(47);
 
 SELECT abtest.fixture_0002_tenancy('a0210000-0000-4000-8000-00000000000a');
 SELECT abtest.fixture_0002_tenancy('b0210000-0000-4000-8000-00000000000b');
+INSERT INTO collections (tenant_id, name, embedding_model, embedding_dimensions)
+VALUES ('b0210000-0000-4000-8000-00000000000b', 'too wide', 'm', 3072);
+CREATE FUNCTION agentbase.exec_for_test(p_sql text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE p_sql;
+END
+$$;
 
 -- ---- structure ---------------------------------------------------------------------------
 SELECT col_type_is('agentbase', 'chunks', 'embedding', 'public', 'vector', 'chunks.embedding is a vector');
@@ -24,6 +31,8 @@ SELECT has_function('agentbase', 'search_chunks',
                     ARRAY['uuid', 'real[]', 'text', 'integer', 'text', 'jsonb', 'double precision', 'uuid', 'uuid'],
                     'search_chunks(collection, embedding, text, top_k, strategy, filter, min_score, agent, conversation)');
 SELECT has_function('agentbase', 'add_chunks', ARRAY['uuid', 'jsonb'], 'add_chunks(document, chunks)');
+SELECT has_function('agentbase', 'chunk_index_statements', ARRAY['boolean'], 'chunk_index_statements(concurrently)');
+SELECT has_function('agentbase', 'search_chunks_sql', ARRAY['text', 'integer'], 'search_chunks_sql(metric, dimensions)');
 SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'agentbase.search_chunks(uuid,real[],text,integer,text,jsonb,double precision,uuid,uuid)'::regprocedure),
           false, 'search_chunks runs as its caller, under row-level security');
 SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'agentbase.add_chunks(uuid,jsonb)'::regprocedure),
@@ -123,6 +132,28 @@ SELECT throws_ok($$SELECT agentbase.search_chunks('a0210000-0000-4000-8000-00000
 SELECT throws_ok($$SELECT agentbase.add_chunks('a0210000-0000-4000-8000-0000000d0002', '[{"chunk_index": 0, "content": "x"}]')$$,
                  'AB404', NULL, 'another tenant''s document is not found');
 SELECT is((SELECT count(*) FROM rag_queries), 0::bigint, 'and none of its rag queries are visible');
+SELECT abtest.unbecome();
+
+-- ---- the HNSW indexes (as the owner runs them: the migration, `agentbase maintain indexes`) --
+SELECT is(ARRAY(SELECT s FROM agentbase.chunk_index_statements(true) s WHERE s LIKE '%idx_chunks_embedding_l2_3 %'),
+          ARRAY['CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_chunks_embedding_l2_3 ON agentbase.chunks USING hnsw '
+                '((embedding::public.vector(3)) public.vector_l2_ops) WHERE public.vector_dims(embedding) = 3'],
+          'a collection of a new dimension and metric needs its index');
+SELECT lives_ok($$SELECT count(*) FROM (SELECT agentbase.exec_for_test(s)
+                                           FROM agentbase.chunk_index_statements(false) s
+                                          WHERE s LIKE '%idx_chunks_embedding_l2_3 %') x$$,
+                'the statement creates it');
+SELECT is((SELECT am.amname::text FROM pg_class i JOIN pg_am am ON am.oid = i.relam
+            WHERE i.oid = 'agentbase.idx_chunks_embedding_l2_3'::regclass),
+          'hnsw', 'it is an hnsw index');
+SELECT is((SELECT count(*) FROM agentbase.chunk_index_statements() s WHERE s LIKE '%idx_chunks_embedding_l2_3 %'),
+          0::bigint, 'and is no longer listed');
+SELECT is((SELECT count(*) FROM agentbase.chunk_index_statements() s WHERE s LIKE '%vector(3072)%'), 0::bigint,
+          'no index is planned past 2,000 dimensions');
+SELECT abtest.become('a0210000-0000-4000-8000-00000000000a');
+SELECT is((SELECT jsonb_agg(r -> 'score') FROM jsonb_array_elements(
+              agentbase.search_chunks('a0210000-0000-4000-8000-0000000c0001', '{0,0,0}', NULL, 5) -> 'results') r),
+          '[1, 0.16666666666666666]'::jsonb, 'through the index the same answer');
 SELECT abtest.unbecome();
 
 -- agentbase_readonly reads, never searches (a search writes its rag query).
