@@ -438,8 +438,7 @@ ALTER TABLE agentbase.generated_content
     ADD CONSTRAINT chk_generated_content_framework CHECK (framework IS NULL OR length(btrim(framework)) BETWEEN 1 AND 100),
     ADD CONSTRAINT chk_generated_content_execution_status CHECK (
         execution_status IN ('not_run', 'running', 'succeeded', 'failed', 'skipped'));
-CREATE INDEX idx_generated_content_ai_request_id ON agentbase.generated_content (tenant_id, ai_request_id)
-    WHERE ai_request_id IS NOT NULL;
+CREATE INDEX idx_generated_content_ai_request_id ON agentbase.generated_content (tenant_id, ai_request_id);
 COMMENT ON COLUMN agentbase.generated_content.ai_request_id IS
     'ai_request that produced it (checked within the tenant; no foreign key into the partitioned log)';
 COMMENT ON COLUMN agentbase.generated_content.binary_content IS

@@ -70,7 +70,7 @@ SELECT is(pg_get_indexdef(v.idx::regclass), v.def, format('%s', v.idx))
     ('agentbase.uq_containers_tenant_id_project_id_live',
      'CREATE UNIQUE INDEX uq_containers_tenant_id_project_id_live ON agentbase.containers USING btree (tenant_id, project_id) WHERE (status = ANY (ARRAY[''creating''::text, ''running''::text, ''sleeping''::text]))'),
     ('agentbase.idx_generated_content_ai_request_id',
-     'CREATE INDEX idx_generated_content_ai_request_id ON agentbase.generated_content USING btree (tenant_id, ai_request_id) WHERE (ai_request_id IS NOT NULL)')
+     'CREATE INDEX idx_generated_content_ai_request_id ON agentbase.generated_content USING btree (tenant_id, ai_request_id)')
   ) v(idx, def);
 
 SELECT has_trigger('tasks', 'trg_no_cycle', 'tasks have trg_no_cycle');
