@@ -131,8 +131,8 @@ ALTER TABLE agentbase.containers
         CHECK (status IN ('creating', 'running', 'sleeping', 'stopped', 'error', 'destroyed')),
     ADD COLUMN container_id text,
     ADD CONSTRAINT chk_containers_container_id CHECK (container_id ~ '^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,254}$');
-CREATE UNIQUE INDEX uq_containers_tenant_id_container_id ON agentbase.containers (tenant_id, container_id)
-    WHERE container_id IS NOT NULL;
+-- not partial: NULLs are distinct (containers without a runtime id yet), and a filter can lead it
+CREATE UNIQUE INDEX uq_containers_tenant_id_container_id ON agentbase.containers (tenant_id, container_id);
 -- a sleeping container is still the project's live one: waking it is not provisioning
 DROP INDEX agentbase.uq_containers_tenant_id_project_id_live;
 CREATE UNIQUE INDEX uq_containers_tenant_id_project_id_live ON agentbase.containers (tenant_id, project_id)

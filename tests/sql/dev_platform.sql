@@ -66,7 +66,7 @@ SELECT is(pg_get_indexdef(v.idx::regclass), v.def, format('%s', v.idx))
     ('agentbase.idx_cost_tracking_tenant_id_project_id',
      'CREATE INDEX idx_cost_tracking_tenant_id_project_id ON agentbase.cost_tracking USING btree (tenant_id, project_id, period_start)'),
     ('agentbase.uq_containers_tenant_id_container_id',
-     'CREATE UNIQUE INDEX uq_containers_tenant_id_container_id ON agentbase.containers USING btree (tenant_id, container_id) WHERE (container_id IS NOT NULL)'),
+     'CREATE UNIQUE INDEX uq_containers_tenant_id_container_id ON agentbase.containers USING btree (tenant_id, container_id)'),
     ('agentbase.uq_containers_tenant_id_project_id_live',
      'CREATE UNIQUE INDEX uq_containers_tenant_id_project_id_live ON agentbase.containers USING btree (tenant_id, project_id) WHERE (status = ANY (ARRAY[''creating''::text, ''running''::text, ''sleeping''::text]))'),
     ('agentbase.idx_generated_content_ai_request_id',
