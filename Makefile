@@ -91,6 +91,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 # The vector kernels' unit test runs the extension's own kernels.
 $(BUILD)/tests/test_vector: $(BUILD)/obj/ext/agentbase_vector/src/distance.o
 $(BUILD)/tests/test_vector: CFLAGS += -Iext/agentbase_vector/src
+# And the hnsw index's level and neighbour selection.
+$(BUILD)/tests/test_hnsw: $(BUILD)/obj/ext/agentbase_vector/src/hnswselect.o
+$(BUILD)/tests/test_hnsw: CFLAGS += -Iext/agentbase_vector/src
 
 $(BUILD)/tests/db_test_%: tests/db/test_%.c $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -254,6 +254,13 @@ int ab_api_resource_create(struct ab_app *app, struct ab_req *req, const struct 
  * Returns 0.
  */
 int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res);
+/*
+ * Runs sql in conn (the request's transaction) and answers its one JSON text with status;
+ * no row or a NULL: 404 "<missing> not found"; an error: ab_api_db_error naming what.
+ */
+void ab_api_answer_text(struct ab_app *app, struct ab_req *req, PGconn *conn, const char *what,
+                        const char *missing, const char *sql, int n, const char *const *params,
+                        int status);
 
 /*
  * The statement of a list page of r (as GET would run it) for the query parameters
@@ -387,6 +394,10 @@ extern const size_t ab_usage_nroutes;
 extern const struct ab_http_route ab_lease_routes[];
 extern const size_t ab_lease_nroutes;
 
+/* Search and batch ingestion of knowledge bases (retrieval.c). */
+extern const struct ab_http_route ab_retrieval_routes[];
+extern const size_t ab_retrieval_nroutes;
+
 extern const struct ab_http_route ab_api_routes[];
 extern const size_t ab_api_nroutes;
 
@@ -445,6 +456,10 @@ AB_OP_FIELDS(wallet_adjust);
 AB_OP_ANSWER(wallet_adjust); /* beside the token-ledger columns */
 AB_OP_FIELDS(user_level);
 AB_OP_ANSWER(user_level); /* a plan that allocates nothing; else a wallet adjustment's */
+AB_OP_FIELDS(search);
+AB_OP_ANSWER(search);
+AB_OP_FIELDS(chunk_batch);
+AB_OP_ANSWER(chunk_batch);
 AB_OP_FIELDS(lease_acquire);
 AB_OP_FIELDS(lease_release);
 AB_OP_ANSWER(lease); /* beside the agent-leases columns */

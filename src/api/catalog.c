@@ -52,6 +52,8 @@ static enum ab_kind kind_of_type(const char *typname, const char *category)
         return AB_KIND_BOOLEAN;
     if (strcmp(typname, "json") == 0 || strcmp(typname, "jsonb") == 0)
         return AB_KIND_ANY;
+    if (strcmp(typname, "vector") == 0) /* pgvector's or agentbase_vector's: [1, 2, 3] */
+        return AB_KIND_ARRAY;
     if (category && category[0] == 'N')
         return AB_KIND_NUMBER;
     if (category && category[0] == 'A')
@@ -219,6 +221,8 @@ static void read_column(struct ab_field *f, const json_t *c, char **choices)
         if (f->items == AB_KIND_STRING &&
             strcmp(json_string_value(json_object_get(c, "elem")), "text") != 0)
             f->items = AB_KIND_ANY; /* an array of some other type: the database checks */
+        if (strcmp(f->sql_type, "vector") == 0)
+            f->items = AB_KIND_NUMBER;
     }
     f->nullable = !json_is_true(json_object_get(c, "notnull"));
     type_range(f, c);

@@ -31,7 +31,6 @@ static int lease_call(struct ab_app *app, struct ab_req *req, const struct ab_fi
 {
     struct ab_caller who;
     PGconn *conn;
-    PGresult *r = NULL;
     json_t *doc = NULL;
     const char *params[3] = {NULL, NULL, NULL};
     char ttl[24] = "";
@@ -43,19 +42,10 @@ static int lease_call(struct ab_app *app, struct ab_req *req, const struct ab_fi
         goto out;
     if (fill(req, doc, &who, params, ttl, sizeof(ttl)))
         goto out;
-    r = ab_pg_pool_exec(app->pool, conn, sql, nparams, params);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-        if (ab_buf_puts(&req->out, PQgetvalue(r, 0, 0)) == 0)
-            req->status = status;
-        else
-            ab_http_error(req, 500, "internal", "response too large");
-    } else {
-        ab_api_db_error(req, "agent-leases", r);
-        if (req->status == 429)
-            snprintf(req->retry_after, sizeof(req->retry_after), "%s", BUSY_RETRY_AFTER);
-    }
+    ab_api_answer_text(app, req, conn, "agent-leases", "the lease", sql, nparams, params, status);
+    if (req->status == 429)
+        snprintf(req->retry_after, sizeof(req->retry_after), "%s", BUSY_RETRY_AFTER);
 out:
-    PQclear(r);
     json_decref(doc);
     ab_api_end(app, req, conn);
     return 0;

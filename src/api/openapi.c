@@ -887,6 +887,26 @@ static const struct op_doc docs[] = {
      .st = {AUTH_ERRORS("the key or its role lacks request-feedback:write (viewers write none)"),
             .s404 = "no such RAG query in this tenant, or not the caller's", BODY_ERRORS},
      .example = "{\"rating\": 2, \"comment\": \"the sources were off topic\"}"},
+    {"POST", "/v1/collections/{id}/search", "searchCollection", "knowledge",
+     "Search a collection (its id or slug) by embedding, text or both (reciprocal rank fusion), "
+     "with filters; records the rag query",
+     ab_op_search_fields, &ab_op_search_nfields, .answer_fields = ab_op_search_answer,
+     .nanswer = &ab_op_search_nanswer, .status = 200,
+     .st = {AUTH_ERRORS("the key or its role lacks rag-queries:write (viewers write none)"),
+            .s404 = "no such collection, or a filter's document is not in it", BODY_ERRORS},
+     .example = "{\"query_embedding\": [0.1, 0.2, 0.3], \"query_text\": \"refund policy\", "
+                "\"top_k\": 5}"},
+    {"POST", "/v1/documents/{id}/chunks", "addDocumentChunks", "knowledge",
+     "Add 1 to 1000 chunks to a document in one statement; the counts follow and the document "
+     "becomes completed",
+     ab_op_chunk_batch_fields, &ab_op_chunk_batch_nfields,
+     .answer_fields = ab_op_chunk_batch_answer, .nanswer = &ab_op_chunk_batch_nanswer,
+     .status = 201,
+     .st = {AUTH_ERRORS("the key or its role lacks chunks:write"),
+            .s404 = "no such document in this tenant",
+            .s409 = "a chunk_index the document already has", BODY_ERRORS},
+     .example = "{\"chunks\": [{\"chunk_index\": 0, \"content\": \"hello\", "
+                "\"embedding\": [0.1, 0.2, 0.3]}]}"},
     {"POST", "/v1/wallets/{id}/adjust", "adjustWallet", "accounting",
      "Credit, debit, reserve, release or adjust a wallet's tokens: one ledger entry (platform)",
      ab_op_wallet_adjust_fields, &ab_op_wallet_adjust_nfields, .answer = ANSWER_ROW_PLUS,

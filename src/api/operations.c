@@ -189,7 +189,9 @@ const struct ab_field ab_op_wallet_adjust_fields[] = {
 const size_t ab_op_wallet_adjust_nfields = AB_ARRAY_LEN(ab_op_wallet_adjust_fields);
 
 const struct ab_field ab_op_user_level_fields[] = {
-    F("level", STRING, .required = true, .choices = "free,basic,starter,pro,premium,enterprise"),
+    F("level", STRING, .required = true, .min_len = 1, .max_len = 64,
+      .doc = "a plan level's name (free, basic, starter, pro, premium, enterprise) or its id "
+             "(GET /v1/subscription-plans); PostgreSQL checks that an active plan has it"),
 };
 const size_t ab_op_user_level_nfields = AB_ARRAY_LEN(ab_op_user_level_fields);
 
@@ -496,6 +498,88 @@ const struct ab_field ab_op_user_level_answer[] = {
     F("credited", INTEGER, .required = true, .has_min = true, .min = 0, .has_max = true, .max = 0),
 };
 const size_t ab_op_user_level_nanswer = AB_ARRAY_LEN(ab_op_user_level_answer);
+
+/* ---- retrieval (0021) ----------------------------------------------------------------- */
+
+/* POST /v1/collections/{id}/search: PostgreSQL (search_chunks) checks the rest. */
+static const struct ab_field search_filter_fields[] = {
+    F("document_ids", ARRAY, .items = AB_KIND_UUID, .max_len = 1000,
+      .doc = "only chunks of these documents of the collection (each must exist)"),
+    F("metadata", OBJECT, .doc = "only chunks whose metadata contains this object (@>)"),
+};
+
+const struct ab_field ab_op_search_fields[] = {
+    F("query_embedding", ARRAY, .items = AB_KIND_NUMBER, .nullable = true, .min_len = 1,
+      .max_len = 16000, .doc = "the query's embedding, of the collection's dimension"),
+    F("query_text", STRING, .nullable = true, .min_len = 1, .max_len = 10000,
+      .doc = "the query's text, searched in the chunks' content (websearch syntax)"),
+    F("top_k", INTEGER, .nullable = true, .has_min = true, .min = 1, .has_max = true, .max = 100,
+      .doc = "how many chunks (default 10)"),
+    F("strategy", STRING, .nullable = true, .choices = "vector,text,hybrid",
+      .doc = "default: hybrid (reciprocal rank fusion) when both queries are given, else the one "
+             "given"),
+    F("filter", OBJECT, .nullable = true, SUB(search_filter_fields)),
+    F("min_score", NUMBER, .nullable = true, .has_min = true, .min = 0, .has_max = true, .max = 1,
+      .doc = "drop results scored below it"),
+    F("agent_id", UUID, .nullable = true, .doc = "the agent asking, recorded in the rag query"),
+    F("conversation_id", UUID, .nullable = true,
+      .doc = "the conversation asking, recorded in the rag query"),
+};
+const size_t ab_op_search_nfields = AB_ARRAY_LEN(ab_op_search_fields);
+
+static const struct ab_field search_result_fields[] = {
+    F("chunk_id", UUID, .required = true),
+    F("document_id", UUID, .required = true),
+    F("chunk_index", INTEGER, .required = true),
+    F("content", STRING, .required = true),
+    F("metadata", OBJECT, .required = true),
+    F("score", NUMBER, .required = true, .has_min = true, .min = 0, .has_max = true, .max = 1,
+      .doc = "higher is better, in 0..1 for every metric and strategy (docs/knowledge.md)"),
+    F("distance", NUMBER, .required = true, .nullable = true,
+      .doc = "in the collection's metric; null when only the text matched"),
+    F("vector_rank", INTEGER, .required = true, .nullable = true),
+    F("text_rank", INTEGER, .required = true, .nullable = true),
+    F("rank", INTEGER, .required = true, .has_min = true, .min = 1),
+};
+
+const struct ab_field ab_op_search_answer[] = {
+    F("query_id", UUID, .required = true, .doc = "the rag-queries row recorded"),
+    F("collection_id", UUID, .required = true),
+    F("strategy", STRING, .required = true, .choices = "vector,text,hybrid"),
+    F("results", ARRAY, .items = AB_KIND_OBJECT, .required = true, .doc = "best first",
+      SUB(search_result_fields)),
+    F("top_score", NUMBER, .required = true, .nullable = true),
+    F("latency_ms", INTEGER, .required = true, .has_min = true, .min = 0),
+};
+const size_t ab_op_search_nanswer = AB_ARRAY_LEN(ab_op_search_answer);
+
+/* POST /v1/documents/{id}/chunks: each element is checked by chunk_batch_problem(). */
+static const struct ab_field chunk_batch_item_fields[] = {
+    F("chunk_index", INTEGER, .required = true, .has_min = true, .min = 0),
+    F("content", STRING, .required = true),
+    F("token_count", INTEGER, .has_min = true, .min = 0),
+    F("start_char", INTEGER, .has_min = true, .min = 0),
+    F("end_char", INTEGER, .has_min = true, .min = 0),
+    F("embedding", ARRAY, .items = AB_KIND_NUMBER, .nullable = true),
+    F("embedding_model", STRING, .nullable = true),
+    F("metadata", OBJECT),
+};
+
+const struct ab_field ab_op_chunk_batch_fields[] = {
+    F("chunks", ARRAY, .items = AB_KIND_OBJECT, .required = true, .min_len = 1, .max_len = 1000,
+      .doc = "1 to 1000 chunks, written in one statement", SUB(chunk_batch_item_fields)),
+};
+const size_t ab_op_chunk_batch_nfields = AB_ARRAY_LEN(ab_op_chunk_batch_fields);
+
+const struct ab_field ab_op_chunk_batch_answer[] = {
+    F("document_id", UUID, .required = true),
+    F("collection_id", UUID, .required = true),
+    F("added", INTEGER, .required = true, .has_min = true, .min = 1),
+    F("document_chunk_count", INTEGER, .required = true),
+    F("collection_chunk_count", INTEGER, .required = true),
+    F("processing_status", STRING, .required = true, .choices = "completed"),
+};
+const size_t ab_op_chunk_batch_nanswer = AB_ARRAY_LEN(ab_op_chunk_batch_answer);
 
 /* ---- agent leases ------------------------------------------------------------------- */
 

@@ -187,23 +187,33 @@ int ab_api_db_error(struct ab_req *req, const char *what, const PGresult *res)
     return ab_http_error_at(req, a.status, a.code, a.param[0] ? a.param : NULL, "%s", a.message);
 }
 
-/* Runs sql and answers with its one text value (or 404 when no row came back). */
-static void answer(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
-                   PGconn *conn, const char *sql, int n, const char *const *params, int status)
+void ab_api_answer_text(struct ab_app *app, struct ab_req *req, PGconn *conn, const char *what,
+                        const char *missing, const char *sql, int n, const char *const *params,
+                        int status)
 {
     /* Prepared once per connection: the engine's statements repeat with every request. */
     PGresult *res = ab_pg_pool_exec(app->pool, conn, sql, n, params);
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        ab_api_db_error(req, r->name, res);
+        ab_api_db_error(req, what, res);
     else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
-        ab_http_error(req, 404, "not_found", "%s/%s not found", r->parent ? r->parent : r->name,
-                      req->params[0] ? req->params[0] : "");
+        ab_http_error(req, 404, "not_found", "%s not found", missing);
     else if (ab_buf_puts(&req->out, PQgetvalue(res, 0, 0)) != 0)
         ab_http_error(req, 500, "internal", "response too large");
     else
         req->status = status;
     PQclear(res);
+}
+
+/* ab_api_answer_text for resource r: a missing row is named by its path. */
+static void answer(struct ab_app *app, struct ab_req *req, const struct ab_resource *r,
+                   PGconn *conn, const char *sql, int n, const char *const *params, int status)
+{
+    char missing[256];
+
+    snprintf(missing, sizeof(missing), "%s/%s", r->parent ? r->parent : r->name,
+             req->params[0] ? req->params[0] : "");
+    ab_api_answer_text(app, req, conn, r->name, missing, sql, n, params, status);
 }
 
 /* ======================================================================================

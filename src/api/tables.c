@@ -546,9 +546,10 @@ const struct ab_resource ab_resources[] = {
         .name = "collections",
         .table = "collections",
         .create = "name,slug,description,embedding_model,embedding_dimensions,distance_metric,"
-                  "chunk_size,chunk_overlap,chunking_config,status,is_public,metadata,created_by",
-        .update = "name,slug,description,chunk_size,chunk_overlap,chunking_config,status,"
-                  "is_public,metadata",
+                  "chunk_size,chunk_overlap,chunking_config,text_search_config,status,is_public,"
+                  "metadata,created_by",
+        .update = "name,slug,description,chunk_size,chunk_overlap,chunking_config,"
+                  "text_search_config,status,is_public,metadata",
         .hidden = "",
         .filters = "slug,status,embedding_model,is_public",
         .filled = "slug", /* from the name */
@@ -571,13 +572,18 @@ const struct ab_resource ab_resources[] = {
         .example = "{\"collection_id\": \"{{collections}}\", \"title\": \"readme\"}",
     },
     {
-        /* The embedding's length is checked against the collection by a trigger. */
+        /*
+         * The embedding's length is checked against the collection by a trigger. It is a
+         * vector (0021), answered as the JSON array it was given as; the text search
+         * columns are the database's own. Batches: POST /v1/documents/{id}/chunks.
+         */
         .name = "chunks",
         .table = "chunks",
         .create = "collection_id,document_id,chunk_index,content,token_count,start_char,end_char,"
                   "embedding,embedding_model,metadata",
         .update = "content,token_count,start_char,end_char,embedding,embedding_model,metadata",
-        .hidden = "",
+        .hidden = "text_config,content_tsv",
+        .extra = "'embedding', t.embedding::real[]",
         .filters = "collection_id,document_id",
         .example = "{\"collection_id\": \"{{collections}}\", \"document_id\": \"{{documents}}\", "
                    "\"chunk_index\": 0, \"content\": \"hello\", \"embedding\": [0.1, 0.2, 0.3]}",

@@ -180,7 +180,6 @@ int ab_api_answer_json(struct ab_app *app, struct ab_req *req, const char *scope
 {
     struct ab_caller who;
     PGconn *conn;
-    PGresult *r;
 
     if (ab_api_begin(app, req, scope, true, &who, &conn))
         return 0;
@@ -188,18 +187,8 @@ int ab_api_answer_json(struct ab_app *app, struct ab_req *req, const char *scope
         ab_api_end(app, req, conn);
         return 0;
     }
-    r = ab_pg_pool_exec(app->pool, conn, sql, nparams, params);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-        if (ab_buf_puts(&req->out, PQgetvalue(r, 0, 0)) == 0)
-            req->status = status;
-        else
-            ab_http_error(req, 500, "internal", "response too large");
-    } else if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        ab_http_error(req, 404, "not_found", "%s not found", req->params[0]);
-    } else {
-        ab_api_db_error(req, "the request", r);
-    }
-    PQclear(r);
+    ab_api_answer_text(app, req, conn, "the request", req->params[0] ? req->params[0] : "", sql,
+                       nparams, params, status);
     ab_api_end(app, req, conn);
     return 0;
 }

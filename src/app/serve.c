@@ -32,16 +32,27 @@
 /* The fixed routes, then the resource engine's. */
 static int build_routes(struct ab_http_route **out, size_t *n, struct ab_error *err)
 {
-    size_t cap = ab_api_nroutes + ab_usage_nroutes + ab_lease_nroutes + 6 * ab_nresources;
-    struct ab_http_route *r = calloc(cap, sizeof(*r));
+    static const struct {
+        const struct ab_http_route *routes;
+        const size_t *n;
+    } fixed[] = {
+        {ab_api_routes, &ab_api_nroutes},
+        {ab_usage_routes, &ab_usage_nroutes},
+        {ab_lease_routes, &ab_lease_nroutes},
+        {ab_retrieval_routes, &ab_retrieval_nroutes},
+    };
+    size_t cap = 6 * ab_nresources;
+    struct ab_http_route *r;
 
     *n = 0;
-    if (!r)
+    for (size_t i = 0; i < AB_ARRAY_LEN(fixed); i++)
+        cap += *fixed[i].n;
+    if (!(r = calloc(cap, sizeof(*r))))
         return ab_error_set(err, AB_ENOMEM, "out of memory");
-    memcpy(r, ab_api_routes, ab_api_nroutes * sizeof(*r));
-    memcpy(r + ab_api_nroutes, ab_usage_routes, ab_usage_nroutes * sizeof(*r));
-    memcpy(r + ab_api_nroutes + ab_usage_nroutes, ab_lease_routes, ab_lease_nroutes * sizeof(*r));
-    *n = ab_api_nroutes + ab_usage_nroutes + ab_lease_nroutes;
+    for (size_t i = 0; i < AB_ARRAY_LEN(fixed); i++) {
+        memcpy(r + *n, fixed[i].routes, *fixed[i].n * sizeof(*r));
+        *n += *fixed[i].n;
+    }
     if (ab_api_resource_routes(r, cap, n) != 0) {
         free(r);
         return ab_error_set(err, AB_ETOOBIG, "too many routes");

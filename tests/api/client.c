@@ -106,6 +106,17 @@ void api_header(const struct api_response *r, const char *name, char *out, size_
     }
 }
 
+long api_call(const char *key, const char *method, const char *path, const char *body,
+              struct api_response *r)
+{
+    char auth[128];
+    const char *headers[2] = {auth, NULL};
+
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    assert_int_equal(api_request(method, path, body, body ? strlen(body) : 0, headers, r), 0);
+    return r->status;
+}
+
 void api_response_free(struct api_response *r)
 {
     free(r->body);

@@ -21,6 +21,10 @@ int api_request(const char *method, const char *path, const char *body, size_t l
 /* The value of a response header (case-insensitive name) copied into out, or "" . */
 void api_header(const struct api_response *r, const char *name, char *out, size_t n);
 void api_response_free(struct api_response *r);
+/* method path with body (or NULL) as the holder of key (Authorization: Bearer); the status.
+ * A request that cannot be made fails the current test. */
+long api_call(const char *key, const char *method, const char *path, const char *body,
+              struct api_response *r);
 /*
  * Checks that r's body is an error object {"error":{type, code, message, param,
  * request_id}} whose request_id is the response's X-Request-Id, and returns its code and

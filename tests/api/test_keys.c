@@ -19,17 +19,6 @@
 static PGconn *db;
 static char tenant[40], creator[64];
 
-static long call(const char *key, const char *method, const char *path, const char *body,
-                 struct api_response *r)
-{
-    char auth[128];
-    const char *headers[2] = {auth, NULL};
-
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-    assert_int_equal(api_request(method, path, body, body ? strlen(body) : 0, headers, r), 0);
-    return r->status;
-}
-
 static int setup(void **state)
 {
     char slug[64], prefix[AB_KEY_PREFIX_LEN + 1], hash[65];
@@ -68,8 +57,8 @@ static void test_a_new_key_is_shown_once_and_stored_only_as_a_hash(void **state)
     json_t *doc;
 
     (void)state;
-    assert_int_equal(call(creator, "POST", "/v1/api-keys",
-                          "{\"name\": \"reader\", \"scopes\": [\"agents:read\"]}", &r),
+    assert_int_equal(api_call(creator, "POST", "/v1/api-keys",
+                              "{\"name\": \"reader\", \"scopes\": [\"agents:read\"]}", &r),
                      201);
     doc = json_loads(r.body, 0, NULL);
     key = json_string_value(json_object_get(doc, "key"));
@@ -80,12 +69,12 @@ static void test_a_new_key_is_shown_once_and_stored_only_as_a_hash(void **state)
     api_response_free(&r);
 
     /* it works, with exactly its scopes */
-    assert_int_equal(call(key, "GET", "/v1/auth/whoami", NULL, &r), 200);
+    assert_int_equal(api_call(key, "GET", "/v1/auth/whoami", NULL, &r), 200);
     assert_non_null(strstr(r.body, "\"scopes\": [\"agents:read\"]"));
     api_response_free(&r);
     /* it is never shown again */
     snprintf(path, sizeof(path), "/v1/api-keys/%s", id);
-    assert_int_equal(call(creator, "GET", path, NULL, &r), 200);
+    assert_int_equal(api_call(creator, "GET", path, NULL, &r), 200);
     assert_null(strstr(r.body, key));
     assert_null(strstr(r.body, "key_hash"));
     api_response_free(&r);
@@ -122,13 +111,13 @@ static void test_a_key_cannot_grant_scopes_it_lacks(void **state)
     struct api_response r;
 
     (void)state;
-    assert_int_equal(call(creator, "POST", "/v1/api-keys",
-                          "{\"name\": \"x\", \"scopes\": [\"agents:write\"]}", &r),
+    assert_int_equal(api_call(creator, "POST", "/v1/api-keys",
+                              "{\"name\": \"x\", \"scopes\": [\"agents:write\"]}", &r),
                      403);
     assert_non_null(strstr(r.body, "cannot grant the scope agents:write"));
     api_response_free(&r);
     assert_int_equal(
-        call(creator, "POST", "/v1/api-keys", "{\"name\": \"x\", \"scopes\": [\"admin\"]}", &r),
+        api_call(creator, "POST", "/v1/api-keys", "{\"name\": \"x\", \"scopes\": [\"admin\"]}", &r),
         403);
     api_response_free(&r);
 }
@@ -140,21 +129,21 @@ static void test_a_revoked_key_stops_working_at_once(void **state)
     json_t *doc;
 
     (void)state;
-    assert_int_equal(call(creator, "POST", "/v1/api-keys",
-                          "{\"name\": \"short-lived\", \"scopes\": [\"agents:read\"]}", &r),
+    assert_int_equal(api_call(creator, "POST", "/v1/api-keys",
+                              "{\"name\": \"short-lived\", \"scopes\": [\"agents:read\"]}", &r),
                      201);
     doc = json_loads(r.body, 0, NULL);
     key = strdup(json_string_value(json_object_get(doc, "key")));
     snprintf(path, sizeof(path), "/v1/api-keys/%s", json_string_value(json_object_get(doc, "id")));
     api_response_free(&r);
-    assert_int_equal(call(key, "GET", "/v1/auth/whoami", NULL, &r), 200);
+    assert_int_equal(api_call(key, "GET", "/v1/auth/whoami", NULL, &r), 200);
     api_response_free(&r);
-    assert_int_equal(call(creator, "DELETE", path, NULL, &r), 204);
+    assert_int_equal(api_call(creator, "DELETE", path, NULL, &r), 204);
     api_response_free(&r);
-    assert_int_equal(call(key, "GET", "/v1/auth/whoami", NULL, &r), 401);
+    assert_int_equal(api_call(key, "GET", "/v1/auth/whoami", NULL, &r), 401);
     assert_non_null(strstr(r.body, "revoked"));
     api_response_free(&r);
-    assert_int_equal(call(creator, "DELETE", path, NULL, &r), 404);
+    assert_int_equal(api_call(creator, "DELETE", path, NULL, &r), 404);
     api_response_free(&r);
     free(key);
     json_decref(doc);

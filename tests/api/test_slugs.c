@@ -21,17 +21,6 @@
 static PGconn *db;
 static char tenant_a[40], tenant_b[40], key_a[64], key_b[64], reader_a[64];
 
-static long call(const char *key, const char *method, const char *path, const char *body,
-                 struct api_response *r)
-{
-    char auth[128];
-    const char *headers[2] = {auth, NULL};
-
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
-    assert_int_equal(api_request(method, path, body, body ? strlen(body) : 0, headers, r), 0);
-    return r->status;
-}
-
 /* Calls and checks the status; the member of the answer named field copied into out. */
 static void expect(const char *key, const char *method, const char *path, const char *body,
                    long status, const char *field, char *out, size_t n)
@@ -40,7 +29,7 @@ static void expect(const char *key, const char *method, const char *path, const 
     const char *v;
     json_t *doc;
 
-    if (call(key, method, path, body, &r) != status)
+    if (api_call(key, method, path, body, &r) != status)
         fail_msg("%s %s: %ld, not %ld: %s", method, path, r.status, status, r.body);
     if (field) {
         doc = json_loads(r.body, 0, NULL);

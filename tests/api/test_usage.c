@@ -816,7 +816,7 @@ static void test_wallet_adjustments_the_ledger_and_level_allocation(void **state
 {
     struct tenant t;
     struct api_response r;
-    char user[40], wallet[40], got[256], want[64], path[160];
+    char user[40], wallet[40], got[256], want[64], path[160], body[96];
 
     (void)state;
     new_tenant(&t);
@@ -861,6 +861,14 @@ static void test_wallet_adjustments_the_ledger_and_level_allocation(void **state
     assert_int_equal(call(&t, path, NULL, "{\"level\": \"pro\"}", &r), 200);
     api_response_free(&r);
     assert_int_equal(call(&t, path, NULL, "{\"level\": \"gold\"}", &r), 400);
+    assert_non_null(strstr(r.body, "no active plan has it"));
+    api_response_free(&r);
+    /* By the plan's id as well: the same level, and still once a month. */
+    sql("SELECT '{\"level\": \"' || id || '\"}' FROM agentbase.subscription_plans "
+        "WHERE level = 'pro'",
+        NULL, NULL, body, sizeof(body));
+    assert_int_equal(call(&t, path, NULL, body, &r), 200);
+    assert_non_null(strstr(r.body, "\"level\": \"pro\""));
     api_response_free(&r);
     sql("SELECT 60 + monthly_token_allocation FROM agentbase.subscription_plans "
         "WHERE level = 'pro'",

@@ -141,7 +141,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'agentbase'::regnamespace AND has_function_privilege('agentbase_app', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          ARRAY['adjust_user_tokens(uuid,bigint,text,text,text,text,text,text,jsonb,text)',
+          ARRAY['add_chunks(uuid,jsonb)',
+                'adjust_user_tokens(uuid,bigint,text,text,text,text,text,text,jsonb,text)',
                 'adjust_user_tokens(uuid,bigint,text,text,text,text,uuid,uuid,jsonb,text)',
                 'agent_lease_acquire(uuid,text,integer)', 'agent_lease_release(uuid)', 'agent_leases_expire(integer)',
                 'agent_performance(timestamp with time zone,timestamp with time zone)',
@@ -150,7 +151,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'audit_secret_read(text,uuid,text,text[])',
                 'auth_lookup_key(text)', 'auth_lookup_login(text,text)', 'auth_touch_key(uuid,uuid,inet)',
                 'auto_allocate_tokens_for_level(uuid,text)', 'auto_allocate_tokens_for_level(uuid,uuid)',
-                'containers_idle(integer,integer)',
+                'chunk_batch_problem(jsonb,integer)', 'containers_idle(integer,integer)',
                 'current_actor_id()', 'current_actor_type()',
                 'current_may_bill()', 'current_tenant_id()', 'current_user_id()', 'current_user_role()',
                 'explicit_scopes()', 'generated_content_count_download(uuid)', 'generated_content_download(uuid)',
@@ -160,6 +161,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 'model_price_at(uuid,timestamp with time zone)', 'my_projects(text)',
                 'request_feedback_of(uuid,uuid)',
                 'role_cap(text)', 'role_scopes(text)',
+                'search_chunks(uuid,real[],text,integer,text,jsonb,double precision,uuid,uuid)',
                 'set_request_context(uuid,text,text,text,text,text,boolean,uuid,text,boolean)', 'slugify(text)',
                 'usage_apply(jsonb)', 'usage_expire_holds(integer)', 'usage_expired_ops(integer)',
                 'usage_monthly(uuid,date)', 'usage_period_start(text)',

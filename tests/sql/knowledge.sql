@@ -69,13 +69,13 @@ $$;
 
 -- collections
 SELECT has_table('agentbase', 'collections', 'collections exists');
-SELECT columns_are('agentbase', 'collections', ARRAY['tenant_id', 'id', 'name', 'description', 'embedding_model', 'embedding_dimensions', 'distance_metric', 'chunk_size', 'chunk_overlap', 'chunking_config', 'document_count', 'chunk_count', 'total_tokens', 'status', 'is_public', 'metadata', 'created_by', 'created_at', 'updated_at', 'deleted_at', 'slug'], 'collections has exactly its columns');
+SELECT columns_are('agentbase', 'collections', ARRAY['tenant_id', 'id', 'name', 'description', 'embedding_model', 'embedding_dimensions', 'distance_metric', 'chunk_size', 'chunk_overlap', 'chunking_config', 'document_count', 'chunk_count', 'total_tokens', 'status', 'is_public', 'metadata', 'created_by', 'created_at', 'updated_at', 'deleted_at', 'slug', 'text_search_config'], 'collections has exactly its columns');
 SELECT col_is_pk('agentbase', 'collections', ARRAY['tenant_id', 'id'], 'collections primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'collections', ARRAY['tenant_id'], 'agentbase', 'tenants', ARRAY['id'], 'fk_collections_tenants');
 SELECT fk_ok('agentbase', 'collections', ARRAY['tenant_id', 'created_by'], 'agentbase', 'users', ARRAY['tenant_id', 'id'], 'fk_collections_users');
 SELECT has_index('agentbase', 'collections', 'idx_collections_created_by', 'collections has index idx_collections_created_by');
 SELECT has_index('agentbase', 'collections', 'uq_collections_name', 'collections has index uq_collections_name');
-SELECT triggers_are('agentbase', 'collections', ARRAY['trg_audit', 'trg_guard', 'trg_slug', 'trg_updated_at'], 'collections has its triggers');
+SELECT triggers_are('agentbase', 'collections', ARRAY['trg_audit', 'trg_guard', 'trg_slug', 'trg_text_config', 'trg_text_config_chunks', 'trg_updated_at'], 'collections has its triggers');
 
 -- documents
 SELECT has_table('agentbase', 'documents', 'documents exists');
@@ -92,7 +92,7 @@ SELECT triggers_are('agentbase', 'documents', ARRAY['trg_audit', 'trg_counts_del
 
 -- chunks
 SELECT has_table('agentbase', 'chunks', 'chunks exists');
-SELECT columns_are('agentbase', 'chunks', ARRAY['tenant_id', 'id', 'collection_id', 'document_id', 'chunk_index', 'content', 'token_count', 'start_char', 'end_char', 'embedding', 'metadata', 'created_at', 'updated_at', 'embedding_model'], 'chunks has exactly its columns');
+SELECT columns_are('agentbase', 'chunks', ARRAY['tenant_id', 'id', 'collection_id', 'document_id', 'chunk_index', 'content', 'token_count', 'start_char', 'end_char', 'embedding', 'metadata', 'created_at', 'updated_at', 'embedding_model', 'text_config', 'content_tsv'], 'chunks has exactly its columns');
 SELECT col_is_pk('agentbase', 'chunks', ARRAY['tenant_id', 'id'], 'chunks primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'chunks', ARRAY['tenant_id', 'collection_id'], 'agentbase', 'collections', ARRAY['tenant_id', 'id'], 'fk_chunks_collections');
 SELECT fk_ok('agentbase', 'chunks', ARRAY['tenant_id', 'collection_id', 'document_id'], 'agentbase', 'documents', ARRAY['tenant_id', 'collection_id', 'id'], 'fk_chunks_documents');
@@ -279,8 +279,9 @@ SELECT pg_temp.rejects($$UPDATE chunks SET embedding_model = ' ' WHERE tenant_id
 SELECT pg_temp.rejects($$UPDATE chunks SET token_count = -1 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_token_count');
 SELECT pg_temp.rejects($$UPDATE chunks SET start_char = -1 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_start_char');
 SELECT pg_temp.rejects($$UPDATE chunks SET start_char = 10, end_char = 9 WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_end_char', 'an end before the start');
-SELECT pg_temp.rejects($$UPDATE chunks SET embedding = '{{0.1, 0.2}, {0.3, 0.4}}' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_embedding', 'a two-dimensional array');
-SELECT pg_temp.rejects($$UPDATE chunks SET embedding = '{0.1, NULL, 0.3, 0.4}' WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'chk_chunks_embedding', 'a NULL element');
+-- (0021: the embedding is a vector, whose type refuses what chk_chunks_embedding did.)
+SELECT throws_ok($$UPDATE chunks SET embedding = '{{0.1, 0.2}, {0.3, 0.4}}'::real[] WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'array must be 1-D', 'a two-dimensional array is no vector');
+SELECT throws_ok($$UPDATE chunks SET embedding = '{0.1, NULL, 0.3, 0.4}'::real[] WHERE tenant_id = 'a0060000-0000-4000-8000-00000000000a'$$, 'array must not contain nulls', 'an array with a NULL element is no vector');
 -- rag_queries
 SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, query_embedding) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', '{{1}}')$$, 'chk_rag_queries_query_embedding', 'a two-dimensional array');
 SELECT pg_temp.rejects($$INSERT INTO rag_queries (tenant_id, query_text, query_embedding) VALUES ('a0060000-0000-4000-8000-00000000000a', 'q', '{}')$$, 'chk_rag_queries_query_embedding', 'an empty array');
@@ -321,7 +322,7 @@ VALUES ('a0060000-0000-4000-8000-00000000000a', 'a0060000-0000-4000-8000-0000000
 
 SELECT lives_ok($$INSERT INTO chunks (tenant_id, collection_id, document_id, chunk_index, content, embedding)
                   VALUES ('a0060000-0000-4000-8000-00000000000a', 'a0060000-0000-4000-8000-0000000c0001',
-                          'a0060000-0000-4000-8000-0000000d0001', 0, 'alpha', '{1, 0, 0, 0}')$$,
+                          'a0060000-0000-4000-8000-0000000d0001', 0, 'alpha', '{1, 0, 0, 0}'::real[])$$,
                 'an embedding of the collection''s dimension is accepted');
 SELECT lives_ok($$INSERT INTO chunks (tenant_id, collection_id, document_id, chunk_index, content)
                   VALUES ('a0060000-0000-4000-8000-00000000000a', 'a0060000-0000-4000-8000-0000000c0001',
@@ -329,18 +330,18 @@ SELECT lives_ok($$INSERT INTO chunks (tenant_id, collection_id, document_id, chu
                 'a chunk may wait for its embedding (NULL)');
 SELECT throws_ok($$INSERT INTO chunks (tenant_id, collection_id, document_id, chunk_index, content, embedding)
                    VALUES ('a0060000-0000-4000-8000-00000000000a', 'a0060000-0000-4000-8000-0000000c0001',
-                           'a0060000-0000-4000-8000-0000000d0001', 2, 'gamma', '{1, 0, 0}')$$,
-                 '22023', 'embedding has 3 dimensions, collection expects 4',
+                           'a0060000-0000-4000-8000-0000000d0001', 2, 'gamma', '[1, 0, 0]')$$,
+                 '22023', 'field embedding has 3 dimensions, the collection expects 4',
                  'a shorter embedding is refused, naming both numbers');
-SELECT throws_ok($$UPDATE chunks SET embedding = '{1, 2, 3, 4, 5}' WHERE chunk_index = 1
+SELECT throws_ok($$UPDATE chunks SET embedding = '{1, 2, 3, 4, 5}'::real[] WHERE chunk_index = 1
                      AND document_id = 'a0060000-0000-4000-8000-0000000d0001'$$,
-                 '22023', 'embedding has 5 dimensions, collection expects 4',
+                 '22023', 'field embedding has 5 dimensions, the collection expects 4',
                  'a longer embedding is refused on update');
-SELECT throws_ok($$UPDATE chunks SET embedding = '{}' WHERE chunk_index = 1
+SELECT throws_ok($$UPDATE chunks SET embedding = '{}'::real[] WHERE chunk_index = 1
                      AND document_id = 'a0060000-0000-4000-8000-0000000d0001'$$,
-                 '22023', 'embedding has 0 dimensions, collection expects 4',
+                 '22000', 'vector must have at least 1 dimension',
                  'an empty embedding is refused');
-SELECT lives_ok($$UPDATE chunks SET embedding = '{0, 1, 0, 0}' WHERE chunk_index = 1
+SELECT lives_ok($$UPDATE chunks SET embedding = '[0, 1, 0, 0]' WHERE chunk_index = 1
                     AND document_id = 'a0060000-0000-4000-8000-0000000d0001'$$,
                 'a chunk is embedded later with the right dimension');
 SELECT throws_ok($$UPDATE collections SET embedding_dimensions = 8 WHERE id = 'a0060000-0000-4000-8000-0000000c0001'$$,

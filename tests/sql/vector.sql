@@ -1,11 +1,14 @@
 -- pgTAP: the extension agentbase_vector (ext/agentbase_vector): the type vector(n), its text
 -- and binary forms, casts, errors, and the distances against sums computed here, in SQL,
 -- by brute force over the same values as arrays.
+-- The extension is the one 0021_retrieval installed (the embedded cluster has no pgvector).
 BEGIN;
-CREATE SCHEMA abvec;
-CREATE EXTENSION agentbase_vector SCHEMA abvec;
-SET search_path TO abvec, public;
-SELECT plan(60);
+SET search_path TO agentbase, public;
+SELECT plan(62);
+
+SELECT is((SELECT extname::text FROM pg_extension WHERE extname IN ('vector', 'agentbase_vector')),
+          'agentbase_vector', 'agentbase_vector is the vector extension here');
+SELECT is(agentbase.vector_schema()::text, 'public', 'it lives in public, on the database''s search_path');
 
 -- ---- text form -------------------------------------------------------------------------
 SELECT is('[1,2,3]'::vector::text, '[1,2,3]', 'text form round trip');
@@ -14,7 +17,7 @@ SELECT is('[0.1]'::vector::text, '[0.1]', 'a float prints in its shortest exact 
 SELECT is('[3.4028235e38]'::vector::text, '[3.4028235e+38]', 'the largest float is a value');
 SELECT is(vector_dims('[1,2,3,4]'), 4, 'vector_dims');
 SELECT is(format_type(atttypid, atttypmod), 'vector(3)', 'vector(3) is its type name')
-  FROM (SELECT 'abvec.vector'::regtype AS atttypid, 3 AS atttypmod) t;
+  FROM (SELECT 'public.vector'::regtype AS atttypid, 3 AS atttypmod) t;
 
 SELECT throws_ok($$SELECT '[]'::vector$$, '22000', 'vector must have at least 1 dimension', 'an empty vector is refused');
 SELECT throws_ok($$SELECT '[1,NaN]'::vector$$, '22000', 'NaN not allowed in vector', 'NaN is refused by name');
