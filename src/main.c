@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"users", ab_cli_users,
      "set a user's password: users set-password --tenant SLUG --email EMAIL"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
+    {"db", ab_cli_db, "development only: db reset --dev (down to 0, up, seed --dev)"},
     {"maintain", ab_cli_maintain, "periodic jobs: expire holds, resets, rollups, partitions"},
     {"secrets", ab_cli_secrets, "stored secrets' key ring: status, verify, rotate, new-key"},
     {"docs", ab_cli_docs, "write the data dictionary and ER diagram into docs/schema/"},

@@ -382,6 +382,10 @@ int ab_api_usage_requests(void *app, struct ab_req *req);
 int ab_api_usage_monthly(void *app, struct ab_req *req);
 int ab_api_feedback_ai_request(void *app, struct ab_req *req);
 int ab_api_feedback_rag_query(void *app, struct ab_req *req);
+/* requests.c too: the development platform's reports and downloads. */
+int ab_api_containers_idle(void *app, struct ab_req *req);
+int ab_api_agent_performance(void *app, struct ab_req *req);
+int ab_api_content_download(void *app, struct ab_req *req);
 
 extern const struct ab_http_route ab_usage_routes[];
 extern const size_t ab_usage_nroutes;
@@ -436,6 +440,12 @@ AB_OP_ANSWER(release);
 AB_OP_ANSWER(summary);
 AB_OP_ANSWER(usage_monthly);
 AB_OP_FIELDS(feedback);
+/* The development platform's reports: idle containers, agent performance, downloads. */
+AB_OP_ANSWER(containers_idle);
+AB_OP_ANSWER(agent_performance);
+AB_OP_ANSWER(content_download);
+extern const struct ab_field ab_op_containers_idle_query[], ab_op_agent_performance_query[];
+extern const size_t ab_op_containers_idle_nquery, ab_op_agent_performance_nquery;
 /* The query parameters of GET /v1/usage/requests and /v1/usage/monthly. */
 extern const struct ab_field ab_op_usage_requests_query[], ab_op_usage_monthly_query[];
 extern const size_t ab_op_usage_requests_nquery, ab_op_usage_monthly_nquery;

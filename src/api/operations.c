@@ -390,6 +390,80 @@ const struct ab_field ab_op_usage_monthly_answer[] = {
 };
 const size_t ab_op_usage_monthly_nanswer = AB_ARRAY_LEN(ab_op_usage_monthly_answer);
 
+/* ---- the development platform's reports ------------------------------------------------ */
+
+/* GET /v1/containers/idle: the query. */
+const struct ab_field ab_op_containers_idle_query[] = {
+    F("minutes", INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 525600,
+      .doc = "idle for more than this many minutes; default 30"),
+    F("limit", INTEGER, .has_min = true, .min = 1, .has_max = true, .max = 1000,
+      .doc = "default 100"),
+};
+const size_t ab_op_containers_idle_nquery = AB_ARRAY_LEN(ab_op_containers_idle_query);
+
+static const struct ab_field idle_container_fields[] = {
+    F("id", UUID, .required = true),
+    F("project_id", UUID, .required = true),
+    F("container_id", STRING, .required = true, .nullable = true, .doc = "the runtime's id"),
+    F("status", STRING, .required = true, .choices = "running"),
+    F("last_active_at", DATETIME, .required = true, .nullable = true),
+    F("started_at", DATETIME, .required = true, .nullable = true),
+    F("idle_minutes", INTEGER, .required = true),
+};
+
+/* The running containers idle for longer than the query's minutes, oldest activity first. */
+const struct ab_field ab_op_containers_idle_answer[] = {
+    F("minutes", INTEGER, .required = true),
+    F("data", ARRAY, .items = AB_KIND_OBJECT, .required = true, SUB(idle_container_fields)),
+};
+const size_t ab_op_containers_idle_nanswer = AB_ARRAY_LEN(ab_op_containers_idle_answer);
+
+/* GET /v1/tasks/agent-performance: the query. */
+const struct ab_field ab_op_agent_performance_query[] = {
+    F("from", DATETIME,
+      .doc = "tasks created from: a date or an RFC 3339 time; default 30 days ago"),
+    F("to", DATETIME, .doc = "to (exclusive): a date or an RFC 3339 time; default now"),
+};
+const size_t ab_op_agent_performance_nquery = AB_ARRAY_LEN(ab_op_agent_performance_query);
+
+static const struct ab_field agent_performance_fields[] = {
+    F("agent_id", UUID, .required = true),
+    F("agent_name", STRING, .required = true),
+    F("agent_type", STRING, .required = true),
+    F("tasks", INTEGER, .required = true, .doc = "tasks with this primary agent"),
+    F("completed", INTEGER, .required = true),
+    F("failed", INTEGER, .required = true),
+    F("avg_execution_time_seconds", NUMBER, .required = true, .nullable = true),
+    F("success_rate", NUMBER, .required = true, .nullable = true,
+      .doc = "completed / (completed + failed); null while none has ended"),
+};
+
+/* Per primary agent, the tasks created in the period. */
+const struct ab_field ab_op_agent_performance_answer[] = {
+    F("from", DATETIME, .required = true),
+    F("to", DATETIME, .required = true),
+    F("data", ARRAY, .items = AB_KIND_OBJECT, .required = true, .doc = "by tasks, most first",
+      SUB(agent_performance_fields)),
+};
+const size_t ab_op_agent_performance_nanswer = AB_ARRAY_LEN(ab_op_agent_performance_answer);
+
+/* GET /v1/generated-content/{id}/download: the content, the download counted. */
+const struct ab_field ab_op_content_download_answer[] = {
+    F("id", UUID, .required = true),
+    F("title", STRING, .required = true),
+    F("file_name", STRING, .required = true, .nullable = true),
+    F("mime_type", STRING, .required = true, .nullable = true),
+    F("file_size_bytes", INTEGER, .required = true, .nullable = true),
+    F("file_path", STRING, .required = true, .nullable = true,
+      .doc = "where content too large to store inline lives"),
+    F("checksum", STRING, .required = true, .nullable = true),
+    F("content", STRING, .required = true, .nullable = true, .doc = "text content"),
+    F("binary_content", STRING, .required = true, .nullable = true,
+      .doc = "binary content, base64 (at most 10 MiB before encoding)"),
+    F("download_count", INTEGER, .required = true, .doc = "this download included"),
+};
+const size_t ab_op_content_download_nanswer = AB_ARRAY_LEN(ab_op_content_download_answer);
+
 /* POST /v1/ai-requests/{id}/feedback and /v1/rag-queries/{id}/feedback. */
 const struct ab_field ab_op_feedback_fields[] = {
     F("rating", INTEGER, .required = true, .has_min = true, .min = 1, .has_max = true, .max = 5),

@@ -1,7 +1,11 @@
 /*
  * The LLM requests after the fact: the requests behind the cost rollups
  * (GET /v1/usage/requests), a user's month (GET /v1/usage/monthly), and feedback on a
- * request or a RAG query (POST /v1/ai-requests/{id}/feedback, /v1/rag-queries/{id}/feedback).
+ * request or a RAG query (POST /v1/ai-requests/{id}/feedback, /v1/rag-queries/{id}/feedback);
+ * and the development platform's reports, which take their query the same way: idle
+ * containers (GET /v1/containers/idle), tasks per primary agent
+ * (GET /v1/tasks/agent-performance) and a download of generated content
+ * (GET /v1/generated-content/{id}/download, which counts it).
  *
  * Each is one statement in the request's transaction (ab_api_answer_json): PostgreSQL decides
  * what the caller may see (RLS: a user their own requests and month), checks a feedback's
@@ -192,4 +196,65 @@ int ab_api_feedback_ai_request(void *app, struct ab_req *req)
 int ab_api_feedback_rag_query(void *app, struct ab_req *req)
 {
     return post_feedback(app, req, "rag_query", "rag query");
+}
+
+/* ---- the development platform's reports ------------------------------------------------ */
+
+static int prepare_idle(struct ab_req *req, void *ctx, const char **params)
+{
+    (void)ctx;
+    return parse_query(req, ab_op_containers_idle_query, ab_op_containers_idle_nquery, params);
+}
+
+/* GET /v1/containers/idle?minutes=&limit= */
+int ab_api_containers_idle(void *app, struct ab_req *req)
+{
+    const char *params[MAX_QUERY] = {0};
+
+    return ab_api_answer_json(app, req, "containers:read",
+                              "SELECT agentbase.containers_idle(coalesce($1::integer, 30), "
+                              "                                 coalesce($2::integer, 100))::text",
+                              (int)ab_op_containers_idle_nquery, params, prepare_idle, NULL, 200);
+}
+
+static int prepare_performance(struct ab_req *req, void *ctx, const char **params)
+{
+    (void)ctx;
+    return parse_query(req, ab_op_agent_performance_query, ab_op_agent_performance_nquery, params);
+}
+
+/* GET /v1/tasks/agent-performance?from=&to= */
+int ab_api_agent_performance(void *app, struct ab_req *req)
+{
+    const char *params[MAX_QUERY] = {0};
+
+    return ab_api_answer_json(app, req, "tasks:read",
+                              "SELECT agentbase.agent_performance("
+                              "  coalesce($1::timestamptz, now() - interval '30 days'), "
+                              "  coalesce($2::timestamptz, now()))::text",
+                              (int)ab_op_agent_performance_nquery, params, prepare_performance,
+                              NULL, 200);
+}
+
+static int prepare_download(struct ab_req *req, void *ctx, const char **params)
+{
+    (void)ctx;
+    if (!ab_api_is_uuid(req->params[0]))
+        return ab_http_error(req, 404, "not_found", "generated content %s not found",
+                             req->params[0]) +
+               1;
+    if (parse_query(req, NULL, 0, params))
+        return 1;
+    params[0] = req->params[0];
+    return 0;
+}
+
+/* GET /v1/generated-content/{id}/download: the content; the download is counted. */
+int ab_api_content_download(void *app, struct ab_req *req)
+{
+    const char *params[1] = {0};
+
+    return ab_api_answer_json(app, req, "generated-content:read",
+                              "SELECT agentbase.generated_content_download($1::uuid)::text", 1,
+                              params, prepare_download, NULL, 200);
 }

@@ -111,10 +111,10 @@ const struct ab_resource ab_resources[] = {
     {
         .name = "conversations",
         .table = "conversations",
-        .create = "user_id,agent_id,title,status,context,ai_config,analytics,metadata",
-        .update = "title,status,context,ai_config,analytics,ended_at,metadata",
+        .create = "user_id,agent_id,title,status,context,ai_config,analytics,metadata,project_id",
+        .update = "title,status,context,ai_config,analytics,ended_at,metadata,project_id",
         .hidden = "",
-        .filters = "user_id,agent_id,status",
+        .filters = "user_id,agent_id,status,project_id",
         .soft_delete = true,
         .example = "{\"user_id\": \"{{users}}\", \"agent_id\": \"{{agents}}\", "
                    "\"title\": \"hello\"}",
@@ -155,12 +155,14 @@ const struct ab_resource ab_resources[] = {
         .create = "user_id,agent_id,conversation_id,parent_id,content_type,title,content,language,"
                   "file_name,file_path,mime_type,file_size_bytes,checksum,version,"
                   "validation_status,validation_errors,is_public,is_template,template_variables,"
-                  "tags,metadata",
+                  "tags,metadata,ai_request_id,framework,execution_status",
         .update = "title,content,language,file_name,file_path,mime_type,file_size_bytes,checksum,"
                   "version,validation_status,validation_errors,is_public,is_template,"
-                  "template_variables,tags,metadata",
-        .hidden = "",
-        .filters = "user_id,agent_id,conversation_id,parent_id,content_type,validation_status",
+                  "template_variables,tags,metadata,framework,execution_status",
+        /* up to 10 MiB: served by GET /v1/generated-content/{id}/download, not in rows */
+        .hidden = "binary_content",
+        .filters = "user_id,agent_id,conversation_id,parent_id,content_type,validation_status,"
+                   "ai_request_id",
         .soft_delete = true,
         .example = "{\"agent_id\": \"{{agents}}\", \"content_type\": \"code\", "
                    "\"title\": \"hello.py\", \"content\": \"print('hello')\", "
@@ -475,12 +477,14 @@ const struct ab_resource ab_resources[] = {
         .create = "title,description,task_type,status,priority,parent_task_id,"
                   "workflow_execution_id,assigned_agent_ids,assigned_user_id,created_by,result,"
                   "error,scheduled_at,due_at,started_at,completed_at,estimated_hours,actual_hours,"
-                  "dependencies,tags,metadata",
-        .update = "title,description,task_type,status,priority,assigned_agent_ids,"
+                  "dependencies,tags,metadata,project_id,primary_agent,execution_time_seconds",
+        .update = "title,description,task_type,status,priority,parent_task_id,assigned_agent_ids,"
                   "assigned_user_id,result,error,scheduled_at,due_at,started_at,completed_at,"
-                  "estimated_hours,actual_hours,dependencies,tags,metadata",
+                  "estimated_hours,actual_hours,dependencies,tags,metadata,project_id,"
+                  "primary_agent,execution_time_seconds",
         .hidden = "",
-        .filters = "status,priority,parent_task_id,workflow_execution_id,assigned_user_id",
+        .filters = "status,priority,parent_task_id,workflow_execution_id,assigned_user_id,"
+                   "project_id,primary_agent",
         .example = "{\"title\": \"write the tests\", \"assigned_agent_ids\": [\"{{agents}}\"]}",
     },
     {
@@ -662,12 +666,13 @@ const struct ab_resource ab_resources[] = {
     {
         .name = "projects",
         .table = "projects",
-        .create = "owner_id,name,description,template_id,status,visibility,git_repo_url,"
-                  "default_branch,settings,tags,metadata",
+        /* template_type (the template's slug) or template_id: a trigger fills the other */
+        .create = "owner_id,name,description,template_id,template_type,status,visibility,"
+                  "git_repo_url,default_branch,settings,tags,metadata",
         .update = "name,description,status,visibility,container_id,git_repo_url,default_branch,"
                   "settings,tags,metadata,last_opened_at",
         .hidden = "",
-        .filters = "owner_id,status,visibility,template_id",
+        .filters = "owner_id,status,visibility,template_id,template_type",
         .soft_delete = true,
         .example = "{\"owner_id\": \"{{users}}\", \"name\": \"project {{n}}\"}",
     },
@@ -685,7 +690,7 @@ const struct ab_resource ab_resources[] = {
         /* The hash, size and version follow the content (a trigger computes them). */
         .name = "project-files",
         .table = "project_files",
-        .create = "project_id,path,content,mime_type,is_directory,updated_by",
+        .create = "project_id,path,content,mime_type,is_directory,updated_by,created_by_agent",
         .update = "content,mime_type,updated_by",
         .hidden = "",
         .filters = "project_id,path",
@@ -696,19 +701,22 @@ const struct ab_resource ab_resources[] = {
         .name = "containers",
         .table = "containers",
         .create = "project_id,status,image,cpu_limit,memory_limit_mb,disk_limit_mb,ports,"
-                  "preview_url,internal_host,last_active_at,started_at,stopped_at,metadata",
+                  "preview_url,internal_host,last_active_at,started_at,stopped_at,metadata,"
+                  "container_id",
         .update = "status,image,cpu_limit,memory_limit_mb,disk_limit_mb,ports,preview_url,"
-                  "internal_host,last_active_at,started_at,stopped_at,metadata",
+                  "internal_host,last_active_at,started_at,stopped_at,metadata,container_id",
         .hidden = "",
-        .filters = "project_id,status,last_active_at", /* idle containers: [lt] */
+        /* idle containers: [lt], or GET /v1/containers/idle */
+        .filters = "project_id,status,last_active_at,container_id",
         .example = "{\"project_id\": \"{{projects}}\", \"image\": \"python:3.12-slim\"}",
     },
     {
         .name = "git-branches",
         .table = "git_branches",
         .create = "project_id,name,base_branch,head_commit_sha,is_default,ahead_count,"
-                  "behind_count,last_commit_at,created_by",
-        .update = "base_branch,head_commit_sha,is_default,ahead_count,behind_count,last_commit_at",
+                  "behind_count,last_commit_at,created_by,is_merged,created_by_agent",
+        .update = "base_branch,head_commit_sha,is_default,ahead_count,behind_count,last_commit_at,"
+                  "is_merged",
         .hidden = "",
         .filters = "project_id,name,is_default",
         .example = "{\"project_id\": \"{{projects}}\", \"name\": \"feature-{{n}}\", "

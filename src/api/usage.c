@@ -349,6 +349,9 @@ const struct ab_http_route ab_usage_routes[] = {
     {"GET", "/v1/usage/monthly", ab_api_usage_monthly, NULL},
     {"POST", "/v1/ai-requests/{id}/feedback", ab_api_feedback_ai_request, NULL},
     {"POST", "/v1/rag-queries/{id}/feedback", ab_api_feedback_rag_query, NULL},
+    {"GET", "/v1/containers/idle", ab_api_containers_idle, NULL},
+    {"GET", "/v1/tasks/agent-performance", ab_api_agent_performance, NULL},
+    {"GET", "/v1/generated-content/{id}/download", ab_api_content_download, NULL},
     {"POST", "/v1/wallets/{id}/adjust", post_adjust, NULL},
     {"POST", "/v1/users/{id}/level", post_level, NULL},
 };

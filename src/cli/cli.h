@@ -20,6 +20,7 @@ int ab_cli_keys(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_secrets(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_users(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_db(const struct ab_config *cfg, int argc, char **argv);
 
 /* ---- shared by the commands ----------------------------------------------------------- */
 

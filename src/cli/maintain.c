@@ -18,6 +18,8 @@ static const char maintain_help[] =
     "               every second, while it runs)\n"
     "  leases       reclaim agent leases past their expiry: their agents' load goes down\n"
     "               (their slots are free at expiry already; the server does it too)\n"
+    "  containers   mark running containers without activity for more than 30 minutes\n"
+    "               sleeping (GET /v1/containers/idle lists them)\n"
     "  daily        reset the daily quotas (and the monthly token counts) that are due\n"
     "  monthly      reset the token wallets per their plan's policy, once a month\n"
     "  rollups      roll the hourly cost rollups up into daily, weekly, monthly, yearly\n"
@@ -61,6 +63,7 @@ static const struct {
 } jobs[] = {
     {"expire", "SELECT agentbase.usage_expire_holds(1000)", true, NULL},
     {"leases", "SELECT agentbase.agent_leases_expire(1000)", true, NULL},
+    {"containers", "SELECT agentbase.containers_sleep_idle(30, 1000)", true, NULL},
     {"daily", "SELECT agentbase.reset_daily_quotas()", false, NULL},
     {"monthly", "SELECT agentbase.reset_monthly_tokens()", false, NULL},
     {"rollups", "SELECT agentbase.usage_rollup()", false, NULL},

@@ -3,9 +3,12 @@
 #include "cluster/cluster.h"
 #include "migrate/migrate.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char migrate_help[] =
     "usage: agentbase migrate <subcommand> [options]\n"
@@ -23,6 +26,9 @@ static const char migrate_help[] =
     "  plan [--to V] [--down [--count N | --to V | --to-date DATE]]\n"
     "                                       print the SQL that up (or down) would run,\n"
     "                                       state changes included, runnable with psql\n"
+    "  new NAME                             write the next numbered pair NNNN_NAME.up.sql and\n"
+    "                                       .down.sql into db/migrations/ (or --dir), with a\n"
+    "                                       header; NAME is lowercase letters, digits and _\n"
     "\n"
     "options:\n"
     "  --dir DIR                  read migrations from DIR instead of the built-in ones\n"
@@ -117,7 +123,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     if (optind >= argc)
         return ab_cli_usage_error("migrate", "which subcommand? up, down, status, history, "
-                                             "verify, stamp or plan");
+                                             "verify, stamp, plan or new");
     a->sub = argv[optind++];
     if (optind < argc)
         a->positional = argv[optind++];
@@ -141,6 +147,78 @@ static const char *state_name(enum ab_migration_state s)
         return "UNKNOWN";
     }
     return "?";
+}
+
+/* ---- migrate new ------------------------------------------------------------------------ */
+
+static const char new_up_header[] =
+    "-- %04d_%s (up). Say here why this migration exists and what a reader may rely on:\n"
+    "-- the tables, columns, functions and policies it adds, and their contracts.\n"
+    "-- Never edit it once applied anywhere: write a new migration instead.\n"
+    "\n";
+static const char new_down_header[] =
+    "-- %04d_%s (down): back to %04d. Undo exactly what the up file does, in reverse order;\n"
+    "-- say here what a revert cannot give back.\n"
+    "\n";
+
+/* Creates path exclusively with the header; 0, or AB_EXIT_FAIL with the reason printed. */
+static int write_new_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    size_t len = strlen(text);
+    int code = AB_EXIT_FAIL;
+
+    if (fd < 0) {
+        fprintf(stderr, "agentbase: cannot create %s: %s\n", path, strerror(errno));
+        return AB_EXIT_FAIL;
+    }
+    if (write(fd, text, len) != (ssize_t)len)
+        fprintf(stderr, "agentbase: cannot write %s: %s\n", path, strerror(errno));
+    else
+        code = AB_EXIT_OK;
+    close(fd);
+    return code;
+}
+
+/*
+ * migrate new NAME: the next version after the highest in dir (whose files must load, so a
+ * broken set is found now, not at the next deploy), then both files, refusing to overwrite.
+ */
+static int cmd_new(const char *dir, const char *name)
+{
+    struct ab_migration_set set;
+    struct ab_error err;
+    char up[PATH_MAX], down[PATH_MAX], text[512];
+    int next, code;
+
+    if (!name || !*name || strlen(name) > 60 || name[0] < 'a' || name[0] > 'z' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+        return ab_cli_usage_error("migrate", "new takes a NAME of lowercase letters, digits and "
+                                             "_ (at most 60, starting with a letter)");
+    if (ab_migrate_load(&set, dir, &err) != 0)
+        return ab_cli_fail(&err);
+    next = set.count ? set.items[set.count - 1].version + 1 : 1;
+    ab_migrate_set_free(&set);
+    if (next > 9999) {
+        fprintf(stderr, "agentbase: no version left after 9999\n");
+        return AB_EXIT_FAIL;
+    }
+    snprintf(up, sizeof(up), "%s/%04d_%s.up.sql", dir, next, name);
+    snprintf(down, sizeof(down), "%s/%04d_%s.down.sql", dir, next, name);
+    if (access(up, F_OK) == 0 || access(down, F_OK) == 0) {
+        fprintf(stderr, "agentbase: %s or its down file exists already\n", up);
+        return AB_EXIT_FAIL;
+    }
+    snprintf(text, sizeof(text), new_up_header, next, name);
+    if ((code = write_new_file(up, text)) != AB_EXIT_OK)
+        return code;
+    snprintf(text, sizeof(text), new_down_header, next, name, next - 1);
+    if ((code = write_new_file(down, text)) != AB_EXIT_OK) {
+        unlink(up);
+        return code;
+    }
+    printf("%s\n%s\n", up, down);
+    return AB_EXIT_OK;
 }
 
 /* status and verify: the same comparison, shown in full or as problems only. */
@@ -194,6 +272,8 @@ int ab_cli_migrate(const struct ab_config *cfg, int argc, char **argv)
     rc = parse_args(argc, argv, &a);
     if (rc)
         return rc < 0 ? AB_EXIT_OK : rc;
+    if (strcmp(a.sub, "new") == 0)
+        return cmd_new(a.dir ? a.dir : "db/migrations", a.positional);
     if (strcmp(a.sub, "stamp") != 0 && a.positional)
         return ab_cli_usage_error("migrate", "unexpected argument '%s'", a.positional);
     if (ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err) != 0)

@@ -195,6 +195,11 @@ static void test_filters_compare_in_the_columns_type(void **state)
     struct api_response r;
 
     (void)state;
+    /* only this test's agents: not the platform agents every tenant starts with (0020) */
+    api_sql(db,
+            "DELETE FROM agentbase.agents WHERE tenant_id = $1::uuid "
+            "   AND name IN (SELECT name FROM agentbase.platform_agents)",
+            1, (const char *const[]){tenant}, NULL, 0);
     for (size_t i = 0; i < AB_ARRAY_LEN(agents); i++) {
         assert_int_equal(call("POST", "/v1/agents", agents[i], NULL, &r), 201);
         api_response_free(&r);

@@ -52,10 +52,12 @@ is "$failures" 0 "all $WORKERS concurrent creates succeed"
 
 want="race-agent"
 for i in $(seq 2 $WORKERS); do want="$want race-agent-$i"; done
+# the race's agents: not the platform agents the tenant starts with (0020)
+mine="tenant_id = '$tenant' AND slug LIKE 'race-agent%'"
 is "$(q -c "SELECT string_agg(slug, ' ' ORDER BY length(slug), slug) FROM agentbase.agents
-            WHERE tenant_id = '$tenant'")" "$want" "they get race-agent, then -2 ... -$WORKERS, each once"
+            WHERE $mine")" "$want" "they get race-agent, then -2 ... -$WORKERS, each once"
 
-is "$(q -c "SELECT count(DISTINCT slug) FROM agentbase.agents WHERE tenant_id = '$tenant'")" \
+is "$(q -c "SELECT count(DISTINCT slug) FROM agentbase.agents WHERE $mine")" \
     "$WORKERS" "no slug is given twice"
 
 ab_done

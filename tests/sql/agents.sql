@@ -13,7 +13,8 @@ SELECT abtest.fixture_0003_agents(:ta);
 SELECT abtest.fixture_0002_tenancy(:tb);
 SELECT abtest.fixture_0003_agents(:tb);
 SELECT id AS ua FROM users WHERE tenant_id = :ta ORDER BY created_at, id LIMIT 1 \gset
-SELECT id AS aa FROM agents WHERE tenant_id = :ta ORDER BY created_at, id LIMIT 1 \gset
+-- the fixture's agent, not one of the platform agents every tenant has (0020)
+SELECT id AS aa FROM agents WHERE tenant_id = :ta AND name LIKE 'fixture agent %' ORDER BY created_at, id LIMIT 1 \gset
 SELECT id AS ca FROM conversations WHERE tenant_id = :ta ORDER BY created_at, id LIMIT 1 \gset
 SELECT id AS cb FROM conversations WHERE tenant_id = :tb ORDER BY created_at, id LIMIT 1 \gset
 SELECT id AS ga FROM generated_content WHERE tenant_id = :ta AND parent_id IS NULL LIMIT 1 \gset
@@ -41,7 +42,7 @@ SELECT columns_are('agentbase', 'agent_assignments', ARRAY[
 SELECT columns_are('agentbase', 'conversations', ARRAY[
     'tenant_id', 'id', 'user_id', 'agent_id', 'title', 'status', 'context', 'ai_config', 'message_count',
     'total_tokens', 'total_cost', 'last_sequence_number', 'analytics', 'started_at', 'ended_at', 'last_message_at',
-    'created_at', 'updated_at', 'deleted_at', 'metadata'], 'conversations columns');
+    'created_at', 'updated_at', 'deleted_at', 'metadata', 'project_id'], 'conversations columns');
 SELECT columns_are('agentbase', 'messages', ARRAY[
     'tenant_id', 'id', 'conversation_id', 'sequence_number', 'role', 'content', 'content_type', 'token_count',
     'model', 'tool_calls', 'tool_results', 'latency_ms', 'cost', 'metadata', 'created_at'], 'messages columns');
@@ -52,7 +53,8 @@ SELECT columns_are('agentbase', 'generated_content', ARRAY[
     'tenant_id', 'id', 'user_id', 'agent_id', 'conversation_id', 'parent_id', 'content_type', 'title', 'content',
     'language', 'file_name', 'file_path', 'mime_type', 'file_size_bytes', 'checksum', 'version',
     'validation_status', 'validation_errors', 'is_public', 'download_count', 'is_template', 'template_variables',
-    'tags', 'metadata', 'created_at', 'updated_at', 'deleted_at'], 'generated_content columns');
+    'tags', 'metadata', 'created_at', 'updated_at', 'deleted_at', 'ai_request_id', 'binary_content', 'framework',
+    'execution_status'], 'generated_content columns');
 
 SELECT col_type_is('agentbase', 'agents', 'temperature', 'numeric(3,2)', 'agents.temperature is numeric(3,2)');
 SELECT col_type_is('agentbase', 'agents', 'capabilities', 'text[]', 'agents.capabilities is text[]');
@@ -101,7 +103,8 @@ SELECT results_eq($$SELECT conname::text COLLATE "default", confdeltype::text CO
                      ORDER BY 1$$,
                   $$VALUES ('fk_agent_assignments_agents', 'c', ''), ('fk_agent_assignments_users', 'c', ''),
                            ('fk_agents_users', 'n', 'created_by'),
-                           ('fk_conversations_agents', 'c', ''), ('fk_conversations_users', 'c', ''),
+                           ('fk_conversations_agents', 'c', ''), ('fk_conversations_projects', 'n', 'project_id'),
+                           ('fk_conversations_users', 'c', ''),
                            ('fk_generated_content_agents', 'n', 'agent_id'),
                            ('fk_generated_content_conversations', 'n', 'conversation_id'),
                            ('fk_generated_content_parent', 'n', 'parent_id'),
@@ -142,7 +145,7 @@ SELECT triggers_are('agentbase', 'conversations', ARRAY['trg_audit', 'trg_audit_
 SELECT triggers_are('agentbase', 'messages', ARRAY['trg_append', 'trg_audit', 'trg_guard'], 'messages triggers');
 SELECT triggers_are('agentbase', 'tool_executions', ARRAY['trg_refs'],
                     'tool_executions has only the reference check of 0011 (a log is not audited)');
-SELECT triggers_are('agentbase', 'generated_content', ARRAY['trg_audit', 'trg_audit_update', 'trg_owner_fill', 'trg_updated_at'], 'generated_content triggers');
+SELECT triggers_are('agentbase', 'generated_content', ARRAY['trg_audit', 'trg_audit_update', 'trg_binary_size', 'trg_owner_fill', 'trg_refs', 'trg_updated_at'], 'generated_content triggers');
 
 SELECT table_privs_are('agentbase', 'messages', 'agentbase_app', ARRAY['SELECT', 'INSERT', 'UPDATE'],
                        'the service reads, appends and annotates messages, never deletes them');
@@ -168,8 +171,11 @@ SELECT is(ARRAY(SELECT conname::text FROM pg_constraint
                 'chk_conversations_ai_config', 'chk_conversations_analytics', 'chk_conversations_context',
                 'chk_conversations_ended_at', 'chk_conversations_last_sequence_number', 'chk_conversations_message_count',
                 'chk_conversations_metadata', 'chk_conversations_status', 'chk_conversations_total_cost', 'chk_conversations_total_tokens',
+                'chk_generated_content_binary_content', 'chk_generated_content_binary_mime_type', -- these five: dev_platform.sql
                 'chk_generated_content_content_type', 'chk_generated_content_download_count',
-                'chk_generated_content_file_size_bytes', 'chk_generated_content_metadata',
+                'chk_generated_content_execution_status',
+                'chk_generated_content_file_size_bytes', 'chk_generated_content_framework', 'chk_generated_content_inline',
+                'chk_generated_content_metadata',
                 'chk_generated_content_parent_id', 'chk_generated_content_template_variables',
                 'chk_generated_content_title', 'chk_generated_content_validation_errors',
                 'chk_generated_content_validation_status', 'chk_generated_content_version',

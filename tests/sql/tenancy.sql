@@ -99,7 +99,7 @@ SELECT ok((SELECT count(*) >= 5 FROM pg_inherits WHERE inhparent = 'agentbase.au
 SELECT ok(to_regclass('agentbase.audit_logs_p' || to_char(now(), 'YYYYMM')) IS NOT NULL,
           'audit_logs has this month''s partition');
 
-SELECT triggers_are('agentbase', 'tenants', ARRAY['trg_audit', 'trg_guard', 'trg_updated_at'], 'tenants triggers');
+SELECT triggers_are('agentbase', 'tenants', ARRAY['trg_audit', 'trg_guard', 'trg_platform_agents', 'trg_updated_at'], 'tenants triggers');
 SELECT triggers_are('agentbase', 'users', ARRAY['trg_audit', 'trg_guard', 'trg_password_guard', 'trg_updated_at'],
                     'users triggers (trg_guard: 0011, trg_password_guard: 0012)');
 SELECT triggers_are('agentbase', 'api_keys', ARRAY['trg_audit', 'trg_audit_update', 'trg_issue', 'trg_owner_fill', 'trg_updated_at'],
@@ -348,8 +348,9 @@ SELECT results_eq($$SELECT action, actor_id, ip_address, user_agent, request_id 
                            ('tenant.deleted', 'platform-key-1', '192.0.2.10'::inet, 'ops-cli/1.0', 'req-admin')$$,
                   'the platform admin''s changes are audited, even for a tenant that is gone');
 SELECT is((SELECT count(*)::int FROM audit_logs WHERE tenant_id = 'c0000002-0000-7000-8000-00000000000c'
-              AND action IN ('user.deleted', 'api_key.deleted', 'agent.deleted')), 3,
-          'the cascade of a tenant deletion is in its trail too');
+              AND action IN ('user.deleted', 'api_key.deleted', 'agent.deleted')),
+          3 + (SELECT count(*)::int FROM platform_agents),
+          'the cascade of a tenant deletion is in its trail too (with the platform agents every tenant has)');
 SELECT is((SELECT count(*)::int FROM users WHERE tenant_id = 'c0000002-0000-7000-8000-00000000000c')
           + (SELECT count(*)::int FROM agents WHERE tenant_id = 'c0000002-0000-7000-8000-00000000000c'), 0,
           'the deleted tenant''s rows are gone');

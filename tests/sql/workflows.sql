@@ -3,7 +3,7 @@
 -- actions, RLS and the fixture. Needs tests/sql/setup.sql and tests/sql/fixtures/*.sql.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(270);
+SELECT plan(271);
 
 -- Tenants A and B, built by the modules' fixtures (0002, 0003, then ours).
 SELECT abtest.fixture_0002_tenancy('a0050000-0000-4000-8000-00000000000a');
@@ -96,7 +96,7 @@ SELECT triggers_are('agentbase', 'quality_gates', ARRAY['trg_audit', 'trg_update
 
 -- tasks
 SELECT has_table('agentbase', 'tasks', 'tasks exists');
-SELECT columns_are('agentbase', 'tasks', ARRAY['tenant_id', 'id', 'title', 'description', 'task_type', 'status', 'priority', 'parent_task_id', 'workflow_execution_id', 'assigned_agent_ids', 'assigned_user_id', 'created_by', 'result', 'error', 'scheduled_at', 'due_at', 'started_at', 'completed_at', 'estimated_hours', 'actual_hours', 'dependencies', 'tags', 'metadata', 'created_at', 'updated_at'], 'tasks has exactly its columns');
+SELECT columns_are('agentbase', 'tasks', ARRAY['tenant_id', 'id', 'title', 'description', 'task_type', 'status', 'priority', 'parent_task_id', 'workflow_execution_id', 'assigned_agent_ids', 'assigned_user_id', 'created_by', 'result', 'error', 'scheduled_at', 'due_at', 'started_at', 'completed_at', 'estimated_hours', 'actual_hours', 'dependencies', 'tags', 'metadata', 'created_at', 'updated_at', 'project_id', 'primary_agent', 'execution_time_seconds'], 'tasks has exactly its columns');
 SELECT col_is_pk('agentbase', 'tasks', ARRAY['tenant_id', 'id'], 'tasks primary key is (tenant_id, id)');
 SELECT fk_ok('agentbase', 'tasks', ARRAY['tenant_id', 'parent_task_id'], 'agentbase', 'tasks', ARRAY['tenant_id', 'id'], 'fk_tasks_tasks');
 SELECT fk_ok('agentbase', 'tasks', ARRAY['tenant_id'], 'agentbase', 'tenants', ARRAY['id'], 'fk_tasks_tenants');
@@ -110,7 +110,7 @@ SELECT has_index('agentbase', 'tasks', 'idx_tasks_dependencies', 'tasks has inde
 SELECT has_index('agentbase', 'tasks', 'idx_tasks_parent_task_id', 'tasks has index idx_tasks_parent_task_id');
 SELECT has_index('agentbase', 'tasks', 'idx_tasks_status_due_at', 'tasks has index idx_tasks_status_due_at');
 SELECT has_index('agentbase', 'tasks', 'idx_tasks_workflow_execution_id', 'tasks has index idx_tasks_workflow_execution_id');
-SELECT triggers_are('agentbase', 'tasks', ARRAY['trg_audit', 'trg_refs', 'trg_updated_at'], 'tasks has its triggers');
+SELECT triggers_are('agentbase', 'tasks', ARRAY['trg_audit', 'trg_no_cycle', 'trg_refs', 'trg_updated_at'], 'tasks has its triggers');
 
 -- quality_gate_results
 SELECT has_table('agentbase', 'quality_gate_results', 'quality_gate_results exists');
@@ -289,6 +289,8 @@ SELECT results_eq(
              ('fk_quality_gate_results_users', 'n', 'evaluated_by'),
              ('fk_quality_gate_results_workflow_executions', 'c', ''),
              ('fk_quality_gates_workflows', 'c', ''),
+             ('fk_tasks_agents_primary_agent', 'n', 'primary_agent'),
+             ('fk_tasks_projects', 'n', 'project_id'),
              ('fk_tasks_tasks', 'c', ''),
              ('fk_tasks_users_assigned_user', 'n', 'assigned_user_id'),
              ('fk_tasks_users_created_by', 'n', 'created_by'),
@@ -471,6 +473,7 @@ SELECT pg_temp.rejects($$UPDATE tasks SET task_type = '' WHERE tenant_id = 'a005
 SELECT pg_temp.rejects($$UPDATE tasks SET status = 'todo' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_status');
 SELECT pg_temp.rejects($$UPDATE tasks SET priority = 'urgent' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_priority');
 SELECT pg_temp.rejects($$UPDATE tasks SET parent_task_id = id WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_parent_task_id', 'a task as its own parent');
+SELECT pg_temp.rejects($$UPDATE tasks SET execution_time_seconds = -0.5 WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_execution_time_seconds');
 SELECT pg_temp.rejects($$UPDATE tasks SET scheduled_at = now(), due_at = now() - interval '1 day' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_due_at', 'a deadline before the start');
 SELECT pg_temp.rejects($$UPDATE tasks SET started_at = now(), completed_at = now() - interval '1 second' WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_completed_at', 'an end before the start');
 SELECT pg_temp.rejects($$UPDATE tasks SET estimated_hours = -1 WHERE tenant_id = 'a0050000-0000-4000-8000-00000000000a'$$, 'chk_tasks_estimated_hours');

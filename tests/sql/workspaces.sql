@@ -4,7 +4,7 @@
 -- referential actions, privileges and audit.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(142);
+SELECT plan(143);
 
 \set ta '''a0000008-0000-7000-8000-00000000000a'''
 \set tb '''b0000008-0000-7000-8000-00000000000b'''
@@ -47,20 +47,21 @@ SELECT columns_are('agentbase', 'project_templates', ARRAY[
 SELECT columns_are('agentbase', 'projects', ARRAY[
     'tenant_id', 'id', 'owner_id', 'name', 'description', 'template_id', 'status', 'visibility', 'container_id',
     'git_repo_url', 'default_branch', 'settings', 'tags', 'metadata', 'last_opened_at', 'created_at',
-    'updated_at', 'deleted_at'], 'projects columns');
+    'updated_at', 'deleted_at', 'template_type'], 'projects columns');
 SELECT columns_are('agentbase', 'project_collaborators', ARRAY[
     'tenant_id', 'id', 'project_id', 'user_id', 'role', 'invited_by', 'accepted_at', 'created_at',
     'updated_at'], 'project_collaborators columns');
 SELECT columns_are('agentbase', 'project_files', ARRAY[
     'tenant_id', 'id', 'project_id', 'path', 'content', 'content_hash', 'size_bytes', 'mime_type',
-    'is_directory', 'version', 'updated_by', 'created_at', 'updated_at'], 'project_files columns');
+    'is_directory', 'version', 'updated_by', 'created_at', 'updated_at', 'created_by_agent'], 'project_files columns');
 SELECT columns_are('agentbase', 'containers', ARRAY[
     'tenant_id', 'id', 'project_id', 'status', 'image', 'cpu_limit', 'memory_limit_mb', 'disk_limit_mb',
     'ports', 'preview_url', 'internal_host', 'last_active_at', 'started_at', 'stopped_at', 'metadata',
-    'created_at', 'updated_at'], 'containers columns');
+    'created_at', 'updated_at', 'container_id'], 'containers columns');
 SELECT columns_are('agentbase', 'git_branches', ARRAY[
     'tenant_id', 'id', 'project_id', 'name', 'base_branch', 'head_commit_sha', 'is_default', 'ahead_count',
-    'behind_count', 'last_commit_at', 'created_by', 'created_at', 'updated_at'], 'git_branches columns');
+    'behind_count', 'last_commit_at', 'created_by', 'created_at', 'updated_at', 'is_merged', 'created_by_agent'],
+    'git_branches columns');
 
 SELECT hasnt_column('agentbase', 'project_templates', 'tenant_id', 'project_templates is global');
 SELECT col_type_is('agentbase', 'project_templates', 'setup_commands', 'text[]', 'setup_commands is text[]');
@@ -159,7 +160,7 @@ $$, ARRAY[
     'chk_project_templates_slug', 'chk_project_templates_name', 'chk_project_templates_language',
     'chk_project_templates_files', 'chk_project_templates_default_config',
     'chk_containers_status', 'chk_containers_image', 'chk_containers_cpu_limit', 'chk_containers_memory_limit_mb',
-    'chk_containers_disk_limit_mb', 'chk_containers_ports', 'chk_containers_preview_url',
+    'chk_containers_disk_limit_mb', 'chk_containers_ports', 'chk_containers_preview_url', 'chk_containers_container_id',
     'chk_projects_name', 'chk_projects_status', 'chk_projects_visibility', 'chk_projects_git_repo_url',
     'chk_projects_default_branch', 'chk_projects_settings', 'chk_projects_deleted_at',
     'chk_project_collaborators_role',
@@ -196,6 +197,7 @@ SELECT lives_ok(format($$INSERT INTO containers (tenant_id, project_id, image) V
                 'a valid container is accepted');
 SELECT pg_temp.rejects(format($$INSERT INTO containers (tenant_id, project_id, image, status) VALUES (%L, %L, 'node:20', 'paused')$$, :ta, :'chk_project'), 'chk_containers_status');
 SELECT pg_temp.rejects(format($$INSERT INTO containers (tenant_id, project_id, image, status) VALUES (%L, %L, 'node 20', 'stopped')$$, :ta, :'chk_project'), 'chk_containers_image');
+SELECT pg_temp.rejects(format($$INSERT INTO containers (tenant_id, project_id, image, status, container_id) VALUES (%L, %L, 'node:20', 'stopped', 'a b')$$, :ta, :'chk_project'), 'chk_containers_container_id');
 SELECT pg_temp.rejects(format($$INSERT INTO containers (tenant_id, project_id, image, status, cpu_limit) VALUES (%L, %L, 'node:20', 'stopped', 0)$$, :ta, :'chk_project'), 'chk_containers_cpu_limit');
 SELECT pg_temp.rejects(format($$INSERT INTO containers (tenant_id, project_id, image, status, memory_limit_mb) VALUES (%L, %L, 'node:20', 'stopped', 0)$$, :ta, :'chk_project'), 'chk_containers_memory_limit_mb');
 SELECT pg_temp.rejects(format($$INSERT INTO containers (tenant_id, project_id, image, status, disk_limit_mb) VALUES (%L, %L, 'node:20', 'stopped', -1)$$, :ta, :'chk_project'), 'chk_containers_disk_limit_mb');
