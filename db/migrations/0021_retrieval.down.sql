@@ -1,10 +1,23 @@
--- Back to 0020: search and batch ingestion go, chunks.embedding is real[] again (its
+-- Back to 0020: search, its HNSW indexes and batch ingestion go, chunks.embedding is real[] again (its
 -- values kept), the text search columns and the collections' configuration go. The vector
 -- extension stays installed when it was pgvector (other databases' objects may use it);
 -- agentbase's own goes with the column that needed it.
 
 DROP FUNCTION agentbase.search_chunks(uuid, real[], text, integer, text, jsonb, double precision, uuid, uuid);
+DROP FUNCTION agentbase.search_chunks_sql(text, integer);
 DROP FUNCTION agentbase.add_chunks(uuid, jsonb);
+-- the HNSW indexes, whichever dimensions and metrics they were made for
+DO $$
+DECLARE
+    v_index regclass;
+BEGIN
+    FOR v_index IN SELECT indexrelid::regclass FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                    WHERE i.indrelid = 'agentbase.chunks'::regclass AND c.relname LIKE 'idx\_chunks\_embedding\_%' LOOP
+        EXECUTE format('DROP INDEX %s', v_index);
+    END LOOP;
+END
+$$;
+DROP FUNCTION agentbase.chunk_index_statements(boolean);
 DROP FUNCTION agentbase.chunk_batch_problem(jsonb, integer);
 
 DROP TRIGGER trg_text_config_chunks ON agentbase.collections;
