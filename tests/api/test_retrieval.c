@@ -130,7 +130,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The body of a batch of chunks [from, to) of vecs, with content and metadata. */
+/* The body of a batch of chunks [from, to) with content and metadata; chunk i has vecs[i %
+ * NCHUNKS] (a batch past NCHUNKS is for the size limit). */
 static char *batch(int from, int to)
 {
     json_t *chunks = json_array(), *body;
@@ -141,7 +142,7 @@ static char *batch(int from, int to)
         char content[96];
 
         for (int d = 0; d < DIMS; d++)
-            json_array_append_new(e, json_real(vecs[i][d]));
+            json_array_append_new(e, json_real(vecs[i % NCHUNKS][d]));
         snprintf(content, sizeof(content), "%s chunk number %d about %s", i % 2 ? "odd" : "even", i,
                  i % 10 == 3 ? "refund policies" : "shipping times");
         json_array_append_new(chunks, json_pack("{s:i, s:s, s:o, s:{s:s}}", "chunk_index", i,
