@@ -120,9 +120,24 @@ $(BUILD)/bench/usage_load: bench/usage_load.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $<
 
+# bench/hnsw.sh's reference index (hnswlib, header-only) and data set. -O3 without -march,
+# as the extension's distance kernels (ext/agentbase_vector/Makefile: distance.o at -O3), so
+# that both sides get the same instruction set (SSE2 on x86-64).
+$(BUILD)/bench/hnswlib_bench: bench/hnswlib_bench.cpp
+	@mkdir -p $(@D)
+	$(Q)g++ -std=c++17 -O3 -g -Wall -Wextra -Werror -o $@ $<
+
+# bench/hnsw.sh's HTTP client of the search endpoint (one keep-alive connection, libcurl).
+$(BUILD)/bench/search_load: bench/search_load.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $< $(shell pkg-config --cflags --libs libcurl jansson)
+
 bench: deps $(BIN) $(BUILD)/bench/usage_load
 	@scripts/install-deps --bench
-	@AB_BIN=$(abspath $(BIN)) AB_LOAD=$(abspath $(BUILD)/bench/usage_load) bench/run $(BENCH)
+	@$(MAKE) -s $(BUILD)/bench/hnswlib_bench $(BUILD)/bench/search_load
+	@AB_BIN=$(abspath $(BIN)) AB_LOAD=$(abspath $(BUILD)/bench/usage_load) \
+		AB_HNSWLIB=$(abspath $(BUILD)/bench/hnswlib_bench) \
+		AB_SEARCH_LOAD=$(abspath $(BUILD)/bench/search_load) bench/run $(BENCH)
 
 format:
 	clang-format -i $(FORMAT_SRC)
