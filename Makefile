@@ -49,7 +49,7 @@ DBTEST_BIN := $(DBTEST_SRC:tests/db/test_%.c=$(BUILD)/tests/db_test_%)
 # End-to-end tests over HTTP (libcurl): run by the api suite against a running server.
 APITEST_SRC := $(sort $(wildcard tests/api/test_*.c))
 APITEST_BIN := $(APITEST_SRC:tests/api/test_%.c=$(BUILD)/tests/api_test_%)
-FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench ext -name '*.[ch]' 2>/dev/null)
+FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench ext \( -name '*.[ch]' -o -name '*.cpp' \) 2>/dev/null)
 
 .PHONY: all deps ext run test unit format format-check bench install clean
 all: $(BIN)

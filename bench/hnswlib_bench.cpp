@@ -159,10 +159,10 @@ static void gen(const std::string &dir, int n, int dim, int nq)
     }
     fclose(f);
 
-    brute_force(base, queries, n, nq, dim, [](int) { return true; }, dir + "/truth.csv");
     brute_force(
-        base, queries, n, nq, dim, [](int i) { return (i / 100) % 100 == 7; },
-        dir + "/truthf.csv");
+        base, queries, n, nq, dim, [](int) { return true; }, dir + "/truth.csv");
+    brute_force(
+        base, queries, n, nq, dim, [](int i) { return (i / 100) % 100 == 7; }, dir + "/truthf.csv");
 }
 
 static void run(const std::string &dir, int m, int efc, const std::string &efs)

@@ -78,7 +78,8 @@ int main(int argc, char **argv)
     rewind(f);
     int nq = (int)(bytes / (long)sizeof(float) / dim);
     float *queries = malloc((size_t)nq * dim * sizeof(float));
-    if (!queries || nq == 0 || fread(queries, sizeof(float), (size_t)nq * dim, f) != (size_t)nq * dim)
+    if (!queries || nq == 0 ||
+        fread(queries, sizeof(float), (size_t)nq * dim, f) != (size_t)nq * dim)
         die("cannot read the queries");
     fclose(f);
     char **bodies = malloc((size_t)nq * sizeof(*bodies));
