@@ -120,12 +120,15 @@ $(BUILD)/bench/usage_load: bench/usage_load.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $<
 
-# bench/hnsw.sh's reference index (hnswlib, header-only) and data set. -O3 without -march,
-# as the extension's distance kernels (ext/agentbase_vector/Makefile: distance.o at -O3), so
-# that both sides get the same instruction set (SSE2 on x86-64).
+# bench/hnsw.sh's reference index (hnswlib, header-only) and data set, at -O3 as the
+# extension's distance kernels (ext/agentbase_vector/Makefile: distance.o), and for the
+# instruction set those kernels choose at load time (src/distance.c's target_clones):
+# x86-64-v3 (AVX2, FMA) where the CPU has it, hnswlib's AVX path; else the baseline (SSE).
+HNSWLIB_ARCH := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && \
+	echo -march=x86-64-v3)
 $(BUILD)/bench/hnswlib_bench: bench/hnswlib_bench.cpp
 	@mkdir -p $(@D)
-	$(Q)g++ -std=c++17 -O3 -g -Wall -Wextra -Werror -o $@ $<
+	$(Q)g++ -std=c++17 -O3 $(HNSWLIB_ARCH) -g -Wall -Wextra -Werror -o $@ $<
 
 # bench/hnsw.sh's HTTP client of the search endpoint (one keep-alive connection, libcurl).
 $(BUILD)/bench/search_load: bench/search_load.c
