@@ -49,7 +49,7 @@ DBTEST_BIN := $(DBTEST_SRC:tests/db/test_%.c=$(BUILD)/tests/db_test_%)
 # End-to-end tests over HTTP (libcurl): run by the api suite against a running server.
 APITEST_SRC := $(sort $(wildcard tests/api/test_*.c))
 APITEST_BIN := $(APITEST_SRC:tests/api/test_%.c=$(BUILD)/tests/api_test_%)
-FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench ext -name '*.[ch]' 2>/dev/null)
+FORMAT_SRC = $(shell find src tests/unit tests/db tests/api tools bench ext \( -name '*.[ch]' -o -name '*.cpp' \) 2>/dev/null)
 
 .PHONY: all deps ext run test unit format format-check bench install clean
 all: $(BIN)
@@ -120,9 +120,27 @@ $(BUILD)/bench/usage_load: bench/usage_load.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $<
 
+# bench/hnsw.sh's reference index (hnswlib, header-only) and data set, at -O3 as the
+# extension's distance kernels (ext/agentbase_vector/Makefile: distance.o), and for the
+# instruction set those kernels choose at load time (src/distance.c's target_clones):
+# x86-64-v3 (AVX2, FMA) where the CPU has it, hnswlib's AVX path; else the baseline (SSE).
+HNSWLIB_ARCH := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && \
+	echo -march=x86-64-v3)
+$(BUILD)/bench/hnswlib_bench: bench/hnswlib_bench.cpp
+	@mkdir -p $(@D)
+	$(Q)g++ -std=c++17 -O3 $(HNSWLIB_ARCH) -g -Wall -Wextra -Werror -o $@ $<
+
+# bench/hnsw.sh's HTTP client of the search endpoint (one keep-alive connection, libcurl).
+$(BUILD)/bench/search_load: bench/search_load.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $< $(shell pkg-config --cflags --libs libcurl jansson)
+
 bench: deps $(BIN) $(BUILD)/bench/usage_load
 	@scripts/install-deps --bench
-	@AB_BIN=$(abspath $(BIN)) AB_LOAD=$(abspath $(BUILD)/bench/usage_load) bench/run $(BENCH)
+	@$(MAKE) -s $(BUILD)/bench/hnswlib_bench $(BUILD)/bench/search_load
+	@AB_BIN=$(abspath $(BIN)) AB_LOAD=$(abspath $(BUILD)/bench/usage_load) \
+		AB_HNSWLIB=$(abspath $(BUILD)/bench/hnswlib_bench) \
+		AB_SEARCH_LOAD=$(abspath $(BUILD)/bench/search_load) bench/run $(BENCH)
 
 format:
 	clang-format -i $(FORMAT_SRC)
