@@ -92,7 +92,16 @@ static int run_program(const struct ab_cluster *c, const char *const *argv, cons
         } else if (access(c->dir, R_OK | W_OK | X_OK) != 0 || chdir(c->dir) != 0) {
             _exit(EXIT_NO_ACCESS);
         }
-        execv(prog, (char *const *)argv);
+        {
+            /* argv[0] the full path: pg_ctl finds postgres beside itself through it */
+            const char *args[32] = {prog};
+            int n;
+
+            for (n = 1; n < 31 && argv[n]; n++)
+                args[n] = argv[n];
+            args[n] = NULL;
+            execv(prog, (char *const *)args);
+        }
         _exit(127);
     }
     if (capture) {

@@ -1,10 +1,11 @@
 # The hnsw index of agentbase_vector as a real index: the update from 0.1.0; built under a 1 MB maintenance_work_mem
-# with its progress in pg_stat_progress_create_index; 8 sessions inserting while others
+# with its progress in pg_stat_progress_create_index; searched through 2 MB of shared
+# buffers; 8 sessions inserting while others
 # search; DELETE and VACUUM; CREATE INDEX CONCURRENTLY beside inserts; and the postmaster
 # killed with SIGKILL during inserts, the index answering for every committed row after the
 # restart (crash recovery replays its generic WAL records).
 source "$(dirname "$0")/../lib.sh"
-plan 24
+plan 25
 
 ab_home
 ab_pg_start
@@ -73,6 +74,25 @@ diag "recall@10 after the build: $r (15,000 x 16, m 8, ef_construction 32, ef_se
 is "$(q -c "SET enable_seqscan = off; EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> (SELECT v FROM queries LIMIT 1) LIMIT 10" | grep -c 'Index Scan using items_v')" 1 \
     "the recall is measured through the index"
 is "$(q -c "SELECT $r >= 0.9")" t "and answers at recall@10 >= 0.9"
+
+# ---- the index larger than shared buffers ----------------------------------------------------
+# A search pins each block in the buffer it was last found in (ReadRecentBuffer), else
+# reads it: with 256 buffers for an index and a table of about 600 blocks, most of those
+# buffers hold other blocks by the next search, which must answer the same.
+q -c "CREATE TABLE answers AS SELECT * FROM knn(true)"
+q -c "ALTER SYSTEM SET shared_buffers = '2MB'"
+"$AB_BIN" pg stop >/dev/null && "$AB_BIN" pg start >/dev/null
+is "$(q -c "SELECT count(*) FROM knn(true)" -c "SELECT count(*) FROM knn(true)" \
+        -c "SELECT count(*) FROM (SELECT * FROM knn(true) EXCEPT SELECT * FROM answers) d")
+$(q -c "SELECT idx_blks_read > 2 * pg_relation_size('items_v') / 8192 FROM pg_statio_user_indexes
+         WHERE indexrelname = 'items_v'")" "300
+300
+0
+t" "with 2 MB of shared buffers, blocks read again and again, searches answer as before"
+diag "$(q -c "SELECT 'index blocks: ' || pg_relation_size('items_v') / 8192 || ', read into buffers: ' || idx_blks_read
+               FROM pg_statio_user_indexes WHERE indexrelname = 'items_v'")"
+q -c "ALTER SYSTEM RESET shared_buffers"
+"$AB_BIN" pg stop >/dev/null && "$AB_BIN" pg start >/dev/null
 
 # ---- 8 sessions insert while 2 search --------------------------------------------------------
 for s in 0 1 2 3 4 5 6 7; do

@@ -2,11 +2,11 @@
  * The distance kernels of agentbase_vector, in plain C with no PostgreSQL header, so that
  * the unit tests (tests/unit/test_vector.c) run them as the extension does.
  *
- * Each loop keeps AB_VEC_LANES partial sums, one per lane, so that the compiler turns it
- * into packed SIMD arithmetic without being allowed to reorder a floating-point sum
- * (no -ffast-math): SSE2 (mulps, addps) on any x86-64, and AVX2 with FMA (vfmadd231ps on
- * ymm registers) where the CPU has it, chosen at load time (target_clones); the two may
- * differ in the last bits of a result.
+ * Each loop keeps its sums in vectors of 8 floats (the compiler's vector type, two per
+ * sum), so that it is packed SIMD arithmetic without the compiler being allowed to reorder
+ * a floating-point sum (no -ffast-math): SSE2 (mulps, addps on xmm registers) on any
+ * x86-64, and AVX2 with FMA (vfmadd231ps on ymm registers) where the CPU has it, chosen at
+ * load time (target_clones); the two may differ in the last bits of a result.
  */
 #ifndef AB_VECTOR_DISTANCE_H
 #define AB_VECTOR_DISTANCE_H

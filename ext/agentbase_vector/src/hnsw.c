@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "distance.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "utils/guc.h"
@@ -64,11 +65,43 @@ HnswOptions *hnsw_options_of(Relation index)
     return index->rd_options ? (HnswOptions *)index->rd_options : &defaults;
 }
 
+static double kernel_l2_squared(const Vector *a, const Vector *b)
+{
+    return (double)ab_vec_l2_squared(a->x, b->x, a->dim);
+}
+
+static double kernel_negative_inner_product(const Vector *a, const Vector *b)
+{
+    return -(double)ab_vec_dot(a->x, b->x, a->dim);
+}
+
+static double kernel_cosine(const Vector *a, const Vector *b)
+{
+    return ab_vec_cosine_distance(a->x, b->x, a->dim);
+}
+
+/*
+ * The kernel of the operator class's distance function when it is one of ours: the same
+ * arithmetic as the SQL function, without its call overhead. An index's vectors all have
+ * its dimension (the scan checks the query's), so the functions' dimension check is moot.
+ */
+static double (*direct_kernel(FmgrInfo *f))(const Vector *, const Vector *)
+{
+    if (f->fn_addr == vector_l2_squared_distance)
+        return kernel_l2_squared;
+    if (f->fn_addr == vector_negative_inner_product)
+        return kernel_negative_inner_product;
+    if (f->fn_addr == cosine_distance)
+        return kernel_cosine;
+    return NULL;
+}
+
 void hnsw_graph_init(HnswGraph *g, Relation index)
 {
     memset(g, 0, sizeof(*g));
     g->index = index;
     g->distance = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
+    g->kernel = direct_kernel(g->distance);
     g->norm = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
                   ? index_getprocinfo(index, 1, HNSW_NORM_PROC)
                   : NULL;

@@ -9,8 +9,9 @@
  *
  * Locking: writers (aminsert, the build) serialize on a heavyweight page lock on the meta
  * page (LockPage, not a buffer lock), so that one graph change runs at a time; every page is
- * read under a share buffer lock and changed under an exclusive one, one page at a time, so
- * scans run beside a writer. A writer makes an element reachable only after its tuples are
+ * changed under an exclusive buffer lock, one page at a time, so scans run beside a writer.
+ * Neighbour lists are read under a share lock; element tuples, which never change once
+ * written but for their deleted byte, under the pin alone (hnswgraph.c, fetch_batch). A writer makes an element reachable only after its tuples are
  * on their pages, so a scan never follows a link to a tuple that is not there.
  */
 #ifndef AB_HNSW_H
@@ -24,7 +25,6 @@
 #include "nodes/execnodes.h"
 #include "storage/bufmgr.h"
 #include "storage/itemptr.h"
-#include "utils/hsearch.h"
 #include "utils/relcache.h"
 #include "vector.h"
 
@@ -126,6 +126,9 @@ typedef struct HnswElement {
 typedef struct HnswGraph {
     Relation index;
     FmgrInfo *distance;
+    /* the distance computed directly when the operator class's function is one of this
+     * extension's (no function-call overhead per element), else NULL: through distance */
+    double (*kernel)(const Vector *a, const Vector *b);
     FmgrInfo *norm; /* or NULL */
     Oid collation;
     int dims;
@@ -134,11 +137,13 @@ typedef struct HnswGraph {
     bool building; /* pages are WAL-logged at the end of the build, not one by one */
 } HnswGraph;
 
-/* One search for one query: the elements it has met, by tid. */
+/* One search for one query: the elements it has met, by tid (hnswgraph.c's hash table). */
 typedef struct HnswSearch {
     HnswGraph *graph;
     Vector *query;
-    HTAB *elements;
+    struct met_hash *elements;
+    HnswElement *arena; /* where the next elements met are allocated, arena_left of them */
+    int arena_left;
     uint32 mark;
     bool keep_vectors;
     void *resume; /* hnsw_search_more's state between rounds */

@@ -18,9 +18,11 @@
 
 #include <math.h>
 
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "hnswselect.h"
 #include "miscadmin.h"
+#include "storage/buf_internals.h"
 #include "storage/bufpage.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -181,6 +183,8 @@ static void add_tuple(HnswGraph *g, void *item, Size size, ItemPointer tid)
 
 double hnsw_distance(HnswGraph *g, Vector *a, Vector *b)
 {
+    if (g->kernel)
+        return g->kernel(a, b);
     return DatumGetFloat8(
         FunctionCall2Coll(g->distance, g->collation, PointerGetDatum(a), PointerGetDatum(b)));
 }
@@ -195,38 +199,115 @@ bool hnsw_indexable(HnswGraph *g, Vector *v)
 /* ---- elements ---------------------------------------------------------------------------------
  */
 
+/*
+ * The search's elements by tid: a simplehash table (open addressing, one probe mostly) of
+ * pointers, the elements themselves allocated in blocks, so that they never move (the
+ * search's heaps point to them) and cost no allocation each.
+ */
+typedef struct MetEntry {
+    uint64 key; /* the tid: block << 16 | offset */
+    char status;
+    HnswElement *el;
+} MetEntry;
+
+static inline uint32 met_hash_key(uint64 key)
+{
+    return murmurhash32((uint32)(key >> 16)) ^ (uint32)(key & 0xffff);
+}
+
+#define SH_PREFIX          met
+#define SH_ELEMENT_TYPE    MetEntry
+#define SH_KEY_TYPE        uint64
+#define SH_KEY             key
+#define SH_HASH_KEY(tb, k) met_hash_key(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE           static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+#define HNSW_ARENA_BLOCK 256
+
+static uint64 tid_key(const ItemPointerData *tid)
+{
+    return ((uint64)ItemPointerGetBlockNumber(tid) << 16) | ItemPointerGetOffsetNumber(tid);
+}
+
+/* The element at tid; *found: whether the search met it before (else it is new, to fill). */
+static HnswElement *met_enter(HnswSearch *s, const ItemPointerData *tid, bool *found)
+{
+    MetEntry *entry = met_insert(s->elements, tid_key(tid), found);
+
+    if (!*found) {
+        if (s->arena_left == 0) {
+            s->arena = palloc(sizeof(HnswElement) * HNSW_ARENA_BLOCK);
+            s->arena_left = HNSW_ARENA_BLOCK;
+        }
+        entry->el = s->arena++;
+        s->arena_left--;
+        entry->el->tid = *tid;
+    }
+    return entry->el;
+}
+
 void hnsw_search_begin(HnswSearch *s, HnswGraph *g, Vector *query, bool keep_vectors)
 {
-    HASHCTL ctl;
-
-    ctl.keysize = sizeof(ItemPointerData);
-    ctl.entrysize = sizeof(HnswElement);
-    ctl.hcxt = CurrentMemoryContext;
     s->graph = g;
     s->query = query;
-    s->elements = hash_create("hnsw search", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    s->elements = met_create(CurrentMemoryContext, 1024, NULL);
+    s->arena = NULL;
+    s->arena_left = 0;
     s->mark = 0;
     s->keep_vectors = keep_vectors;
     s->resume = NULL;
 }
 
-/* The element at tid, read once per search: its distance to the query and its links. */
-static HnswElement *element_get(HnswSearch *s, ItemPointer tid)
-{
-    bool found;
-    HnswElement *el = hash_search(s->elements, tid, HASH_ENTER, &found);
-    Buffer buf;
-    Page page;
-    HnswElementTupleData *t;
-    ItemId id;
+/*
+ * The buffer each block of the index was last found in, kept in the relation cache entry
+ * (rd_amcache, dropped with it): ReadRecentBuffer pins a block there without a lookup in
+ * the shared buffer table when it is still there, which it mostly is. The lookups were a
+ * fifth of a search's time.
+ */
+typedef struct RecentBuffers {
+    BlockNumber nblocks;
+    Buffer recent[FLEXIBLE_ARRAY_MEMBER];
+} RecentBuffers;
 
-    if (found)
-        return el;
-    buf = ReadBuffer(s->graph->index, ItemPointerGetBlockNumber(tid));
-    LockBuffer(buf, BUFFER_LOCK_SHARE);
-    page = BufferGetPage(buf);
-    id = PageGetItemId(page, ItemPointerGetOffsetNumber(tid));
-    t = (HnswElementTupleData *)PageGetItem(page, id);
+static Buffer *recent_slot(Relation index, BlockNumber blk)
+{
+    RecentBuffers *r = index->rd_amcache;
+
+    if (r == NULL || blk >= r->nblocks) {
+        BlockNumber n = Max(blk + 1, RelationGetNumberOfBlocks(index)) + 64;
+        RecentBuffers *bigger = MemoryContextAllocZero(
+            index->rd_indexcxt, offsetof(RecentBuffers, recent) + sizeof(Buffer) * n);
+
+        bigger->nblocks = n;
+        if (r) {
+            memcpy(bigger->recent, r->recent, sizeof(Buffer) * r->nblocks);
+            pfree(r);
+        }
+        index->rd_amcache = r = bigger;
+    }
+    return &r->recent[blk];
+}
+
+/* The block pinned, as ReadBuffer does. */
+static Buffer read_block(Relation index, BlockNumber blk)
+{
+    Buffer *slot = recent_slot(index, blk);
+
+    if (*slot != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blk, *slot))
+        return *slot;
+    *slot = ReadBuffer(index, blk);
+    return *slot;
+}
+
+/* Fills el, new to the search, from its element tuple t: its links and its distance. */
+static void element_fill(HnswSearch *s, HnswElement *el, HnswElementTupleData *t)
+{
+    Vector *v = HNSW_ELEMENT_VECTOR(t);
+
     if (t->type != HNSW_ELEMENT_TUPLE)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" links to a tuple that is not an element",
@@ -236,15 +317,115 @@ static HnswElement *element_get(HnswSearch *s, ItemPointer tid)
     el->level = t->level;
     el->deleted = t->deleted != 0;
     el->mark = 0;
-    el->distance = hnsw_distance(s->graph, s->query, HNSW_ELEMENT_VECTOR(t));
+    el->distance = hnsw_distance(s->graph, s->query, v);
     el->vec = NULL;
     if (s->keep_vectors) {
-        Vector *v = HNSW_ELEMENT_VECTOR(t);
-
         el->vec = palloc(VARSIZE(v));
         memcpy(el->vec, v, VARSIZE(v));
     }
-    UnlockReleaseBuffer(buf);
+}
+
+static void prefetch(const void *p, Size size)
+{
+    for (Size off = 0; off < size; off += 64)
+        __builtin_prefetch((const char *)p + off);
+}
+
+/*
+ * At most this many elements are read together: the pins of a batch fit the backend's
+ * array of private buffer reference counts (8 entries; more go to a hash table).
+ */
+#define HNSW_READ_BATCH 8
+
+typedef struct Fetch {
+    HnswElement *el;
+    const ItemPointerData *tid;
+    Buffer buf;
+} Fetch;
+
+/*
+ * Reads the element tuples of a batch of elements new to the search. Most of a search's
+ * time is memory loads (the tuples are spread over shared buffers), not arithmetic, so the
+ * loads of a batch are issued together, in two waves: the buffer descriptor and the line
+ * pointer where each block was last found, then the tuple where that line pointer says;
+ * then each block is pinned (ReadRecentBuffer, which mostly finds it there) and its tuple
+ * read. The first waves read the page before it is pinned: only to prefetch, and a
+ * prefetch of a wrong address costs nothing; after the pin, every read is checked.
+ *
+ * An element tuple is read under the pin alone, without the buffer's content lock: once
+ * written, an element tuple and its line pointer never change and never move (index pages
+ * are never compacted; VACUUM only sets the deleted byte, which is read as either value),
+ * so what holds a heap tuple's data stable under a pin holds here. A neighbour list changes
+ * in place and is read under the share lock (neighbors_get).
+ */
+static void fetch_batch(HnswSearch *s, Fetch *f, int n)
+{
+    Relation index = s->graph->index;
+    Size size = HNSW_ELEMENT_SIZE(s->graph->dims);
+
+    for (int i = 0; i < n; i++) {
+        f[i].buf = *recent_slot(index, ItemPointerGetBlockNumber(f[i].tid));
+        if (f[i].buf > 0) { /* a shared buffer */
+            __builtin_prefetch(GetBufferDescriptor(f[i].buf - 1));
+            __builtin_prefetch(
+                PageGetItemId(BufferGetPage(f[i].buf), ItemPointerGetOffsetNumber(f[i].tid)));
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (f[i].buf > 0) {
+            Page page = BufferGetPage(f[i].buf);
+            ItemId id = PageGetItemId(page, ItemPointerGetOffsetNumber(f[i].tid));
+
+            prefetch(page + Min(ItemIdGetOffset(id), BLCKSZ - size), size);
+        }
+    for (int i = 0; i < n; i++)
+        f[i].buf = read_block(index, ItemPointerGetBlockNumber(f[i].tid));
+    for (int i = 0; i < n; i++) {
+        Page page = BufferGetPage(f[i].buf);
+
+        element_fill(s, f[i].el,
+                     (HnswElementTupleData *)PageGetItem(
+                         page, PageGetItemId(page, ItemPointerGetOffsetNumber(f[i].tid))));
+    }
+    for (int i = n - 1; i >= 0; i--) /* the last pinned first: the owner finds it first */
+        ReleaseBuffer(f[i].buf);
+}
+
+/*
+ * The elements at tids[0..n), into out[0..n): those the search met before from its table,
+ * the others read from their pages in batches.
+ */
+static void elements_get(HnswSearch *s, const ItemPointerData *tids, int n, HnswElement **out)
+{
+    Fetch batch[HNSW_READ_BATCH];
+    int nbatch = 0;
+
+    /* the table's slots first, where their probes start (the table's loads overlap too) */
+    for (int i = 0; i < n; i++)
+        __builtin_prefetch(
+            &s->elements->data[met_hash_key(tid_key(&tids[i])) & s->elements->sizemask]);
+    for (int i = 0; i < n; i++) {
+        bool found;
+
+        out[i] = met_enter(s, &tids[i], &found);
+        if (found)
+            continue;
+        batch[nbatch].el = out[i];
+        batch[nbatch++].tid = &tids[i];
+        if (nbatch == HNSW_READ_BATCH) {
+            fetch_batch(s, batch, nbatch);
+            nbatch = 0;
+        }
+    }
+    if (nbatch > 0)
+        fetch_batch(s, batch, nbatch);
+}
+
+static HnswElement *element_get(HnswSearch *s, const ItemPointerData *tid)
+{
+    HnswElement *el;
+
+    elements_get(s, tid, 1, &el);
     return el;
 }
 
@@ -262,7 +443,7 @@ static int level_slots(int m, int level)
 static int neighbors_get(HnswSearch *s, HnswElement *el, int level, ItemPointerData *out)
 {
     HnswGraph *g = s->graph;
-    Buffer buf = ReadBuffer(g->index, ItemPointerGetBlockNumber(&el->neighbortid));
+    Buffer buf = read_block(g->index, ItemPointerGetBlockNumber(&el->neighbortid));
     Page page;
     HnswNeighborTupleData *t;
     int first = level_first_slot(g->m, level), n = 0;
@@ -286,7 +467,7 @@ static int neighbors_get(HnswSearch *s, HnswElement *el, int level, ItemPointerD
 static void neighbors_set(HnswGraph *g, ItemPointer neighbortid, int level, ItemPointerData *tids,
                           int n)
 {
-    Buffer buf = ReadBuffer(g->index, ItemPointerGetBlockNumber(neighbortid));
+    Buffer buf = read_block(g->index, ItemPointerGetBlockNumber(neighbortid));
     PageEdit e;
     Page page;
     HnswNeighborTupleData *t;
@@ -379,6 +560,7 @@ static int search_layer(HnswSearch *s, HnswElement **entries, int nentries, int 
 {
     Heap cand, found;
     ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * 2 * s->graph->m);
+    HnswElement **met = palloc(sizeof(HnswElement *) * 2 * s->graph->m);
     HnswElement **result;
     int n;
 
@@ -402,8 +584,9 @@ static int search_layer(HnswSearch *s, HnswElement **entries, int nentries, int 
             break;
         CHECK_FOR_INTERRUPTS();
         nn = neighbors_get(s, c, level, nbrs);
+        elements_get(s, nbrs, nn, met);
         for (int i = 0; i < nn; i++) {
-            HnswElement *e = element_get(s, &nbrs[i]);
+            HnswElement *e = met[i];
 
             if (e->mark == s->mark)
                 continue;
@@ -421,6 +604,7 @@ static int search_layer(HnswSearch *s, HnswElement **entries, int nentries, int 
     for (int i = n - 1; i >= 0; i--)
         result[i] = heap_pop(&found);
     pfree(nbrs);
+    pfree(met);
     *out = result;
     return n;
 }
@@ -476,6 +660,7 @@ HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int 
 {
     Resume *r = s->resume;
     ItemPointerData *nbrs = palloc(sizeof(ItemPointerData) * 2 * s->graph->m);
+    HnswElement **met = palloc(sizeof(HnswElement *) * 2 * s->graph->m);
     HnswElement **result;
 
     if (r == NULL) {
@@ -512,8 +697,9 @@ HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int 
         heap_pop(&r->cand);
         CHECK_FOR_INTERRUPTS();
         nn = neighbors_get(s, c, 0, nbrs);
+        elements_get(s, nbrs, nn, met);
         for (int i = 0; i < nn; i++) {
-            HnswElement *e = element_get(s, &nbrs[i]);
+            HnswElement *e = met[i];
 
             if (e->mark == s->mark)
                 continue;
@@ -522,6 +708,7 @@ HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int 
         }
     }
     pfree(nbrs);
+    pfree(met);
     *n = r->found.n;
     result = palloc(sizeof(HnswElement *) * Max(*n, 1));
     memcpy(result, r->found.items, sizeof(HnswElement *) * *n);
@@ -598,8 +785,11 @@ static void link_back(HnswSearch *s, HnswElement *nb, HnswElement *added, int le
         PairContext pc = {g, cands};
         int k;
 
+        HnswElement **els = palloc(sizeof(HnswElement *) * n);
+
+        elements_get(s, tids, n, els);
         for (int i = 0; i < n; i++) {
-            items[i].el = element_get(s, &tids[i]);
+            items[i].el = els[i];
             items[i].distance = hnsw_distance(g, nb->vec, items[i].el->vec);
         }
         items[n].el = added;
@@ -657,7 +847,7 @@ void hnsw_insert(HnswGraph *g, Vector *v, ItemPointer heaptid)
 
     /* 2. the neighbours of each level, from the searches of the layers */
     hnsw_search_begin(&s, g, v, true);
-    added = hash_search(s.elements, &etid, HASH_ENTER, &found);
+    added = met_enter(&s, &etid, &found);
     added->heaptid = *heaptid;
     added->neighbortid = etup->neighbortid;
     added->level = level;

@@ -22,6 +22,12 @@ typedef struct Vector {
 #define DatumGetVector(d)     ((Vector *)PG_DETOAST_DATUM(d))
 #define PG_GETARG_VECTOR_P(n) DatumGetVector(PG_GETARG_DATUM(n))
 
+/* The distance functions that hnsw's operator classes use (hnsw.c calls their kernels
+ * directly when it meets them). */
+extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum cosine_distance(PG_FUNCTION_ARGS);
+
 /* A zero vector of dim dimensions, in the current memory context. */
 Vector *vector_new(int dim);
 /* Raises an error unless a and b have the same dimension count. */
