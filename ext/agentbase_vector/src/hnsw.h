@@ -11,8 +11,9 @@
  * page (LockPage, not a buffer lock), so that one graph change runs at a time; every page is
  * changed under an exclusive buffer lock, one page at a time, so scans run beside a writer.
  * Neighbour lists are read under a share lock; element tuples, which never change once
- * written but for their deleted byte, under the pin alone (hnswgraph.c, fetch_batch). A writer makes an element reachable only after its tuples are
- * on their pages, so a scan never follows a link to a tuple that is not there.
+ * written but for their deleted byte, under the pin alone (hnswgraph.c, fetch_batch). A
+ * writer makes an element reachable only after its tuples are on their pages, so a scan
+ * never follows a link to a tuple that is not there.
  */
 #ifndef AB_HNSW_H
 #define AB_HNSW_H
