@@ -172,6 +172,7 @@ void hnsw_search_begin(HnswSearch *s, HnswGraph *g, Vector *query, bool keep_vec
  */
 HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int ef, int *n);
 void hnsw_insert(HnswGraph *g, Vector *v, ItemPointer heaptid);
+int64 hnsw_relink_unreachable(Relation index);
 
 /* hnswbuild.c */
 IndexBuildResult *hnswbuild(Relation heap, Relation index, struct IndexInfo *info);

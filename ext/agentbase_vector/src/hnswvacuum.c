@@ -3,7 +3,8 @@
  * record per page changed). It stays in the graph as a waypoint, so that no neighbour list
  * loses a link and the graph stays as connected as it was; scans walk through it but never
  * return it, and never will, even after the heap reuses its tid. Its space is not reused
- * (see README.md, limits).
+ * (see README.md, limits). Last, the cleanup links again the live elements that no search
+ * reaches any more (hnsw_relink_unreachable, hnswgraph.c).
  */
 #include "hnsw.h"
 
@@ -73,6 +74,14 @@ IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteR
     if (stats == NULL) {
         stats = palloc0(sizeof(IndexBulkDeleteResult));
         walk(info, stats, NULL, NULL);
+    }
+    {
+        int64 relinked = hnsw_relink_unreachable(info->index);
+
+        if (relinked > 0)
+            ereport(info->message_level,
+                    (errmsg("index \"%s\": %lld elements no search reached were linked again",
+                            RelationGetRelationName(info->index), (long long)relinked)));
     }
     return stats;
 }
