@@ -5,7 +5,7 @@
 BEGIN;
 CREATE SCHEMA abhnsw;
 SET search_path TO abhnsw, public;
-SELECT plan(38);
+SELECT plan(40);
 
 -- ---- the extension (the one 0021_retrieval installs, else installed here; the upgrade from
 -- 0.1.0 and a fresh install are in tests/cli/hnsw.sh, which has a database of its own) -------
@@ -90,6 +90,13 @@ SELECT cmp_ok((SELECT count(*) FROM (SELECT unnest(a::int[]) FROM top10('<#>', t
               '>=', 0.9, 'inner product: recall@10 >= 0.9');
 -- the cosine distance of the zero vector is NaN: it is not indexed, the sequential scan puts it last
 SELECT results_eq($$SELECT top10('<=>', true)$$, $$SELECT top10('<=>', false)$$, 'cosine: the exact 10 nearest');
+-- the cosine index keeps its vectors divided by their norm (hnsw_index_check checks each is
+-- of norm 1), and divides each query by its own: the same rows, whatever their lengths
+SELECT is(hnsw_index_check('small_cos'), 300::bigint, 'cosine: the stored vectors are of norm 1');
+UPDATE smallq SET v = (SELECT array_agg(x * 1000 ORDER BY k)::real[] FROM unnest(v::real[]) WITH ORDINALITY u(x, k))::vector(8);
+SELECT results_eq($$SELECT top10('<=>', true)$$, $$SELECT top10('<=>', false)$$,
+                  'cosine: queries 1,000 times longer find the same exact 10 nearest');
+UPDATE smallq SET v = (SELECT array_agg(x / 1000 ORDER BY k)::real[] FROM unnest(v::real[]) WITH ORDINALITY u(x, k))::vector(8);
 SET LOCAL enable_seqscan = off;
 SELECT is((SELECT count(*) FROM (SELECT id FROM small ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 1000) t), 301::bigint,
           'l2: every row but the NULL one comes from the index');

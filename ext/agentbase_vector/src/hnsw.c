@@ -80,31 +80,42 @@ static double kernel_cosine(const Vector *a, const Vector *b)
     return ab_vec_cosine_distance(a->x, b->x, a->dim);
 }
 
+/* The cosine distance of two vectors of norm 1. */
+static double kernel_unit_cosine(const Vector *a, const Vector *b)
+{
+    return 1.0 - (double)ab_vec_dot(a->x, b->x, a->dim);
+}
+
 /*
  * The kernel of the operator class's distance function when it is one of ours: the same
  * arithmetic as the SQL function, without its call overhead. An index's vectors all have
  * its dimension (the scan checks the query's), so the functions' dimension check is moot.
  */
-static double (*direct_kernel(FmgrInfo *f))(const Vector *, const Vector *)
+static double (*direct_kernel(FmgrInfo *f, bool normalized))(const Vector *, const Vector *)
 {
     if (f->fn_addr == vector_l2_squared_distance)
         return kernel_l2_squared;
     if (f->fn_addr == vector_negative_inner_product)
         return kernel_negative_inner_product;
     if (f->fn_addr == cosine_distance)
-        return kernel_cosine;
+        return normalized ? kernel_unit_cosine : kernel_cosine;
     return NULL;
 }
 
-void hnsw_graph_init(HnswGraph *g, Relation index)
+/* The graph of an index whose meta page says *meta. */
+void hnsw_graph_init(HnswGraph *g, Relation index, const HnswMetaPageData *meta)
 {
     memset(g, 0, sizeof(*g));
     g->index = index;
+    g->dims = meta->dims;
+    g->m = meta->m;
+    g->ef_construction = meta->ef_construction;
     g->distance = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
-    g->kernel = direct_kernel(g->distance);
     g->norm = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
                   ? index_getprocinfo(index, 1, HNSW_NORM_PROC)
                   : NULL;
+    g->normalized = g->norm != NULL && meta->version >= 2;
+    g->kernel = direct_kernel(g->distance, g->normalized);
     g->collation = index->rd_indcollation[0];
 }
 

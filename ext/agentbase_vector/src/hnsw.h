@@ -41,13 +41,15 @@
 #define HNSW_MAX_LEVEL               16
 
 /* Support functions: 1 the distance (float8 of two vectors), 2 optional, a norm: elements
- * whose norm is zero are not indexed (the cosine distance of a zero vector is NaN). */
+ * whose norm is zero are not indexed (the cosine distance of a zero vector is NaN), and
+ * from version 2 the index stores the vectors, and searches the queries, divided by their
+ * norm (so that cosine's kernel is one dot product). */
 #define HNSW_DISTANCE_PROC 1
 #define HNSW_NORM_PROC     2
 
 #define HNSW_METAPAGE 0
 #define HNSW_MAGIC    0xab4e5357
-#define HNSW_VERSION  1
+#define HNSW_VERSION  2 /* 1: vectors stored as given (still read) */
 #define HNSW_PAGE_ID  0xab57
 
 /* The subphase reported in pg_stat_progress_create_index while the graph is built. */
@@ -135,7 +137,8 @@ typedef struct HnswGraph {
     int dims;
     int m;
     int ef_construction;
-    bool building; /* pages are WAL-logged at the end of the build, not one by one */
+    bool normalized; /* vectors are stored and searched divided by their norm */
+    bool building;   /* pages are WAL-logged at the end of the build, not one by one */
 } HnswGraph;
 
 /* One search for one query: the elements it has met, by tid (hnswgraph.c's hash table). */
@@ -153,7 +156,7 @@ typedef struct HnswSearch {
 extern int hnsw_ef_search;
 
 /* hnsw.c */
-void hnsw_graph_init(HnswGraph *g, Relation index);
+void hnsw_graph_init(HnswGraph *g, Relation index, const HnswMetaPageData *meta);
 HnswOptions *hnsw_options_of(Relation index);
 
 /* hnswgraph.c */
@@ -162,7 +165,7 @@ void hnsw_meta_read(Relation index, HnswMetaPageData *meta);
 void hnsw_meta_init(Relation index, ForkNumber fork, int dims, int m, int ef_construction,
                     bool building);
 double hnsw_distance(HnswGraph *g, Vector *a, Vector *b);
-bool hnsw_indexable(HnswGraph *g, Vector *v);
+Vector *hnsw_index_form(HnswGraph *g, Vector *v);
 void hnsw_search_begin(HnswSearch *s, HnswGraph *g, Vector *query, bool keep_vectors);
 /*
  * Layer 0's ef nearest elements met from the entry point, nearest first, *n of them (fewer

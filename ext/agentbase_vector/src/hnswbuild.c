@@ -53,7 +53,7 @@ static void build_callback(Relation index, ItemPointer tid, Datum *values, bool 
         return;
     old = MemoryContextSwitchTo(bs->tmp);
     v = DatumGetVector(values[0]);
-    if (hnsw_indexable(&bs->graph, v)) {
+    if ((v = hnsw_index_form(&bs->graph, v)) != NULL) {
         hnsw_insert(&bs->graph, v, tid);
         bs->tuples++;
         pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64)bs->tuples);
@@ -67,22 +67,21 @@ IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *info)
     IndexBuildResult *result = palloc(sizeof(IndexBuildResult));
     HnswOptions *opts = hnsw_options_of(index);
     BuildState bs;
+    HnswMetaPageData meta;
     double heap_tuples;
 
     if (RelationGetNumberOfBlocks(index) != 0)
         elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
-    hnsw_graph_init(&bs.graph, index);
-    bs.graph.dims = column_dims(index);
-    bs.graph.m = opts->m;
-    bs.graph.ef_construction = opts->ef_construction;
-    bs.graph.building = true;
     if (opts->ef_construction < 2 * opts->m)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("ef_construction must be greater than or equal to 2 * m")));
+    hnsw_meta_init(index, MAIN_FORKNUM, column_dims(index), opts->m, opts->ef_construction, true);
+    hnsw_meta_read(index, &meta);
+    hnsw_graph_init(&bs.graph, index, &meta);
+    bs.graph.building = true;
     bs.tuples = 0;
     bs.tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw build row", ALLOCSET_DEFAULT_SIZES);
 
-    hnsw_meta_init(index, MAIN_FORKNUM, bs.graph.dims, bs.graph.m, bs.graph.ef_construction, true);
     pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
     pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
                                  (int64)Max(heap->rd_rel->reltuples, 0));
@@ -116,15 +115,12 @@ bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heaptid
     tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert row", ALLOCSET_DEFAULT_SIZES);
     old = MemoryContextSwitchTo(tmp);
     v = DatumGetVector(values[0]);
-    hnsw_graph_init(&g, index);
     hnsw_meta_read(index, &meta);
-    g.dims = meta.dims;
-    g.m = meta.m;
-    g.ef_construction = meta.ef_construction;
+    hnsw_graph_init(&g, index, &meta);
     if (v->dim != g.dims)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("expected %d dimensions, not %d", g.dims, v->dim)));
-    if (hnsw_indexable(&g, v))
+    if ((v = hnsw_index_form(&g, v)) != NULL)
         hnsw_insert(&g, v, heaptid);
     MemoryContextSwitchTo(old);
     MemoryContextDelete(tmp);

@@ -93,7 +93,7 @@ static HnswMetaPageData *meta_of(Page page)
 
 static void meta_check(Relation index, const HnswMetaPageData *meta)
 {
-    if (meta->magic != HNSW_MAGIC || meta->version != HNSW_VERSION)
+    if (meta->magic != HNSW_MAGIC || meta->version < 1 || meta->version > HNSW_VERSION)
         ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
                         errmsg("index \"%s\" is not an hnsw index of version %d",
                                RelationGetRelationName(index), HNSW_VERSION)));
@@ -189,11 +189,28 @@ double hnsw_distance(HnswGraph *g, Vector *a, Vector *b)
         FunctionCall2Coll(g->distance, g->collation, PointerGetDatum(a), PointerGetDatum(b)));
 }
 
-bool hnsw_indexable(HnswGraph *g, Vector *v)
+/*
+ * The vector as the index stores and searches it: v itself, or with a norm function v
+ * divided by its norm (palloc'd) when the graph is normalized; NULL when v has no place in
+ * the index (a norm of zero, or none).
+ */
+Vector *hnsw_index_form(HnswGraph *g, Vector *v)
 {
+    double norm;
+    Vector *r;
+
     if (g->norm == NULL)
-        return true;
-    return DatumGetFloat8(FunctionCall1Coll(g->norm, g->collation, PointerGetDatum(v))) > 0;
+        return v;
+    norm = DatumGetFloat8(FunctionCall1Coll(g->norm, g->collation, PointerGetDatum(v)));
+    if (!(norm > 0) || isinf(norm))
+        return NULL;
+    if (!g->normalized)
+        return v;
+    r = palloc(VARSIZE(v));
+    memcpy(r, v, offsetof(Vector, x));
+    for (int i = 0; i < v->dim; i++)
+        r->x[i] = (float)(v->x[i] / norm);
+    return r;
 }
 
 /* ---- elements ---------------------------------------------------------------------------------
@@ -1154,16 +1171,13 @@ int64 hnsw_relink_unreachable(Relation index)
     HnswMetaPageData meta;
     int64 relinked = 0;
 
-    hnsw_graph_init(&g, index);
     for (int round = 0; round < 5; round++) {
         ItemPointerData *lost;
         Reach reach;
         int n;
 
         hnsw_meta_read(index, &meta);
-        g.dims = meta.dims;
-        g.m = meta.m;
-        g.ef_construction = meta.ef_construction;
+        hnsw_graph_init(&g, index, &meta);
         if (meta.entry_level < 0)
             break;
         n = unreachable(&g, &meta, &reach, &lost);

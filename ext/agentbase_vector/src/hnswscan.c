@@ -35,11 +35,8 @@ IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
     HnswScanState *so = palloc0(sizeof(HnswScanState));
     HnswMetaPageData meta;
 
-    hnsw_graph_init(&so->graph, index);
     hnsw_meta_read(index, &meta);
-    so->graph.dims = meta.dims;
-    so->graph.m = meta.m;
-    so->graph.ef_construction = meta.ef_construction;
+    hnsw_graph_init(&so->graph, index, &meta);
     so->round_cxt =
         AllocSetContextCreate(CurrentMemoryContext, "hnsw scan round", ALLOCSET_DEFAULT_SIZES);
     scan->opaque = so;
@@ -79,8 +76,12 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
             hash_create("hnsw scan returned", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
         MemoryContextSwitchTo(old);
     }
-    if (!hnsw_indexable(&so->graph, so->query))
-        so->query = NULL;
+    if (so->query) {
+        MemoryContext old = MemoryContextSwitchTo(so->round_cxt);
+
+        so->query = hnsw_index_form(&so->graph, so->query);
+        MemoryContextSwitchTo(old);
+    }
 }
 
 /* One more round of the search, with twice the ef of the last. */

@@ -8,6 +8,10 @@
  */
 #include "hnsw.h"
 
+#include <math.h>
+
+#include "distance.h"
+
 #include "access/relation.h"
 #include "catalog/index.h"
 #include "commands/vacuum.h"
@@ -126,14 +130,16 @@ static void corrupt(Relation index, const char *what, BlockNumber blk, OffsetNum
  * Checks, with the writers held off (the meta page's heavyweight lock in share mode): the
  * meta page; every page's special space; that each element's list is a neighbour tuple
  * of the size its level gives; that every link leads to an element of a level at least the
- * link's; that the entry point is an element of the entry level. Returns the number of
- * elements not deleted.
+ * link's; that the entry point is an element of the entry level; where the index stores
+ * vectors divided by their norm, that each is of norm 1. Returns the number of elements not
+ * deleted.
  */
 PG_FUNCTION_INFO_V1(hnsw_index_check);
 Datum hnsw_index_check(PG_FUNCTION_ARGS)
 {
     Relation index = index_open(PG_GETARG_OID(0), AccessShareLock);
     HnswMetaPageData meta;
+    HnswGraph g;
     BlockNumber nblocks;
     int64 live = 0;
     char *copy = palloc(BLCKSZ);
@@ -144,6 +150,7 @@ Datum hnsw_index_check(PG_FUNCTION_ARGS)
                         errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(index))));
     LockPage(index, HNSW_METAPAGE, ShareLock);
     hnsw_meta_read(index, &meta);
+    hnsw_graph_init(&g, index, &meta);
     nblocks = RelationGetNumberOfBlocks(index);
     links = palloc(sizeof(ItemPointerData) * (2 * meta.m + HNSW_MAX_LEVEL * meta.m));
     if (meta.entry_level >= 0) {
@@ -179,6 +186,8 @@ Datum hnsw_index_check(PG_FUNCTION_ARGS)
                 corrupt(index, "a tuple of unknown type", blk, off);
             if (HNSW_ELEMENT_VECTOR(t)->dim != meta.dims)
                 corrupt(index, "an element of another dimension", blk, off);
+            if (g.normalized && fabs(ab_vec_norm(HNSW_ELEMENT_VECTOR(t)->x, meta.dims) - 1) > 1e-4)
+                corrupt(index, "an element whose vector is not of norm 1", blk, off);
             if (tuple_at(index, nblocks, &t->neighbortid, &level, &count) != HNSW_NEIGHBOR_TUPLE ||
                 count != slots)
                 corrupt(index, "an element whose neighbour list is missing or of the wrong size",
