@@ -204,6 +204,54 @@ static int write_all(int fd, const char *p, size_t n, struct ab_error *err)
 }
 
 /* ======================================================================================
+ * The two commands' arguments: `<name> [--FILE FILE|-] [--FLAG]`
+ * ====================================================================================== */
+
+struct file_cmd {
+    const char *name, *help;
+    const char *file_opt; /* output or input */
+    const char *flag_opt; /* the command's one flag */
+    const char *std_name; /* what "-" means */
+    int std_fd;
+};
+
+/* Fills *file and *flag; returns -1 when the command is to run, else its exit status. */
+static int parse_file_cmd(const struct file_cmd *fc, int argc, char **argv, const char **file,
+                          bool *flag)
+{
+    const struct option opts[] = {{fc->file_opt, required_argument, 0, 'f'},
+                                  {fc->flag_opt, no_argument, 0, 'F'},
+                                  {"help", no_argument, 0, 'h'},
+                                  {0, 0, 0, 0}};
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(fc->help, stdout);
+            return AB_EXIT_OK;
+        }
+        if (c == 'f')
+            *file = optarg;
+        else if (c == 'F')
+            *flag = true;
+        else
+            return ab_cli_usage_error(fc->name, "unknown or incomplete option '%s'",
+                                      argv[optind - 1]);
+    }
+    if (optind < argc)
+        return ab_cli_usage_error(fc->name, "unexpected argument '%s'", argv[optind]);
+    if (!**file)
+        return ab_cli_usage_error(fc->name, "--%s needs a file name, or - for %s", fc->file_opt,
+                                  fc->std_name);
+    if (strcmp(*file, "-") == 0 && isatty(fc->std_fd))
+        return ab_cli_usage_error(fc->name, "%s is a terminal: give --%s FILE, or redirect it",
+                                  fc->std_name, fc->file_opt);
+    return -1;
+}
+
+/* ======================================================================================
  * dump
  * ====================================================================================== */
 
@@ -401,10 +449,12 @@ static int dump_header(PGconn *conn, const struct dump_opts *o, struct ab_buf *h
     PQclear(res);
     if (rc)
         return ab_error_set(err, rc, "the dump's header is too large");
-    if ((rc = ab_buf_puts(foot, "\n-- The database's settings and privileges.\n")) ||
-        (rc = query_text(conn, dump_footer_sql, foot, err)) ||
-        (rc = ab_buf_puts(foot, "\n" DUMP_END)))
-        return rc < 0 && err->code ? rc : ab_error_set(err, AB_ETOOBIG, "footer too large");
+    if (ab_buf_puts(foot, "\n-- The database's settings and privileges.\n"))
+        return ab_error_set(err, AB_ETOOBIG, "the dump's footer is too large");
+    if ((rc = query_text(conn, dump_footer_sql, foot, err)))
+        return rc;
+    if (ab_buf_puts(foot, "\n" DUMP_END))
+        return ab_error_set(err, AB_ETOOBIG, "the dump's footer is too large");
     return 0;
 }
 
@@ -519,36 +569,14 @@ out:
 
 int ab_cli_dump(const struct ab_config *cfg, int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
-                                         {"role-passwords", no_argument, 0, 'p'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct file_cmd fc = {"dump",           dump_help,         "output",
+                                       "role-passwords", "standard output", 1};
     struct dump_opts o = {.output = "-"};
     struct ab_error err;
-    int c;
+    int code = parse_file_cmd(&fc, argc, argv, &o.output, &o.passwords);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(dump_help, stdout);
-            return AB_EXIT_OK;
-        }
-        if (c == 'o')
-            o.output = optarg;
-        else if (c == 'p')
-            o.passwords = true;
-        else
-            return ab_cli_usage_error("dump", "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
-    }
-    if (optind < argc)
-        return ab_cli_usage_error("dump", "unexpected argument '%s'", argv[optind]);
-    if (!*o.output)
-        return ab_cli_usage_error("dump", "--output needs a file name, or - for standard output");
-    if (strcmp(o.output, "-") == 0 && isatty(1))
-        return ab_cli_usage_error("dump", "standard output is a terminal: give --output FILE, "
-                                          "or redirect it");
+    if (code >= 0)
+        return code;
     return dump_run(cfg, &o, &err) ? ab_cli_fail(&err) : AB_EXIT_OK;
 }
 
@@ -835,35 +863,12 @@ out:
 
 int ab_cli_load(const struct ab_config *cfg, int argc, char **argv)
 {
-    static const struct option opts[] = {{"input", required_argument, 0, 'i'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct file_cmd fc = {"load", load_help, "input", "force", "standard input", 0};
     struct load_opts o = {.input = "-"};
     struct ab_error err;
-    int c;
+    int code = parse_file_cmd(&fc, argc, argv, &o.input, &o.force);
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(load_help, stdout);
-            return AB_EXIT_OK;
-        }
-        if (c == 'i')
-            o.input = optarg;
-        else if (c == 'f')
-            o.force = true;
-        else
-            return ab_cli_usage_error("load", "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
-    }
-    if (optind < argc)
-        return ab_cli_usage_error("load", "unexpected argument '%s'", argv[optind]);
-    if (!*o.input)
-        return ab_cli_usage_error("load", "--input needs a file name, or - for standard input");
-    if (strcmp(o.input, "-") == 0 && isatty(0))
-        return ab_cli_usage_error("load", "standard input is a terminal: give --input FILE, or "
-                                          "redirect it");
+    if (code >= 0)
+        return code;
     return load_run(cfg, &o, &err) ? ab_cli_fail(&err) : AB_EXIT_OK;
 }

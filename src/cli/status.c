@@ -58,28 +58,22 @@ static const char status_help[] =
 /* The relations of agentbase's schemas, for the per-table sections. */
 #define OUR_SCHEMAS "('agentbase', 'agentbase_migrate')"
 
-static const char server_sql[] =
-    "SELECT json_build_object("
-    " 'version', current_setting('server_version'),"
-    " 'database', current_database(),"
-    " 'database_bytes', pg_database_size(current_database()),"
-    " 'in_recovery', pg_is_in_recovery(),"
-    " 'started_at', pg_postmaster_start_time(),"
-    " 'uptime_s', floor(extract(epoch FROM now() - pg_postmaster_start_time()))::bigint,"
-    " 'schema_version', (SELECT max(version) FROM agentbase_migrate.versions),"
-    " 'max_connections', current_setting('max_connections')::int)";
+/* SCHEMA_VERSION: the expression of the schema version (NULL before any migration). */
+#define SERVER_SQL(SCHEMA_VERSION)                                                                 \
+    "SELECT json_build_object("                                                                    \
+    " 'version', current_setting('server_version'),"                                               \
+    " 'database', current_database(),"                                                             \
+    " 'database_bytes', pg_database_size(current_database()),"                                     \
+    " 'in_recovery', pg_is_in_recovery(),"                                                         \
+    " 'started_at', pg_postmaster_start_time(),"                                                   \
+    " 'uptime_s', floor(extract(epoch FROM now() - pg_postmaster_start_time()))::bigint,"          \
+    " 'schema_version', " SCHEMA_VERSION ","                                                       \
+    " 'max_connections', current_setting('max_connections')::int)"
 
+static const char server_sql[] =
+    SERVER_SQL("(SELECT max(version) FROM agentbase_migrate.versions)");
 /* Without the schema agentbase_migrate the server section still answers. */
-static const char server_unmigrated_sql[] =
-    "SELECT json_build_object("
-    " 'version', current_setting('server_version'),"
-    " 'database', current_database(),"
-    " 'database_bytes', pg_database_size(current_database()),"
-    " 'in_recovery', pg_is_in_recovery(),"
-    " 'started_at', pg_postmaster_start_time(),"
-    " 'uptime_s', floor(extract(epoch FROM now() - pg_postmaster_start_time()))::bigint,"
-    " 'schema_version', NULL,"
-    " 'max_connections', current_setting('max_connections')::int)";
+static const char server_unmigrated_sql[] = SERVER_SQL("NULL");
 
 static const char connections_sql[] =
     "SELECT coalesce(json_agg(json_build_object('state', state, 'this_database', here, "
