@@ -4,7 +4,7 @@
 # pgTAP suites; load refuses a non-empty database without --force, and a dump cut short
 # loads nothing.
 source "$(dirname "$0")/../lib.sh"
-plan 34
+plan 35
 
 # Per table of agentbase's schemas (partitions included), its row count, as the superuser.
 row_counts() {
@@ -121,6 +121,9 @@ like "$out" "cannot open $dst_home/missing.sql: No such file or directory" "a mi
 echo "SELECT 1;" >"$dst_home/other.sql"
 out=$("$AB_BIN" load --input "$dst_home/other.sql" 2>&1)
 like "$out" "is not a dump of agentbase dump" "a file that is not a dump is refused before anything runs"
+out=$(AGENTBASE_PG_BINDIR=$dst_home "$AB_BIN" dump --output "$dst_home/x.sql" 2>&1); rc=$?
+ok "$([ "$rc" = 1 ] && echo "$out" | grep -q "AGENTBASE_PG_BINDIR=$dst_home has no pg_dump program" && echo 0)" \
+    "dump names an AGENTBASE_PG_BINDIR without pg_dump"
 "$AB_BIN" pg stop >/dev/null
 out=$(env -u DATABASE_URL "$AB_BIN" dump --output "$dst_home/x.sql" 2>&1); rc=$?
 ok "$([ "$rc" = 1 ] && echo "$out" | grep -q 'is the embedded cluster running' && echo 0)" \
