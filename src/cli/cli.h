@@ -21,6 +21,9 @@ int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_secrets(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_users(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_db(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_dump(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_load(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_status(const struct ab_config *cfg, int argc, char **argv);
 
 /* ---- shared by the commands ----------------------------------------------------------- */
 

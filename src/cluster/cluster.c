@@ -179,31 +179,23 @@ static int read_data_major(const struct ab_cluster *c)
 }
 
 /*
- * AGENTBASE_PG_BINDIR when set; else the version that made the data directory; else the
- * newest PostgreSQL under /usr/lib/postgresql.
+ * The PostgreSQL under /usr/lib/postgresql whose bin directory has both programs: version
+ * want when it has them, else the newest at least min. 0 when there is none.
  */
-static int find_bindir(struct ab_cluster *c, struct ab_error *err)
+static int scan_bindirs(const char *prog1, const char *prog2, int want, int min)
 {
-    const char *env = getenv("AGENTBASE_PG_BINDIR");
-    int want = read_data_major(c), best = 0;
     struct dirent *de;
     char dir[PATH_MAX];
-    DIR *d;
+    int best = 0;
+    DIR *d = opendir(PG_LIB_ROOT);
 
-    if (env && *env) {
-        if (!is_program(env, "initdb") || !is_program(env, "pg_ctl"))
-            return ab_error_set(err, AB_ENOTFOUND,
-                                "AGENTBASE_PG_BINDIR=%s has no initdb and pg_ctl programs", env);
-        snprintf(c->bindir, sizeof(c->bindir), "%s", env);
-        return 0;
-    }
-    d = opendir(PG_LIB_ROOT);
     while (d && (de = readdir(d))) {
         int v = atoi(de->d_name);
 
-        if (v <= 0 || snprintf(dir, sizeof(dir), PG_LIB_ROOT "/%d/bin", v) >= (int)sizeof(dir))
+        if (v <= 0 || v < min ||
+            snprintf(dir, sizeof(dir), PG_LIB_ROOT "/%d/bin", v) >= (int)sizeof(dir))
             continue;
-        if (!is_program(dir, "initdb") || !is_program(dir, "pg_ctl"))
+        if (!is_program(dir, prog1) || !is_program(dir, prog2))
             continue;
         if (v == want) {
             best = v;
@@ -214,6 +206,26 @@ static int find_bindir(struct ab_cluster *c, struct ab_error *err)
     }
     if (d)
         closedir(d);
+    return best;
+}
+
+/*
+ * AGENTBASE_PG_BINDIR when set; else the version that made the data directory; else the
+ * newest PostgreSQL under /usr/lib/postgresql.
+ */
+static int find_bindir(struct ab_cluster *c, struct ab_error *err)
+{
+    const char *env = getenv("AGENTBASE_PG_BINDIR");
+    int best;
+
+    if (env && *env) {
+        if (!is_program(env, "initdb") || !is_program(env, "pg_ctl"))
+            return ab_error_set(err, AB_ENOTFOUND,
+                                "AGENTBASE_PG_BINDIR=%s has no initdb and pg_ctl programs", env);
+        snprintf(c->bindir, sizeof(c->bindir), "%s", env);
+        return 0;
+    }
+    best = scan_bindirs("initdb", "pg_ctl", read_data_major(c), 0);
     if (!best) {
         ab_error_set(err, AB_ENOTFOUND,
                      "PostgreSQL server programs not found (looked in " PG_LIB_ROOT "/*/bin)");
@@ -223,6 +235,38 @@ static int find_bindir(struct ab_cluster *c, struct ab_error *err)
         return AB_ENOTFOUND;
     }
     snprintf(c->bindir, sizeof(c->bindir), PG_LIB_ROOT "/%d/bin", best);
+    return 0;
+}
+
+int ab_cluster_find_program(const char *name, int server_major, char *out, size_t n,
+                            struct ab_error *err)
+{
+    const char *env = getenv("AGENTBASE_PG_BINDIR");
+    char dir[PATH_MAX];
+    int v;
+
+    if (env && *env) {
+        if (!is_program(env, name))
+            return ab_error_set(err, AB_ENOTFOUND, "AGENTBASE_PG_BINDIR=%s has no %s program", env,
+                                name);
+        if (ab_path_join(out, n, env, name))
+            return ab_error_set(err, AB_ETOOBIG, "path too long: %s", env);
+        return 0;
+    }
+    v = scan_bindirs(name, name, server_major, server_major);
+    if (!v) {
+        ab_error_set(err, AB_ENOTFOUND,
+                     "no %s of PostgreSQL %d or newer (looked in " PG_LIB_ROOT "/*/bin)", name,
+                     server_major);
+        ab_error_hint(err,
+                      "install postgresql-client-%d (the server is PostgreSQL %d), or set "
+                      "AGENTBASE_PG_BINDIR to the bin directory that holds %s",
+                      server_major, server_major, name);
+        return AB_ENOTFOUND;
+    }
+    snprintf(dir, sizeof(dir), PG_LIB_ROOT "/%d/bin", v);
+    if (ab_path_join(out, n, dir, name))
+        return ab_error_set(err, AB_ETOOBIG, "path too long: %s", dir);
     return 0;
 }
 

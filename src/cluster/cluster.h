@@ -67,6 +67,14 @@ int ab_cluster_url(struct ab_cluster *c, const char *dbname, bool tcp, char *out
 int ab_cluster_url_as(struct ab_cluster *c, const char *user, const char *dbname, bool tcp,
                       char *out, size_t n, struct ab_error *err) AB_MUSTCHECK;
 
+/*
+ * The full path of PostgreSQL's client program name (pg_dump, psql) for a server of
+ * server_major: from AGENTBASE_PG_BINDIR when set, else /usr/lib/postgresql/<that
+ * major>/bin, else the newest newer one (pg_dump refuses servers newer than itself).
+ */
+int ab_cluster_find_program(const char *name, int server_major, char *out, size_t n,
+                            struct ab_error *err) AB_MUSTCHECK;
+
 /* The connection string commands use: DATABASE_URL, or the embedded cluster's socket URL. */
 int ab_cluster_conninfo(const struct ab_config *cfg, char *out, size_t n,
                         struct ab_error *err) AB_MUSTCHECK;
