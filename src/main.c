@@ -27,6 +27,8 @@ static const struct command commands[] = {
      "set a user's password: users set-password --tenant SLUG --email EMAIL"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
     {"db", ab_cli_db, "development only: db reset --dev (down to 0, up, seed --dev)"},
+    {"backup", ab_cli_backup, "pgBackRest backups of the embedded cluster: take, list, verify"},
+    {"restore", ab_cli_restore, "restore the embedded cluster from a backup, to a time or latest"},
     {"maintain", ab_cli_maintain, "periodic jobs: expire holds, resets, rollups, partitions"},
     {"secrets", ab_cli_secrets, "stored secrets' key ring: status, verify, rotate, new-key"},
     {"docs", ab_cli_docs, "write the data dictionary and ER diagram into docs/schema/"},
