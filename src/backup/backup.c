@@ -529,6 +529,8 @@ void ab_backup_info_free(struct ab_backup_info *info)
 
 int ab_backup_verify(struct ab_backup *b, FILE *out, struct ab_error *err)
 {
+    static const char *const verify_args[] = {"--output=text", NULL};
+    struct ab_buf report = {0};
     bool running;
     int port, rc;
 
@@ -541,13 +543,24 @@ int ab_backup_verify(struct ab_backup *b, FILE *out, struct ab_error *err)
             return rc;
         fprintf(out, "check:  ok: the cluster's WAL reaches the repository %s\n",
                 b->object_store ? "(object store)" : b->repo);
+        fflush(out);
     } else {
         fprintf(out, "check:  skipped: the cluster is not running\n");
     }
-    if ((rc = run(b, "verify", NULL, NULL, err)))
-        return rc;
+    /* verify exits 0 whatever it finds: its report says "status: error" when it found any */
+    if ((rc = run(b, "verify", verify_args, &report, err)))
+        goto out;
+    if (strstr(ab_buf_str(&report), "status: error")) {
+        rc = ab_error_set(err, AB_EIO, "the repository holds damaged or missing files");
+        ab_error_detail(err, "%s", ab_buf_str(&report));
+        ab_error_hint(err, "take a new full backup (agentbase backup --type full), and find "
+                           "out what damaged the repository");
+        goto out;
+    }
     fprintf(out, "verify: ok: every backup and WAL file in the repository is whole\n");
-    return 0;
+out:
+    ab_buf_free(&report);
+    return rc;
 }
 
 void ab_backup_due(const struct ab_backup *b, const struct ab_backup_info *info, time_t now,

@@ -75,7 +75,7 @@ static int cmd_list(struct ab_backup *b)
         printf("no backups yet in %s (%s)\n", b->object_store ? "the object store" : b->repo,
                info.status);
     } else {
-        printf("%-20s %-5s %-20s %-20s %9s %9s\n", "LABEL", "TYPE", "STARTED (UTC)",
+        printf("%-33s %-4s %-19s %-19s %8s %8s\n", "LABEL", "TYPE", "STARTED (UTC)",
                "FINISHED (UTC)", "SIZE", "STORED");
     }
     for (size_t i = 0; i < info.n; i++) {
@@ -85,7 +85,7 @@ static int cmd_list(struct ab_backup *b)
         strftime(stop, sizeof(stop), "%Y-%m-%d %H:%M:%S", gmtime_r(&info.sets[i].stop, &tm));
         print_size(info.sets[i].size, size, sizeof(size));
         print_size(info.sets[i].repo_size, repo, sizeof(repo));
-        printf("%-20s %-5s %-20s %-20s %9s %9s\n", info.sets[i].label, info.sets[i].type, start,
+        printf("%-33s %-4s %-19s %-19s %8s %8s\n", info.sets[i].label, info.sets[i].type, start,
                stop, size, repo);
     }
     if (info.wal_min[0])
