@@ -59,7 +59,8 @@ static void usage(FILE *out)
           "  AGENTBASE_SECRET_KEY_FILE  a file holding that key ring (default on the\n"
           "                             embedded cluster: $AGENTBASE_HOME/secret-keys)\n"
           "  AGENTBASE_PG_BINDIR PostgreSQL programs for the embedded cluster\n"
-          "                      (default: the newest under /usr/lib/postgresql)\n",
+          "                      (default: the newest under /usr/lib/postgresql)\n"
+          "  AGENTBASE_BACKUP_*  the embedded cluster's backups (agentbase backup --help)\n",
           out);
 }
 

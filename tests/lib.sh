@@ -118,6 +118,9 @@ ab_done() { [ "$_ab_failed" -eq 0 ]; }
 #                    then the status on a line of its own
 # ab_usage_client N  reserve -> settle cycles until the server is gone; every reservation id
 #                    whose settle was answered 200 goes to $AGENTBASE_HOME/acked.N
+# ab_usage_acked     once the clients are done: sets acked (the reservation ids whose settle
+#                    was answered 200, a line each), n (how many) and ids (quoted, with commas)
+# ab_usage_settled   prints how many of those are settled, each with its ai_requests row
 # AB_LEDGER_INVARIANTS  a query: how many wallets disagree with their ledger or open holds
 ab_usage_setup() {
     q -c "INSERT INTO agentbase.tenants (slug, name, plan) VALUES ('crash', 'Crash', 'enterprise')"
@@ -148,6 +151,16 @@ ab_usage_client() {
             "{\"input_tokens\": $((100 + i % 300)), \"output_tokens\": $((i % 700))}") || return 0
         [ "$(echo "$out" | tail -n 1)" = 200 ] && echo "$id" >>"$AGENTBASE_HOME/acked.$c"
     done
+}
+ab_usage_acked() {
+    acked=$(cat "$AGENTBASE_HOME"/acked.* 2>/dev/null | sort -u)
+    n=$(echo "$acked" | grep -c .)
+    ids=$(echo "$acked" | sed "s/.*/'&'/" | paste -sd,)
+}
+ab_usage_settled() {
+    q -c "SELECT count(*) FROM agentbase.token_holds h JOIN agentbase.ai_requests r
+           ON r.tenant_id = h.tenant_id AND r.id = h.ai_request_id
+          WHERE h.id IN ($ids) AND h.status = 'settled' AND r.reservation_id = h.id"
 }
 # Wallets against their ledgers, and against their open holds.
 AB_LEDGER_INVARIANTS="SELECT count(*) FILTER (WHERE NOT (w.balance = l.owned AND w.held = l.held

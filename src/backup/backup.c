@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -911,10 +912,12 @@ static bool monitor_info(struct ab_backup_monitor *m, time_t *newest, char *labe
                           "info",
                           NULL};
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
     struct ab_backup_info info;
     struct ab_error err;
     struct ab_buf out;
-    int pipefd[2], status;
+    int pipefd[2], status, rc;
     char chunk[4096];
     ssize_t got;
     pid_t pid;
@@ -927,13 +930,22 @@ static bool monitor_info(struct ab_backup_monitor *m, time_t *newest, char *labe
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (posix_spawn(&pid, m->b.program, &fa, NULL, argv, environ) != 0) {
-        posix_spawn_file_actions_destroy(&fa);
+    /* The server blocks SIGTERM and SIGINT and ignores SIGPIPE: pgBackRest gets neither. */
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(&pid, m->b.program, &fa, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
         close(pipefd[0]);
         close(pipefd[1]);
         return false;
     }
-    posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     ab_buf_init(&out, INFO_MAX_BYTES);
     while ((got = read(pipefd[0], chunk, sizeof(chunk))) > 0)

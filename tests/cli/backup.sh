@@ -4,7 +4,7 @@
 # taken under accounting load restores every acknowledged settle with its ledger;
 # /readyz and /metrics say when archiving fails; bad input gets a clear error.
 source "$(dirname "$0")/../lib.sh"
-plan 45
+plan 46
 
 ab_home
 ab_pg_start
@@ -128,19 +128,18 @@ sleep 1
 kill -TERM $server
 wait $server
 wait
-acked=$(cat "$AGENTBASE_HOME"/acked.* 2>/dev/null | sort -u)
-n=$(echo "$acked" | grep -c .)
+ab_usage_acked
 diag "$n settles were answered 200 during the backup"
 [ "$n" -gt 20 ]
 ok $? "the clients settled reservations around the backup"
 "$AB_BIN" restore --force --to-latest >/dev/null 2>&1
 is "$?" 0 "restore --force --to-latest"
-ids=$(echo "$acked" | sed "s/.*/'&'/" | paste -sd,)
-is "$(q -c "SELECT count(*) FROM agentbase.token_holds h JOIN agentbase.ai_requests r
-             ON r.tenant_id = h.tenant_id AND r.id = h.ai_request_id
-            WHERE h.id IN ($ids) AND h.status = 'settled' AND r.reservation_id = h.id")" "$n" \
+is "$(ab_usage_settled)" "$n" \
     "every settle answered 200 is in the restored database, with its ai_requests row"
 is "$(q -c "$AB_LEDGER_INVARIANTS")" 0 "every wallet agrees with its ledger and its holds"
+AGENTBASE_BACKUP_RETAIN_FULL=1 "$AB_BIN" backup --type full >/dev/null 2>&1
+is "$("$AB_BIN" backup list | grep -cE '^[0-9]{8}-')" 1 \
+    "with AGENTBASE_BACKUP_RETAIN_FULL=1 a new full backup expires the older ones"
 
 # ---- WAL archiving broken on purpose -------------------------------------------------------
 ab_serve "$AGENTBASE_HOME" AGENTBASE_BACKUP_CHECK_INTERVAL=1 AGENTBASE_METRICS_TOKEN=tok

@@ -16,15 +16,11 @@ sleep 4
 kill -KILL $server
 wait $server 2>/dev/null
 wait
-acked=$(cat "$AGENTBASE_HOME"/acked.* 2>/dev/null | sort -u)
-n=$(echo "$acked" | grep -c .)
+ab_usage_acked
 diag "$n settles were answered 200 before the SIGKILL"
 [ "$n" -gt 20 ]
 ok $? "the clients settled reservations before the crash"
-ids=$(echo "$acked" | sed "s/.*/'&'/" | paste -sd,)
-is "$(q -c "SELECT count(*) FROM agentbase.token_holds h JOIN agentbase.ai_requests r
-             ON r.tenant_id = h.tenant_id AND r.id = h.ai_request_id
-            WHERE h.id IN ($ids) AND h.status = 'settled' AND r.reservation_id = h.id")" "$n" \
+is "$(ab_usage_settled)" "$n" \
     "every settle answered 200 is in the database, with its ai_requests row"
 
 is "$(q -c "$AB_LEDGER_INVARIANTS")" 0 "after the crash every wallet agrees with its ledger and its holds"

@@ -49,10 +49,14 @@ static void test_time_with_a_zone_and_fraction(void **state)
 
 static void test_time_refuses_what_is_not_one(void **state)
 {
-    static const char *const bad[] = {"yesterday",           "2026-02-30 12:00",
-                                      "2026-03-14",          "2026-03-14 25:00",
-                                      "2026-03-14 15:09:26 ", "2026-03-14 15:09:26+1",
-                                      "2026-03-14 15:09:26.", "1969-12-31 23:59:59"};
+    static const char *const bad[] = {"yesterday",
+                                      "2026-02-30 12:00",
+                                      "2026-03-14",
+                                      "2026-03-14 25:00",
+                                      "2026-03-14 15:09:26 ",
+                                      "2026-03-14 15:09:26+1",
+                                      "2026-03-14 15:09:26.",
+                                      "1969-12-31 23:59:59"};
     struct ab_error err;
     time_t t;
     long usec;
