@@ -35,7 +35,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(OPT) $(LDFLAGS)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/pg/*.c src/cluster/*.c src/migrate/*.c src/auth/*.c src/http/*.c \
+LIB_SRC := $(sort $(wildcard src/core/*.c src/pg/*.c src/cluster/*.c src/backup/*.c src/migrate/*.c src/auth/*.c src/http/*.c \
 	src/secret/*.c src/usage/*.c src/api/*.c src/app/*.c src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/embedded.o
 BIN := $(BUILD)/agentbase

@@ -27,6 +27,8 @@ static const struct command commands[] = {
      "set a user's password: users set-password --tenant SLUG --email EMAIL"},
     {"seed", ab_cli_seed, "load reference data (plans, prices, MCP registry); --dev adds a demo"},
     {"db", ab_cli_db, "development only: db reset --dev (down to 0, up, seed --dev)"},
+    {"backup", ab_cli_backup, "pgBackRest backups of the embedded cluster: take, list, verify"},
+    {"restore", ab_cli_restore, "restore the embedded cluster from a backup, to a time or latest"},
     {"dump", ab_cli_dump, "write a logical export (roles, settings, pg_dump) that load restores"},
     {"load", ab_cli_load, "restore a dump into an empty database (--force: replace its content)"},
     {"status", ab_cli_status, "sizes, bloat, dead tuples, old transactions, replication, backups"},
@@ -60,7 +62,8 @@ static void usage(FILE *out)
           "  AGENTBASE_SECRET_KEY_FILE  a file holding that key ring (default on the\n"
           "                             embedded cluster: $AGENTBASE_HOME/secret-keys)\n"
           "  AGENTBASE_PG_BINDIR PostgreSQL programs for the embedded cluster\n"
-          "                      (default: the newest under /usr/lib/postgresql)\n",
+          "                      (default: the newest under /usr/lib/postgresql)\n"
+          "  AGENTBASE_BACKUP_*  the embedded cluster's backups (agentbase backup --help)\n",
           out);
 }
 

@@ -9,6 +9,7 @@
 #   ab_hold SQL CHECK  open a psql transaction, run SQL (which takes locks) in it, and keep
 #                      it open until ab_release; returns once the query CHECK prints 1
 #   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
+#   ab_usage_setup, ab_usage_client ...: an accounting load (see its section below)
 #
 # Cleanup runs on exit, on failure and on SIGINT/SIGTERM: every cluster started here is
 # stopped (immediately, it holds nothing of value) and its directory deleted.
@@ -109,3 +110,66 @@ like() {
 }
 # Exit status for the end of a script.
 ab_done() { [ "$_ab_failed" -eq 0 ]; }
+
+# ---- accounting load (usage_crash.sh, backup.sh) --------------------------------------------
+# ab_usage_setup     tenant 'crash' (enterprise) with 20 users of 1,000,000 tokens each; sets
+#                    users (their ids) and key (a usage:write key of the tenant)
+# ab_usage_post PATH BODY [IDEMPOTENCY-KEY]   POST to $url with that key: prints the body,
+#                    then the status on a line of its own
+# ab_usage_client N  reserve -> settle cycles until the server is gone; every reservation id
+#                    whose settle was answered 200 goes to $AGENTBASE_HOME/acked.N
+# ab_usage_acked     once the clients are done: sets acked (the reservation ids whose settle
+#                    was answered 200, a line each), n (how many) and ids (quoted, with commas)
+# ab_usage_settled   prints how many of those are settled, each with its ai_requests row
+# AB_LEDGER_INVARIANTS  a query: how many wallets disagree with their ledger or open holds
+ab_usage_setup() {
+    q -c "INSERT INTO agentbase.tenants (slug, name, plan) VALUES ('crash', 'Crash', 'enterprise')"
+    q -c "INSERT INTO agentbase.users (tenant_id, email, username)
+          SELECT t.id, 'u' || n || '@crash.test', 'u' || n
+            FROM agentbase.tenants t, generate_series(1, 20) n WHERE t.slug = 'crash'" \
+      -c "SELECT count(agentbase.adjust_user_tokens(id, 1000000, 'credit')) FROM agentbase.users
+           WHERE email LIKE '%@crash.test'" >/dev/null
+    users=($(q -c "SELECT id FROM agentbase.users WHERE email LIKE '%@crash.test'"))
+    key=$("$AB_BIN" keys create --tenant crash --scopes usage:write 2>/dev/null)
+}
+ab_usage_post() {
+    curl -s -m 10 -w '\n%{http_code}\n' -H "Authorization: Bearer $key" \
+        ${3:+-H "Idempotency-Key: $3"} -d "$2" "$url$1"
+}
+ab_usage_client() {
+    local c=$1 i=0 out code id
+    while :; do
+        i=$((i + 1))
+        out=$(ab_usage_post /v1/usage/reservations "{\"user_id\": \"${users[$(((c * 7 + i) % 20))]}\",
+              \"provider\": \"openai\", \"model\": \"gpt-4o-mini\", \"estimated_input_tokens\": 500,
+              \"max_output_tokens\": 500, \"expires_in_seconds\": 3}" "crash-$c-$i") || return 0
+        code=$(echo "$out" | tail -n 1)
+        [ "$code" = 000 ] && return 0
+        [ "$code" = 201 ] || continue
+        id=$(echo "$out" | grep -o '"id": "[^"]*"' | head -n 1 | cut -d'"' -f4)
+        out=$(ab_usage_post "/v1/usage/reservations/$id/settle" \
+            "{\"input_tokens\": $((100 + i % 300)), \"output_tokens\": $((i % 700))}") || return 0
+        [ "$(echo "$out" | tail -n 1)" = 200 ] && echo "$id" >>"$AGENTBASE_HOME/acked.$c"
+    done
+}
+ab_usage_acked() {
+    acked=$(cat "$AGENTBASE_HOME"/acked.* 2>/dev/null | sort -u)
+    n=$(echo "$acked" | grep -c .)
+    ids=$(echo "$acked" | sed "s/.*/'&'/" | paste -sd,)
+}
+ab_usage_settled() {
+    q -c "SELECT count(*) FROM agentbase.token_holds h JOIN agentbase.ai_requests r
+           ON r.tenant_id = h.tenant_id AND r.id = h.ai_request_id
+          WHERE h.id IN ($ids) AND h.status = 'settled' AND r.reservation_id = h.id"
+}
+# Wallets against their ledgers, and against their open holds.
+AB_LEDGER_INVARIANTS="SELECT count(*) FILTER (WHERE NOT (w.balance = l.owned AND w.held = l.held
+                    AND w.held = h.open AND w.balance >= w.held AND w.overage >= 0))
+              FROM agentbase.token_wallets w,
+                   LATERAL (SELECT sum(CASE entry_type WHEN 'credit' THEN amount
+                              WHEN 'debit' THEN -amount WHEN 'adjustment' THEN amount END) AS owned,
+                                   coalesce(sum(CASE entry_type WHEN 'reserve' THEN amount
+                              WHEN 'release' THEN -amount END), 0) AS held
+                              FROM agentbase.token_ledger WHERE wallet_id = w.id) l,
+                   LATERAL (SELECT coalesce(sum(amount), 0) AS open FROM agentbase.token_holds
+                             WHERE wallet_id = w.id AND status = 'held') h"

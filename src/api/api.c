@@ -1,5 +1,6 @@
 #include "api/api.h"
 #include "auth/auth.h"
+#include "backup/backup.h"
 #include "migrate/migrate.h"
 
 #include <pthread.h>
@@ -21,6 +22,39 @@ static int get_healthz(void *app, struct ab_req *req)
     return ab_buf_puts(&req->out, "{\"status\":\"ok\"}");
 }
 
+/*
+ * The backups of the embedded cluster, as the monitor last saw them (backup.h): reported
+ * beside readiness, never a reason to be unready. A failing archive endangers recovery,
+ * not this request: taking every instance out of the load balancer for it would turn a
+ * risk into an outage. /metrics carries the same for alerts.
+ */
+static int readyz_backup(struct ab_app *app, struct ab_req *req)
+{
+    struct ab_backup_status st;
+    int rc;
+
+    ab_backup_monitor_status(app->backup, &st);
+    if (!st.managed)
+        return 0;
+    rc = ab_buf_printf(&req->out, ",\"backup\":{\"archiving\":\"%s\"",
+                       !st.checked || !st.archiving_ok ? "unknown"
+                       : st.failing                    ? "failing"
+                                                       : "ok");
+    if (!rc && st.failing && st.archiving_ok)
+        rc = ab_buf_printf(&req->out, ",\"failed_wal\":\"%s\"", st.last_failed_wal);
+    if (!rc && st.newest)
+        rc = ab_buf_printf(&req->out, ",\"newest_backup\":\"%s\",\"newest_backup_age_seconds\":%ld",
+                           st.newest_label, (long)(time(NULL) - st.newest));
+    else if (!rc)
+        rc = ab_buf_puts(&req->out, ",\"newest_backup\":null,\"newest_backup_age_seconds\":null");
+    if (!rc)
+        rc = ab_buf_printf(&req->out, ",\"repository\":\"%s\"}",
+                           !st.checked  ? "unknown"
+                           : st.info_ok ? "ok"
+                                        : "unreadable");
+    return rc;
+}
+
 /* Ready when PostgreSQL answers and holds the schema version this binary expects. */
 static int get_readyz(void *appv, struct ab_req *req)
 {
@@ -39,7 +73,46 @@ static int get_readyz(void *appv, struct ab_req *req)
         return ab_http_error(req, 503, "not_migrated",
                              "the database is at schema version %d, this agentbase needs %d",
                              version, app->schema_head);
-    return ab_buf_printf(&req->out, "{\"status\":\"ready\",\"schema_version\":%d}", version);
+    if ((rc = ab_buf_printf(&req->out, "{\"status\":\"ready\",\"schema_version\":%d", version)) ||
+        (rc = readyz_backup(app, req)))
+        return rc;
+    return ab_buf_puts(&req->out, "}");
+}
+
+/* The embedded cluster's backups and WAL archiving; absent elsewhere, and until first seen. */
+static int metrics_backup(struct ab_app *app, struct ab_buf *out)
+{
+    struct ab_backup_status st;
+    int rc;
+
+    ab_backup_monitor_status(app->backup, &st);
+    if (!st.managed || !st.checked)
+        return 0;
+    rc = ab_buf_printf(out,
+                       "# HELP agentbase_backup_newest_age_seconds Seconds since the newest backup "
+                       "finished (-1: none yet).\n"
+                       "# TYPE agentbase_backup_newest_age_seconds gauge\n"
+                       "agentbase_backup_newest_age_seconds %ld\n"
+                       "# HELP agentbase_backup_repository_ok Whether the last look at the backup "
+                       "repository succeeded.\n"
+                       "# TYPE agentbase_backup_repository_ok gauge\n"
+                       "agentbase_backup_repository_ok %d\n",
+                       st.newest ? (long)(time(NULL) - st.newest) : -1L, st.info_ok ? 1 : 0);
+    if (!rc && st.archiving_ok)
+        rc = ab_buf_printf(out,
+                           "# HELP agentbase_wal_archive_failing Whether WAL archiving fails: the "
+                           "last attempt failed after the last success.\n"
+                           "# TYPE agentbase_wal_archive_failing gauge\n"
+                           "agentbase_wal_archive_failing %d\n"
+                           "# HELP agentbase_wal_archived_total WAL files archived.\n"
+                           "# TYPE agentbase_wal_archived_total counter\n"
+                           "agentbase_wal_archived_total %lld\n"
+                           "# HELP agentbase_wal_archive_failed_total Failed WAL archive "
+                           "attempts.\n"
+                           "# TYPE agentbase_wal_archive_failed_total counter\n"
+                           "agentbase_wal_archive_failed_total %lld\n",
+                           st.failing ? 1 : 0, st.archived, st.failed);
+    return rc;
 }
 
 /*
@@ -86,7 +159,7 @@ static int metrics_open(void *appv, struct ab_req *req)
                            "agentbase_usage_expired_total %lu\n",
                            st.size, st.open, st.busy, st.waiting, st.connects, us.batches, us.ops,
                            us.fallbacks, us.expired);
-    return rc;
+    return rc ? rc : metrics_backup(app, &req->out);
 }
 
 /* True when the request carries the metrics token (compared in constant time). */

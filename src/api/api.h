@@ -51,7 +51,8 @@ struct ab_app {
     const struct ab_http_route *routes; /* everything served, for the OpenAPI document */
     struct ab_usage *usage;             /* the accounting batchers (usage.c) */
     size_t nroutes;
-    struct ab_secret_ring *secrets; /* seals and opens stored secrets (thread-safe) */
+    struct ab_secret_ring *secrets;   /* seals and opens stored secrets (thread-safe) */
+    struct ab_backup_monitor *backup; /* backups and WAL archiving, for /readyz and /metrics */
 };
 
 /* The authenticated caller of a request. */

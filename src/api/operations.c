@@ -615,8 +615,25 @@ const struct ab_field ab_op_healthz_answer[] = {
 };
 const size_t ab_op_healthz_nanswer = AB_ARRAY_LEN(ab_op_healthz_answer);
 
+/* Backups of the embedded cluster (backup.h): reported, never a reason to be unready. */
+static const struct ab_field readyz_backup_fields[] = {
+    F("archiving", STRING, .required = true, .choices = "ok,failing,unknown",
+      .doc = "failing: the last WAL archive attempt failed after the last success "
+             "(pg_stat_archiver); unknown: not looked at yet, or it could not be read"),
+    F("failed_wal", STRING, .doc = "the WAL file that failed, while failing"),
+    F("newest_backup", STRING, .nullable = true, .doc = "its label; null: no backup yet"),
+    F("newest_backup_age_seconds", INTEGER, .nullable = true,
+      .doc = "since the newest backup finished; null: no backup yet"),
+    F("repository", STRING, .required = true, .choices = "ok,unreadable,unknown",
+      .doc = "whether the last look at the backup repository (pgbackrest info) succeeded"),
+};
+
 const struct ab_field ab_op_readyz_answer[] = {
     F("status", STRING, .required = true, .choices = "ready"),
     F("schema_version", INTEGER, .required = true),
+    F("backup", OBJECT,
+      .doc = "on the embedded cluster only: its backups and WAL archiving; readiness does not "
+             "depend on them (alert on /metrics)",
+      SUB(readyz_backup_fields)),
 };
 const size_t ab_op_readyz_nanswer = AB_ARRAY_LEN(ab_op_readyz_answer);

@@ -5,6 +5,7 @@
 #include "app/app.h"
 #include "api/api.h"
 #include "auth/auth.h"
+#include "backup/backup.h"
 #include "migrate/migrate.h"
 
 #include <pthread.h>
@@ -125,6 +126,7 @@ int ab_app_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
                                 NULL, 0, &app.pool, err)) ||
         (rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err)) ||
+        (rc = ab_backup_monitor_start(cfg, conninfo, &app.backup, err)) ||
         (rc = ab_usage_start(conninfo, USAGE_BATCHERS, USAGE_MAX_BATCH, &app.usage, err)))
         goto out;
     snprintf(o.listen, sizeof(o.listen), "%s", cfg->listen);
@@ -178,6 +180,7 @@ out:
     ab_http_stop(app.http, SEND_MS); /* only when start-up failed after it started */
     ab_http_stop(metrics, 0);
     ab_usage_stop(app.usage); /* after the server: requests in flight may still need it */
+    ab_backup_monitor_stop(app.backup);
     ab_pg_pool_destroy(app.pool);
     ab_api_resources_free(&app);
     ab_auth_hasher_stop(app.hasher);

@@ -21,6 +21,8 @@ int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_secrets(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_users(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_db(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_backup(const struct ab_config *cfg, int argc, char **argv);
+int ab_cli_restore(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_dump(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_load(const struct ab_config *cfg, int argc, char **argv);
 int ab_cli_status(const struct ab_config *cfg, int argc, char **argv);
@@ -57,6 +59,15 @@ int ab_cli_secret_ring(const struct ab_config *cfg, struct ab_secret_ring **out,
                        struct ab_error *err) AB_MUSTCHECK;
 /* On the embedded cluster's first run, creates $AGENTBASE_HOME/secret-keys and says so. */
 int ab_cli_secret_keyfile(const struct ab_config *cfg, struct ab_error *err) AB_MUSTCHECK;
+/*
+ * migrate status and verify: the same comparison, shown in full or (verify) as problems
+ * only; an exit status, AB_EXIT_FAIL when verify finds drift or unknown versions.
+ */
+struct ab_migration_set;
+int ab_cli_migrate_report(const char *conninfo, const struct ab_migration_set *set, bool verify);
+/* maintain's backup task: the backup the schedule says is due (*n 1), if any (*n 0). */
+int ab_cli_backup_scheduled(const struct ab_config *cfg, long *n,
+                            struct ab_error *err) AB_MUSTCHECK;
 /* Seeds the database: base data, and the demo tenant when dev. */
 int ab_cli_run_seed(const struct ab_config *cfg, const char *conninfo, bool dev,
                     struct ab_error *err) AB_MUSTCHECK;

@@ -29,6 +29,8 @@ static const char maintain_help[] =
     "  idempotency  delete idempotency keys past their expiry (7 days)\n"
     "  indexes      create the HNSW indexes that new collections' dimensions and metrics\n"
     "               need, CONCURRENTLY (writes go on); until then they are searched exactly\n"
+    "  backup       on the embedded cluster, the backup AGENTBASE_BACKUP_SCHEDULE says is\n"
+    "               due (default: full weekly, incr daily; see agentbase backup --help)\n"
     "\n"
     "Every job is idempotent; run it every few minutes, or at least once a day.\n";
 
@@ -78,6 +80,7 @@ static const struct {
      "RETURNING 1) SELECT count(*) FROM d",
      false, NULL},
     {"indexes", NULL, false, create_indexes},
+    {"backup", NULL, false, NULL}, /* pgBackRest's job, not the connection's: see below */
 };
 
 int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
@@ -117,7 +120,9 @@ int ab_cli_maintain(const struct ab_config *cfg, int argc, char **argv)
         if (any && !chosen[i])
             continue;
         do {
-            if (jobs[i].run) {
+            if (strcmp(jobs[i].name, "backup") == 0) {
+                rc = ab_cli_backup_scheduled(cfg, &n, &err);
+            } else if (jobs[i].run) {
                 rc = jobs[i].run(conn, &n, &err);
             } else {
                 rc = ab_pg_query(conn, jobs[i].sql, 0, NULL, &res, &err);

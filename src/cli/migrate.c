@@ -221,8 +221,7 @@ static int cmd_new(const char *dir, const char *name)
     return AB_EXIT_OK;
 }
 
-/* status and verify: the same comparison, shown in full or as problems only. */
-static int cmd_status(const char *conninfo, const struct ab_migration_set *set, bool verify)
+int ab_cli_migrate_report(const char *conninfo, const struct ab_migration_set *set, bool verify)
 {
     struct ab_migration_status *st;
     struct ab_error err;
@@ -290,7 +289,7 @@ int ab_cli_migrate(const struct ab_config *cfg, int argc, char **argv)
         a.o.direction = a.down ? AB_MIGRATE_DOWN : AB_MIGRATE_UP;
         rc = ab_migrate_plan(conninfo, &set, &a.o, &err);
     } else if (strcmp(a.sub, "status") == 0 || strcmp(a.sub, "verify") == 0) {
-        code = cmd_status(conninfo, &set, strcmp(a.sub, "verify") == 0);
+        code = ab_cli_migrate_report(conninfo, &set, strcmp(a.sub, "verify") == 0);
         goto out;
     } else if (strcmp(a.sub, "history") == 0) {
         rc = ab_migrate_history(conninfo, stdout, &err);

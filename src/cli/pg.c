@@ -1,4 +1,5 @@
 /* agentbase pg: the embedded PostgreSQL cluster under $AGENTBASE_HOME/pg. */
+#include "backup/backup.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
 
@@ -17,7 +18,8 @@ static const char pg_help[] =
     "  start [--port N]   create the cluster on first use (data checksums on) and start it;\n"
     "                     --port N also listens on 127.0.0.1:N (password in pg/password);\n"
     "                     the first start also writes $AGENTBASE_HOME/secret-keys, the key\n"
-    "                     ring of stored secrets (unless AGENTBASE_SECRET_KEY[_FILE] names one)\n"
+    "                     ring of stored secrets (unless AGENTBASE_SECRET_KEY[_FILE] names one);\n"
+    "                     WAL is archived to the backup repository (agentbase backup --help)\n"
     "  stop               stop it (fast shutdown: running transactions are rolled back)\n"
     "  status             whether it runs, where, and its version; exit 3 when stopped\n"
     "  url [--tcp]        a connection URL for libpq and psql (socket, or TCP with --tcp)\n"
@@ -27,6 +29,7 @@ static int cmd_start(const struct ab_config *cfg, struct ab_cluster *c, int argc
 {
     static const struct option opts[] = {
         {"port", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    struct ab_backup b;
     struct ab_error err;
     long port = 0;
     int o;
@@ -42,8 +45,12 @@ static int cmd_start(const struct ab_config *cfg, struct ab_cluster *c, int argc
     }
     if (optind < argc)
         return ab_cli_usage_error("pg", "unexpected argument '%s'", argv[optind]);
-    /* The embedded cluster's first run also makes the key ring of stored secrets. */
-    if (ab_cluster_start(c, (int)port, &err) != 0 || ab_cli_secret_keyfile(cfg, &err) != 0)
+    /*
+     * WAL archiving to the backup repository is on from the first start (backup/); the
+     * first run also makes the key ring of stored secrets.
+     */
+    if (ab_backup_init(&b, cfg, &err) != 0 || ab_backup_cluster_start(&b, (int)port, &err) != 0 ||
+        ab_cli_secret_keyfile(cfg, &err) != 0)
         return ab_cli_fail(&err);
     if (port)
         printf("PostgreSQL is running (data %s, socket in %s, tcp 127.0.0.1:%ld)\n", c->data,

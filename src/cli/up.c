@@ -1,6 +1,7 @@
 /* agentbase up: everything a first run needs, in one command. */
 #include "api/api.h"
 #include "app/app.h"
+#include "backup/backup.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
 #include "migrate/migrate.h"
@@ -37,7 +38,7 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
     struct ab_migration_set set;
     struct ab_migrate_opts mo;
     struct ab_secret_ring *ring = NULL;
-    struct ab_cluster c;
+    struct ab_backup b;
     struct ab_error err;
     char conninfo[4096];
     PGconn *conn = NULL;
@@ -67,10 +68,10 @@ int ab_cli_up(const struct ab_config *cfg, int argc, char **argv)
     if ((rc = serve ? ab_cli_secret_ring(cfg, &ring, &err) : ab_cli_secret_keyfile(cfg, &err)))
         goto out;
     if (ab_config_embedded(cfg)) {
-        if ((rc = ab_cluster_init(&c, cfg->home, &err)) ||
-            (rc = ab_cluster_start(&c, (int)port, &err)))
+        if ((rc = ab_backup_init(&b, cfg, &err)) ||
+            (rc = ab_backup_cluster_start(&b, (int)port, &err)))
             goto out;
-        printf("PostgreSQL is running (data %s)\n", c.data);
+        printf("PostgreSQL is running (data %s)\n", b.cluster.data);
     }
     if ((rc = ab_cluster_conninfo(cfg, conninfo, sizeof(conninfo), &err)) ||
         (rc = ab_pg_connect(conninfo, "agentbase up", &conn, &err)))

@@ -52,7 +52,9 @@ static int run_program(const struct ab_cluster *c, const char *const *argv, cons
     int status;
     pid_t pid;
 
-    if (ab_path_join(prog, sizeof(prog), c->bindir, argv[0]))
+    if (argv[0][0] == '/')
+        snprintf(prog, sizeof(prog), "%s", argv[0]);
+    else if (ab_path_join(prog, sizeof(prog), c->bindir, argv[0]))
         return ab_error_set(err, AB_ETOOBIG, "path too long: %s", c->bindir);
     if (capture && pipe(pipefd) != 0)
         return ab_error_set(err, AB_EIO, "pipe: %s", strerror(errno));
@@ -131,6 +133,12 @@ static int run_program(const struct ab_cluster *c, const char *const *argv, cons
     return WEXITSTATUS(status);
 }
 
+int ab_cluster_run(const struct ab_cluster *c, const char *const *argv, struct ab_buf *capture,
+                   struct ab_error *err)
+{
+    return run_program(c, argv, NULL, capture, err);
+}
+
 /* The last lines of a log file, for error details. */
 static void log_tail(const char *path, char *out, size_t n)
 {
@@ -148,6 +156,11 @@ static void log_tail(const char *path, char *out, size_t n)
             lines++;
     snprintf(out, n, "%s (from %s)", p == buf.data ? p : p + 1, path);
     ab_buf_free(&buf);
+}
+
+void ab_cluster_log_tail(const struct ab_cluster *c, char *out, size_t n)
+{
+    log_tail(c->log, out, n);
 }
 
 /* ======================================================================================
@@ -401,6 +414,8 @@ int ab_cluster_status(struct ab_cluster *c, struct ab_cluster_status *st, struct
  * Start and stop
  * ====================================================================================== */
 
+static void clear_stale_pidfile(const struct ab_cluster *c);
+
 static int chown_to_cluster_user(const struct ab_cluster *c, const char *path, struct ab_error *err)
 {
     if (c->drop_root && chown(path, c->uid, c->gid) != 0)
@@ -415,6 +430,17 @@ static int make_dirs(const struct ab_cluster *c, struct ab_error *err)
     if ((rc = ab_mkdir_p(c->dir, 0700, err)) || (rc = chown_to_cluster_user(c, c->dir, err)) ||
         (rc = ab_mkdir_p(c->run, 0700, err)) || (rc = chown_to_cluster_user(c, c->run, err)))
         return rc;
+    return 0;
+}
+
+int ab_cluster_prepare_dirs(struct ab_cluster *c, struct ab_error *err)
+{
+    int rc;
+
+    if ((rc = make_dirs(c, err)) || (rc = ab_mkdir_p(c->data, 0700, err)) ||
+        (rc = chown_to_cluster_user(c, c->data, err)))
+        return rc;
+    clear_stale_pidfile(c);
     return 0;
 }
 
@@ -506,6 +532,20 @@ static int write_settings(const struct ab_cluster *c, int port, struct ab_error 
                        "log_lock_waits = on\n",
                        port > 0 ? "127.0.0.1" : "", port > 0 ? port : AB_CLUSTER_DEFAULT_PORT,
                        c->run);
+    /*
+     * WAL archiving (backup/): a segment is archived when full or after archive_timeout,
+     * so that a lost data directory loses at most a minute of commits.
+     */
+    if (!rc && c->archive_command[0]) {
+        rc = ab_buf_puts(&b, "archive_mode = on\narchive_timeout = 60\narchive_command = '");
+        /* a quote inside a setting's string is written twice */
+        for (const char *p = c->archive_command; *p && !rc; p++)
+            rc = ab_buf_puts(&b, *p == '\'' ? "''" : (char[2]){*p, '\0'});
+        if (!rc)
+            rc = ab_buf_puts(&b, "'\n");
+    } else if (!rc) {
+        rc = ab_buf_puts(&b, "archive_mode = off\n");
+    }
     if (rc) {
         ab_buf_free(&b);
         return ab_error_set(err, rc, "settings too large");

@@ -30,9 +30,14 @@ struct ab_cluster {
     char run[PATH_MAX];    /* .../pg/run: socket directory */
     char log[PATH_MAX];    /* .../pg/log */
     char bindir[PATH_MAX]; /* PostgreSQL's programs */
-    int bin_major;         /* major version of those programs */
-    bool drop_root;        /* running as root: server programs run as `postgres` */
-    uid_t uid;             /* who runs the server programs */
+    /*
+     * The archive_command the next start writes (archive_mode on), or "" for archive_mode
+     * off. backup/ sets it (pgBackRest's archive-push) before it starts the cluster.
+     */
+    char archive_command[2 * PATH_MAX];
+    int bin_major;  /* major version of those programs */
+    bool drop_root; /* running as root: server programs run as `postgres` */
+    uid_t uid;      /* who runs the server programs */
     gid_t gid;
 };
 
@@ -54,6 +59,21 @@ int ab_cluster_init(struct ab_cluster *c, const char *home, struct ab_error *err
  * listens on 127.0.0.1. Recovers from a stale postmaster.pid. Returns 0 when already running.
  */
 int ab_cluster_start(struct ab_cluster *c, int port, struct ab_error *err) AB_MUSTCHECK;
+/*
+ * Creates the cluster's directories (pg/, run/ and an empty data/ when missing, owned by
+ * the cluster's user) and removes a stale postmaster.pid: what a restore into it needs.
+ */
+int ab_cluster_prepare_dirs(struct ab_cluster *c, struct ab_error *err) AB_MUSTCHECK;
+/*
+ * Runs a program as the cluster's user (argv[0] an absolute path, or a name in its bindir),
+ * stdout and stderr captured into capture (up to its maximum) or discarded when NULL.
+ * Returns the exit status, or a negative AB_E* code when it could not run. Forks: for the
+ * CLI only, never from a process with threads.
+ */
+int ab_cluster_run(const struct ab_cluster *c, const char *const *argv, struct ab_buf *capture,
+                   struct ab_error *err) AB_MUSTCHECK;
+/* The server log's last lines, for an error's detail. */
+void ab_cluster_log_tail(const struct ab_cluster *c, char *out, size_t n);
 /* Stops the cluster (fast shutdown); 0 when it was not running. */
 int ab_cluster_stop(struct ab_cluster *c, struct ab_error *err) AB_MUSTCHECK;
 /* Whether the cluster exists and runs, where, and its programs' version. Touches nothing. */

@@ -8,79 +8,33 @@ ab_home
 ab_pg_start
 "$AB_BIN" migrate up >/dev/null
 "$AB_BIN" seed >/dev/null
-q -c "INSERT INTO agentbase.tenants (slug, name, plan) VALUES ('crash', 'Crash', 'enterprise')"
-q -c "INSERT INTO agentbase.users (tenant_id, email, username)
-      SELECT t.id, 'u' || n || '@crash.test', 'u' || n
-        FROM agentbase.tenants t, generate_series(1, 20) n WHERE t.slug = 'crash'" \
-  -c "SELECT count(agentbase.adjust_user_tokens(id, 1000000, 'credit')) FROM agentbase.users
-       WHERE email LIKE '%@crash.test'" >/dev/null
-users=($(q -c "SELECT id FROM agentbase.users WHERE email LIKE '%@crash.test'"))
-key=$("$AB_BIN" keys create --tenant crash --scopes usage:write 2>/dev/null)
-
-# POST path body [idempotency key]: prints the body, then the status on a line of its own.
-post() {
-    curl -s -m 10 -w '\n%{http_code}\n' -H "Authorization: Bearer $key" \
-        ${3:+-H "Idempotency-Key: $3"} -d "$2" "$url$1"
-}
-# One client: reserve -> settle cycles until the server is gone; every reservation id whose
-# settle was answered 200 goes to acked.N.
-client() {
-    local c=$1 i=0 out code id
-    while :; do
-        i=$((i + 1))
-        out=$(post /v1/usage/reservations "{\"user_id\": \"${users[$(((c * 7 + i) % 20))]}\",
-              \"provider\": \"openai\", \"model\": \"gpt-4o-mini\", \"estimated_input_tokens\": 500,
-              \"max_output_tokens\": 500, \"expires_in_seconds\": 3}" "crash-$c-$i") || return 0
-        code=$(echo "$out" | tail -n 1)
-        [ "$code" = 000 ] && return 0
-        [ "$code" = 201 ] || continue
-        id=$(echo "$out" | grep -o '"id": "[^"]*"' | head -n 1 | cut -d'"' -f4)
-        out=$(post "/v1/usage/reservations/$id/settle" \
-            "{\"input_tokens\": $((100 + i % 300)), \"output_tokens\": $((i % 700))}") || return 0
-        [ "$(echo "$out" | tail -n 1)" = 200 ] && echo "$id" >>"$AGENTBASE_HOME/acked.$c"
-    done
-}
+ab_usage_setup
 
 ab_serve "$AGENTBASE_HOME" AGENTBASE_RATE_LIMIT=0
-for c in 1 2 3 4 5 6; do client $c & done
+for c in 1 2 3 4 5 6; do ab_usage_client $c & done
 sleep 4
 kill -KILL $server
 wait $server 2>/dev/null
 wait
-acked=$(cat "$AGENTBASE_HOME"/acked.* 2>/dev/null | sort -u)
-n=$(echo "$acked" | grep -c .)
+ab_usage_acked
 diag "$n settles were answered 200 before the SIGKILL"
 [ "$n" -gt 20 ]
 ok $? "the clients settled reservations before the crash"
-ids=$(echo "$acked" | sed "s/.*/'&'/" | paste -sd,)
-is "$(q -c "SELECT count(*) FROM agentbase.token_holds h JOIN agentbase.ai_requests r
-             ON r.tenant_id = h.tenant_id AND r.id = h.ai_request_id
-            WHERE h.id IN ($ids) AND h.status = 'settled' AND r.reservation_id = h.id")" "$n" \
+is "$(ab_usage_settled)" "$n" \
     "every settle answered 200 is in the database, with its ai_requests row"
 
-# Wallets against their ledgers, and against their open holds.
-invariants="SELECT count(*) FILTER (WHERE NOT (w.balance = l.owned AND w.held = l.held
-                    AND w.held = h.open AND w.balance >= w.held AND w.overage >= 0))
-              FROM agentbase.token_wallets w,
-                   LATERAL (SELECT sum(CASE entry_type WHEN 'credit' THEN amount
-                              WHEN 'debit' THEN -amount WHEN 'adjustment' THEN amount END) AS owned,
-                                   coalesce(sum(CASE entry_type WHEN 'reserve' THEN amount
-                              WHEN 'release' THEN -amount END), 0) AS held
-                              FROM agentbase.token_ledger WHERE wallet_id = w.id) l,
-                   LATERAL (SELECT coalesce(sum(amount), 0) AS open FROM agentbase.token_holds
-                             WHERE wallet_id = w.id AND status = 'held') h"
-is "$(q -c "$invariants")" 0 "after the crash every wallet agrees with its ledger and its holds"
+is "$(q -c "$AB_LEDGER_INVARIANTS")" 0 "after the crash every wallet agrees with its ledger and its holds"
 is "$(q -c "SELECT count(*) FROM agentbase.ai_requests r
              WHERE NOT EXISTS (SELECT 1 FROM agentbase.token_holds h
                                 WHERE h.id = r.reservation_id AND h.status = 'settled')")" 0 \
     "no ai_requests row without its settled reservation (nothing half-written)"
 
 ab_serve "$AGENTBASE_HOME" AGENTBASE_RATE_LIMIT=0
-out=$(post /v1/usage/reservations "{\"user_id\": \"${users[0]}\", \"provider\": \"openai\",
+out=$(ab_usage_post /v1/usage/reservations "{\"user_id\": \"${users[0]}\", \"provider\": \"openai\",
       \"model\": \"gpt-4o-mini\", \"estimated_input_tokens\": 1, \"max_output_tokens\": 1}")
 is "$(echo "$out" | tail -n 1)" 201 "the restarted server takes reservations"
 first=$(echo "$acked" | head -n 1)
-out=$(post "/v1/usage/reservations/$first/settle" '{"input_tokens": 1, "output_tokens": 1}')
+out=$(ab_usage_post "/v1/usage/reservations/$first/settle" '{"input_tokens": 1, "output_tokens": 1}')
 is "$(echo "$out" | tail -n 1)" 200 "a retried settle of an acknowledged one gets 200 again"
 is "$(echo "$out" | head -n 1 | grep -o '"id": "[^"]*"' | cut -d'"' -f4)" "$first" \
     "... with the first answer"
@@ -93,7 +47,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 is "$left" 0 "the server released every expired reservation"
-is "$(q -c "$invariants")" 0 "and the wallets still agree with their ledgers"
+is "$(q -c "$AB_LEDGER_INVARIANTS")" 0 "and the wallets still agree with their ledgers"
 kill -TERM $server
 wait $server
 is "$?" 0 "the server stops cleanly"
