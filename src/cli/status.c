@@ -8,24 +8,20 @@
  * Each section but the last is one query whose single value is JSON that PostgreSQL built;
  * --json prints them as one object, otherwise a generic renderer prints an object as
  * "key: value" lines and an array of objects as a table (values whose key ends in _bytes
- * shown as sizes). The backup section reads pgBackRest's own report
- * (`pgbackrest info --output=json`) when a repository exists under
- * $AGENTBASE_HOME/backup, and says "none" otherwise: it never fails the command.
+ * shown as sizes). The backup section asks the backup module what the repository holds
+ * (the embedded cluster's; "unknown: ..." with the reason for a server agentbase does not
+ * manage): it never fails the command.
  */
+#include "backup/backup.h"
 #include "cli/cli.h"
 #include "cluster/cluster.h"
 #include "pg/pg.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char status_help[] =
     "usage: agentbase status [--json] [--limit N]\n"
@@ -46,7 +42,7 @@ static const char status_help[] =
     "                  statistics: ANALYZE first for fresh figures)\n"
     "  replication     standbys (pg_stat_replication) and replication slots\n"
     "  archiving       WAL archiving (pg_stat_archiver)\n"
-    "  backup          the newest pgBackRest backup under $AGENTBASE_HOME/backup, or none\n"
+    "  backup          the newest pgBackRest backup of the embedded cluster, or none\n"
     "\n"
     "  --json      one JSON object with those keys\n"
     "  --limit N   rows per list (default 10, at most 1000)\n";
@@ -284,122 +280,37 @@ static int run_section(PGconn *conn, const struct section *s, const char *limit,
 }
 
 /* ======================================================================================
- * The newest backup (pgBackRest's report, when a repository exists)
+ * The newest backup (the backup module's reading of pgBackRest's report)
  * ====================================================================================== */
-
-/* Runs `pgbackrest ... info --output=json`; its stdout into out. The exit status, or -1. */
-static int pgbackrest_info(const char *repo, struct ab_buf *out)
-{
-    char conf[PATH_MAX + 32], repoarg[PATH_MAX + 32], confarg[PATH_MAX + 32];
-    int pipefd[2], status;
-    struct stat st;
-    pid_t pid;
-
-    snprintf(conf, sizeof(conf), "%s/pgbackrest.conf", repo);
-    snprintf(confarg, sizeof(confarg), "--config=%s", conf);
-    snprintf(repoarg, sizeof(repoarg), "--repo1-path=%s", repo);
-    if (pipe2(pipefd, O_CLOEXEC) != 0)
-        return -1;
-    pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        /* agentbase's configuration when the backup command wrote one, else the repository */
-        char *args[] = {"pgbackrest",
-                        stat(conf, &st) == 0 ? confarg : repoarg,
-                        "--log-level-console=off",
-                        "--log-level-stderr=off",
-                        "--log-level-file=off",
-                        "--output=json",
-                        "info",
-                        NULL};
-        int null = open("/dev/null", O_RDWR);
-
-        if (null < 0 || dup2(null, 0) < 0 || dup2(pipefd[1], 1) < 0 || dup2(null, 2) < 0)
-            _exit(127);
-        execvp(args[0], args);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    for (;;) {
-        char chunk[8192];
-        ssize_t n = read(pipefd[0], chunk, sizeof(chunk));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || ab_buf_append(out, chunk, (size_t)n) != 0)
-            break;
-    }
-    close(pipefd[0]);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* The newest backup of pgBackRest's report (an array of stanzas), or NULL. */
-static json_t *newest_backup(json_t *report)
-{
-    json_t *best = NULL, *stanza;
-    json_int_t best_stop = -1;
-    size_t i;
-
-    json_array_foreach(report, i, stanza)
-    {
-        json_t *backups = json_object_get(stanza, "backup"), *b;
-        size_t j;
-
-        json_array_foreach(backups, j, b)
-        {
-            json_int_t stop =
-                json_integer_value(json_object_get(json_object_get(b, "timestamp"), "stop"));
-            time_t t = (time_t)stop;
-            char at[32];
-            struct tm tm;
-
-            if (stop <= best_stop)
-                continue;
-            strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-            best_stop = stop;
-            json_decref(best);
-            best = json_pack("{s:O?, s:O?, s:O?, s:s, s:I, s:O?}", "stanza",
-                             json_object_get(stanza, "name"), "label", json_object_get(b, "label"),
-                             "type", json_object_get(b, "type"), "stopped_at", at, "age_s",
-                             (json_int_t)time(NULL) - stop, "size_bytes",
-                             json_object_get(json_object_get(b, "info"), "size"));
-        }
-    }
-    return best;
-}
 
 /* The backup section: never an error, only what could be learnt. */
 static json_t *backup_section(const struct ab_config *cfg)
 {
-    char repo[PATH_MAX + 16];
-    struct ab_buf out;
-    struct stat st;
-    json_t *report, *newest, *v;
-    int rc;
+    struct ab_backup b;
+    struct ab_backup_info info;
+    struct ab_error err = {0};
+    const struct ab_backup_set *set;
+    json_t *v;
 
-    snprintf(repo, sizeof(repo), "%s/backup", cfg->home);
-    if (stat(repo, &st) != 0 || !S_ISDIR(st.st_mode))
-        return json_pack("{s:s, s:n, s:s}", "repository", repo, "newest", "status",
-                         "none (no repository)");
-    ab_buf_init(&out, 4u << 20);
-    rc = pgbackrest_info(repo, &out);
-    report = rc == 0 ? json_loads(ab_buf_str(&out), 0, NULL) : NULL;
-    ab_buf_free(&out);
-    if (!report)
-        return json_pack("{s:s, s:n, s:s}", "repository", repo, "newest", "status",
-                         rc == 127 || rc < 0 ? "unknown: pgbackrest cannot run"
-                                             : "unknown: pgbackrest info failed");
-    newest = newest_backup(report);
-    v = json_pack("{s:s, s:o, s:s}", "repository", repo, "newest", newest ? newest : json_null(),
-                  "status", newest ? "ok" : "none (no backup in the repository)");
-    json_decref(report);
+    if (ab_backup_init(&b, cfg, &err) || ab_backup_info(&b, &info, &err))
+        return json_pack("{s:n, s:n, s:s+}", "repository", "newest", "status",
+                         "unknown: ", err.message);
+    if (info.n == 0) {
+        v = json_pack("{s:s, s:n, s:s}", "repository", b.object_store ? "(object store)" : b.repo,
+                      "newest", "status", "none (no backup in the repository)");
+    } else {
+        char at[32];
+        struct tm tm;
+
+        set = &info.sets[info.n - 1];
+        strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&set->stop, &tm));
+        v = json_pack("{s:s, s:{s:s, s:s, s:s, s:I, s:I}, s:s}", "repository",
+                      b.object_store ? "(object store)" : b.repo, "newest", "label", set->label,
+                      "type", set->type, "stopped_at", at, "age_s",
+                      (json_int_t)(time(NULL) - set->stop), "size_bytes", (json_int_t)set->size,
+                      "status", "ok");
+    }
+    ab_backup_info_free(&info);
     return v;
 }
 
