@@ -79,8 +79,9 @@ ALTER TABLE agentbase.subscription_plans ADD CONSTRAINT chk_subscription_plans_r
     CHECK (agentbase.retention_problem(retention) IS NULL);
 
 -- A tenant's own retention (settings.retention) is valid and never longer than its plan's.
+-- SECURITY DEFINER: the service writes tenants but executes none of the retention functions.
 CREATE FUNCTION agentbase.tenants_retention_check() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentbase, pg_temp AS $$
 DECLARE
     v_problem text := agentbase.retention_problem(NEW.settings -> 'retention');
     v_kind text;

@@ -72,8 +72,9 @@ static int run_retention(PGconn *conn, long *n, struct ab_error *err)
 
         step = 0;
         if (rc == 0)
-            rc = ab_pg_query(conn, "SELECT kind, rows_removed, partitions_dropped "
-                                   "  FROM agentbase.retention_run(5000)",
+            rc = ab_pg_query(conn,
+                             "SELECT kind, rows_removed, partitions_dropped "
+                             "  FROM agentbase.retention_run(5000)",
                              0, NULL, &res, err);
         if (rc != 0)
             break;

@@ -6,7 +6,7 @@
 -- removes nothing. Only the owner may run it.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(32);
+SELECT plan(34);
 
 \set ta '''23000000-0000-7000-8000-00000000000a'''
 \set tb '''23000000-0000-7000-8000-00000000000b'''
@@ -36,6 +36,12 @@ SELECT throws_ok(format($$UPDATE tenants SET settings = '{"retention": {"ai_requ
 SELECT throws_ok(format($$UPDATE tenants SET settings = '{"retention": {"ai_requests": "x"}}' WHERE id = %L$$, :tc),
                  '22023', 'field settings: retention ai_requests: must be a whole number of days from 1 to 36500',
                  'and its setting is checked');
+SELECT abtest.become(:tc);
+SELECT lives_ok(format($$UPDATE tenants SET settings = '{"retention": {"ai_requests": 60}}' WHERE id = %L$$, :tc),
+                'the service sets a tenant''s own shorter retention');
+SELECT throws_ok(format($$UPDATE tenants SET settings = '{"retention": {"ai_requests": 200}}' WHERE id = %L$$, :tc),
+                 '22023', NULL, 'but not a longer one');
+SELECT abtest.unbecome();
 SELECT is(ARRAY(SELECT kind || '=' || days FROM retention_policy()
                  WHERE tenant_id = :tc AND kind IN ('ai_requests', 'audit_logs', 'token_ledger', 'payloads') ORDER BY kind),
           '{ai_requests=60,audit_logs=730,payloads=30,token_ledger=365}',
