@@ -38,47 +38,22 @@ ALTER FUNCTION agentbase.usage_summary(timestamptz, timestamptz, text) SET "Time
 ALTER FUNCTION agentbase.usage_monthly(uuid, date) SET "TimeZone" = 'UTC';
 ALTER FUNCTION agentbase.performance_rollup(timestamptz) SET "TimeZone" = 'UTC';
 
-CREATE OR REPLACE FUNCTION agentbase.ensure_monthly_partitions(
-    p_parent regclass, p_months_ahead integer DEFAULT 3,
-    p_from date DEFAULT (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date)
-RETURNS integer
-LANGUAGE plpgsql SET "TimeZone" = 'UTC' AS $$
-DECLARE
-    v_schema name;
-    v_name name;
-    v_part text;
-    v_start date := date_trunc('month', p_from)::date;
-    v_stop date := (date_trunc('month', now()) + make_interval(months => p_months_ahead))::date;
-    v_created int := 0;
-    v_has_tenant boolean;
-BEGIN
-    SELECT n.nspname, c.relname INTO v_schema, v_name
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = p_parent;
-    SELECT EXISTS (SELECT 1 FROM pg_attribute
-                    WHERE attrelid = p_parent AND attname = 'tenant_id' AND NOT attisdropped)
-      INTO v_has_tenant;
-
-    v_part := v_name || '_default';
-    IF to_regclass(format('%I.%I', v_schema, v_part)) IS NULL THEN
-        EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', v_schema, v_part, p_parent);
-        PERFORM agentbase.secure_partition(format('%I.%I', v_schema, v_part)::regclass, p_parent, v_has_tenant);
-        v_created := v_created + 1;
-    END IF;
-
-    WHILE v_start <= v_stop LOOP
-        v_part := v_name || '_p' || to_char(v_start, 'YYYYMM');
-        IF to_regclass(format('%I.%I', v_schema, v_part)) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
-                           v_schema, v_part, p_parent, v_start, (v_start + interval '1 month')::date);
-            PERFORM agentbase.secure_partition(format('%I.%I', v_schema, v_part)::regclass, p_parent, v_has_tenant);
-            v_created := v_created + 1;
-        END IF;
-        v_start := (v_start + interval '1 month')::date;
-    END LOOP;
-    RETURN v_created;
-END
+-- ensure_monthly_partitions' default p_from is evaluated by its caller, before the SET
+-- applies: 0001's function, kept under another name, is called by one with a UTC default.
+ALTER FUNCTION agentbase.ensure_monthly_partitions(regclass, int, date) RENAME TO ensure_monthly_partitions_from;
+ALTER FUNCTION agentbase.ensure_monthly_partitions_from(regclass, int, date) SET "TimeZone" = 'UTC';
+COMMENT ON FUNCTION agentbase.ensure_monthly_partitions_from(regclass, int, date) IS
+    'ensure_monthly_partitions from p_from, which it always needs (its own default follows the session)';
+CREATE FUNCTION agentbase.ensure_monthly_partitions(
+    p_parent regclass,
+    p_months_ahead int DEFAULT 3,
+    p_from date DEFAULT (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date
+) RETURNS int
+LANGUAGE sql SET "TimeZone" = 'UTC' AS $$
+    SELECT agentbase.ensure_monthly_partitions_from(p_parent, p_months_ahead, p_from)
 $$;
+COMMENT ON FUNCTION agentbase.ensure_monthly_partitions(regclass, int, date) IS
+    'creates the default partition and one a month (UTC) from p_from through p_months_ahead months after this one; returns how many it created';
 
 ALTER TABLE agentbase.quotas
     ALTER COLUMN last_reset_date SET DEFAULT (now() AT TIME ZONE 'UTC')::date,
