@@ -5,7 +5,7 @@
 # nothing. The service's login cannot run it. Partitions `maintain partitions` creates on that
 # server hold UTC months.
 source "$(dirname "$0")/../lib.sh"
-plan 12
+plan 14
 
 ab_home
 ab_pg_start
@@ -64,4 +64,12 @@ is "$(q -c "SELECT lower_bound = date_trunc('month', now(), 'UTC') + interval '3
                     AND upper_bound = date_trunc('month', now(), 'UTC') + interval '4 months'
                FROM agentbase.retention_partitions('agentbase.audit_logs') WHERE part = to_regclass('$last')")" t \
    "maintain partitions there makes the month again from UTC's midnight to UTC's midnight"
+# ---- the service on that server answers in UTC ---------------------------------------------------------
+key=$("$AB_BIN" keys create --tenant ret-pro --scopes admin 2>/dev/null)
+ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=2 AGENTBASE_RATE_LIMIT=0
+out=$(curl -s -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+           -d '{"name": "tz", "model_provider": "openai", "model_name": "gpt-4o-mini"}' "$url/v1/agents")
+like "$out" '"created_at": ?"[0-9-]+T[0-9:.]+\+00:00"' "the service renders times in UTC on a server at UTC+14"
+is "$(echo "$out" | grep -c '+14:00')" 0 "and none in the server's zone"
+kill "$server"; wait "$server" 2>/dev/null
 ab_done
