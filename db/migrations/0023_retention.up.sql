@@ -194,7 +194,8 @@ DECLARE
     f record;
     v_deleted bigint;
 BEGIN
-    SELECT user_id INTO v_user FROM agentbase.token_wallets WHERE tenant_id = p_tenant AND id = p_wallet FOR UPDATE;
+    -- No lock on the wallet: the service appends only entries of now, never ones this old.
+    SELECT user_id INTO v_user FROM agentbase.token_wallets WHERE tenant_id = p_tenant AND id = p_wallet;
     WITH e AS (
         SELECT created_at, entry_type, amount, source, metadata FROM agentbase.token_ledger
          WHERE tenant_id = p_tenant AND wallet_id = p_wallet AND created_at < p_before
