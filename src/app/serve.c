@@ -122,9 +122,13 @@ int ab_app_serve(const struct ab_config *cfg, const char *conninfo, struct ab_se
     }
     if ((rc = ab_auth_hasher_start(cfg->hash_threads, cfg->hash_queue, &app.hasher, err)))
         goto out;
-    /* Every request runs as the service role, which RLS confines to one tenant. */
-    if ((rc = ab_pg_pool_create(conninfo, "agentbase serve", "SET ROLE agentbase_app", cfg->workers,
-                                NULL, 0, &app.pool, err)) ||
+    /*
+     * Every request runs as the service role, which RLS confines to one tenant, and renders
+     * its times in UTC whatever the server's TimeZone (the periods are UTC's anyway: 0022).
+     */
+    if ((rc = ab_pg_pool_create(conninfo, "agentbase serve",
+                                "SET ROLE agentbase_app; SET TimeZone = 'UTC'", cfg->workers, NULL,
+                                0, &app.pool, err)) ||
         (rc = check_resources(&app, err)) || (rc = build_routes(&routes, &o.nroutes, err)) ||
         (rc = ab_backup_monitor_start(cfg, conninfo, &app.backup, err)) ||
         (rc = ab_usage_start(conninfo, USAGE_BATCHERS, USAGE_MAX_BATCH, &app.usage, err)))

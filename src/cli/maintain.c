@@ -29,6 +29,10 @@ static const char maintain_help[] =
     "  idempotency  delete idempotency keys past their expiry (7 days)\n"
     "  indexes      create the HNSW indexes that new collections' dimensions and metrics\n"
     "               need, CONCURRENTLY (writes go on); until then they are searched exactly\n"
+    "  retention    remove what each tenant's plan (or its own shorter setting) no longer\n"
+    "               keeps: whole monthly partitions once no tenant keeps them, else rows in\n"
+    "               batches; prompts emptied, resolved holds, the ledger folded into one\n"
+    "               carried-forward entry per wallet; prints what went, per kind\n"
     "  backup       on the embedded cluster, the backup AGENTBASE_BACKUP_SCHEDULE says is\n"
     "               due (default: full weekly, incr daily; see agentbase backup --help)\n"
     "\n"
@@ -49,6 +53,49 @@ static int create_indexes(PGconn *conn, long *n, struct ab_error *err)
         if ((rc = ab_pg_exec(conn, PQgetvalue(res, i, 0), err)) == 0)
             (*n)++;
     PQclear(res);
+    return rc;
+}
+
+/*
+ * Retention (0023): agentbase.retention_run() removes at most a batch of rows per kind and
+ * call, each call its own transaction under a statement timeout, until a call removes
+ * nothing; then one line per kind with what went. *n: rows and partitions in all.
+ */
+static int run_retention(PGconn *conn, long *n, struct ab_error *err)
+{
+    enum { MAX_KINDS = 32 };
+    char kinds[MAX_KINDS][64] = {{0}};
+    long rows[MAX_KINDS] = {0}, parts[MAX_KINDS] = {0}, step;
+    int nkinds = 0, rc = ab_pg_exec(conn, "SET statement_timeout = '120s'", err);
+
+    *n = 0;
+    do {
+        PGresult *res;
+
+        step = 0;
+        if (rc == 0)
+            rc = ab_pg_query(conn,
+                             "SELECT kind, rows_removed, partitions_dropped "
+                             "  FROM agentbase.retention_run(5000)",
+                             0, NULL, &res, err);
+        if (rc != 0)
+            break;
+        nkinds = PQntuples(res) < MAX_KINDS ? PQntuples(res) : MAX_KINDS;
+        for (int i = 0; i < nkinds; i++) {
+            long r = atol(PQgetvalue(res, i, 1)), p = atol(PQgetvalue(res, i, 2));
+
+            snprintf(kinds[i], sizeof(kinds[i]), "%s", PQgetvalue(res, i, 0));
+            rows[i] += r;
+            parts[i] += p;
+            step += r + p;
+        }
+        PQclear(res);
+        *n += step;
+    } while (step > 0);
+    for (int i = 0; rc == 0 && i < nkinds; i++)
+        printf("%-12s %-20s %ld rows, %ld partitions\n", "retention", kinds[i], rows[i], parts[i]);
+    if (rc == 0)
+        rc = ab_pg_exec(conn, "RESET statement_timeout", err);
     return rc;
 }
 
@@ -80,6 +127,7 @@ static const struct {
      "RETURNING 1) SELECT count(*) FROM d",
      false, NULL},
     {"indexes", NULL, false, create_indexes},
+    {"retention", NULL, false, run_retention},
     {"backup", NULL, false, NULL}, /* pgBackRest's job, not the connection's: see below */
 };
 

@@ -3,7 +3,7 @@
 -- offending objects, so the plan does not depend on how many tables exist.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(20);
+SELECT plan(22);
 
 -- Relations of schema agentbase that are not partitions (partitions are made by
 -- ensure_monthly_partitions and inherit their parent's definition).
@@ -92,6 +92,23 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                    AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) s WHERE s LIKE 'search_path=%pg_temp%')
                  ORDER BY 1),
           '{}', 'every SECURITY DEFINER function pins search_path (with pg_temp)');
+
+-- Calendar periods are UTC's (0022): date_trunc, current_date, to_char(now()), a date
+-- made a timestamptz, a day or a month added to one, all follow the session's TimeZone.
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace = 'agentbase'::regnamespace
+                   AND p.prosrc ~* '(date_trunc|current_date|localtime|to_char\(\s*now|::date|interval ''[^'']*(day|week|mon|year))'
+                   AND NOT 'TimeZone=UTC' = ANY (coalesce(p.proconfig, '{}'))
+                 ORDER BY 1),
+          '{}', 'every function that computes a calendar period runs with TimeZone UTC');
+SELECT is(ARRAY(SELECT d.adrelid::regclass || '.' || a.attname FROM pg_attrdef d
+                  JOIN pg_class c ON c.oid = d.adrelid
+                  JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                 WHERE c.relnamespace = 'agentbase'::regnamespace
+                   AND pg_get_expr(d.adbin, d.adrelid) ~* '(date_trunc|current_date|localtime|::date)'
+                   AND pg_get_expr(d.adbin, d.adrelid) !~ '''UTC'''
+                 ORDER BY 1),
+          '{}', 'every column default that computes a calendar period names UTC');
 
 SELECT is(ARRAY(SELECT c.conrelid::regclass || '.' || c.conname FROM pg_constraint c
                  WHERE c.connamespace = 'agentbase'::regnamespace AND c.contype = 'c'

@@ -99,7 +99,8 @@ SELECT ok((SELECT count(*) >= 5 FROM pg_inherits WHERE inhparent = 'agentbase.au
 SELECT ok(to_regclass('agentbase.audit_logs_p' || to_char(now(), 'YYYYMM')) IS NOT NULL,
           'audit_logs has this month''s partition');
 
-SELECT triggers_are('agentbase', 'tenants', ARRAY['trg_audit', 'trg_guard', 'trg_platform_agents', 'trg_updated_at'], 'tenants triggers');
+SELECT triggers_are('agentbase', 'tenants', ARRAY['trg_audit', 'trg_guard', 'trg_platform_agents', 'trg_retention', 'trg_updated_at'],
+                    'tenants triggers (trg_retention: 0023)');
 SELECT triggers_are('agentbase', 'users', ARRAY['trg_audit', 'trg_guard', 'trg_password_guard', 'trg_updated_at'],
                     'users triggers (trg_guard: 0011, trg_password_guard: 0012)');
 SELECT triggers_are('agentbase', 'api_keys', ARRAY['trg_audit', 'trg_audit_update', 'trg_issue', 'trg_owner_fill', 'trg_updated_at'],
