@@ -3,7 +3,7 @@
 -- offending objects, so the plan does not depend on how many tables exist.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(22);
+SELECT plan(24);
 
 -- Relations of schema agentbase that are not partitions (partitions are made by
 -- ensure_monthly_partitions and inherit their parent's definition).
@@ -217,6 +217,25 @@ SELECT is(ARRAY(SELECT s.tbl || ' ' || s.def FROM spec_indexes s
 SELECT is((SELECT count(*)::int FROM pg_indexes WHERE schemaname = 'agentbase' AND tablename = 'audit_logs'
               AND indexdef LIKE '%(tenant_id, actor_id)'), 0,
           'the actor''s trail has one index, newest first (0019 replaced 0016''s)');
+
+-- The hot path's tables vacuum at a fixed count of dead rows, and its counters keep room on
+-- their pages for HOT updates (0024).
+SELECT is(ARRAY(SELECT c.relname::text FROM pg_class c
+                 WHERE c.relnamespace = 'agentbase'::regnamespace
+                   AND c.relname IN ('token_wallets', 'quotas', 'tenant_quotas', 'user_budgets')
+                   AND NOT (c.reloptions @> ARRAY['fillfactor=70', 'autovacuum_vacuum_scale_factor=0',
+                                                 'autovacuum_vacuum_threshold=1000',
+                                                 'autovacuum_vacuum_cost_delay=0'])
+                 ORDER BY 1),
+          '{}', 'the counters: fillfactor 70, autovacuum at 1,000 dead rows without cost delay');
+SELECT is(ARRAY(SELECT c.relname::text FROM pg_class c
+                 WHERE c.relnamespace = 'agentbase'::regnamespace
+                   AND c.relname IN ('token_holds', 'agent_leases', 'idempotency_keys')
+                   AND NOT (c.reloptions @> ARRAY['autovacuum_vacuum_threshold=1000'] AND
+                            EXISTS (SELECT 1 FROM unnest(c.reloptions) o
+                                     WHERE o LIKE 'autovacuum_vacuum_scale_factor=0.0%'))
+                 ORDER BY 1),
+          '{}', 'holds, leases and idempotency keys: autovacuum at 2% to 5% of the table');
 
 SELECT * FROM finish();
 ROLLBACK;
