@@ -6,7 +6,7 @@
 -- points; projects shared with collaborators; the per-user policy as an index condition.
 BEGIN;
 SET search_path TO agentbase, public;
-SELECT plan(92);
+SELECT plan(93);
 
 \set ta '''a1100000-0000-7000-8000-00000000000a'''
 \set tb '''b1100000-0000-7000-8000-00000000000b'''
@@ -422,6 +422,12 @@ SELECT throws_ok(format($$INSERT INTO usage_metrics (tenant_id, agent_id, metric
 SELECT throws_ok(format($$UPDATE workflows SET agent_ids = ARRAY[%L]::uuid[]$$, :'agent_b'),
                  '23503', 'field agent_ids names no agents of this tenant', 'nor a workflow');
 SELECT abtest.unbecome();
+-- the owner (the accounting batch) skips usage_metrics' trigger, not its foreign keys (0025)
+SET LOCAL ROLE agentbase_owner;
+SELECT throws_ok(format($$INSERT INTO agentbase.usage_metrics (tenant_id, agent_id, metric_type, value)
+                          VALUES (%s, %L, 'tokens', 1)$$, :'ta', :'agent_b'),
+                 '23503', NULL, 'nor does the owner: the foreign key holds where the trigger is skipped');
+RESET ROLE;
 
 -- ------------------------------------------------------------------------------------
 -- Accounting for oneself: a user's batch operations for another user are refused
