@@ -15,7 +15,8 @@
 # counter equals its ai_requests, and no reservation pushed a counter past its limit.
 #
 # Between batches, as the owner and identically in both worlds: some reservations are made
-# to have expired (their expires_at put in the past) and some wallets are credited.
+# to have expired (their expires_at put in the past), some wallets are credited and a few
+# budgets made inactive (their reservations then give them back outside the batch's state).
 #
 #   PROPERTY_SEED  the generator's seed (default 15001, then a second run with 15002)
 #   PROPERTY_OPS   operations per run (default 1000)
@@ -58,7 +59,8 @@ for seed in $seeds; do
               || count(DISTINCT batch) FILTER (WHERE kind = 'op') || ' batches (largest '
               || (SELECT max(c) FROM (SELECT count(*) c FROM abprop.steps WHERE kind = 'op' GROUP BY batch) m) || '), '
               || count(*) FILTER (WHERE kind = 'mark') || ' expiries and '
-              || count(*) FILTER (WHERE kind = 'credit') || ' credits between batches; '
+              || count(*) FILTER (WHERE kind = 'credit') || ' credits and '
+              || count(*) FILTER (WHERE kind = 'budget') || ' budgets made inactive between batches; '
               || (SELECT count(*) FROM abprop.names WHERE world = 'A' AND name ~ '^t') || ' tenants, '
               || (SELECT count(*) FROM abprop.names WHERE world = 'A' AND name ~ '^u') || ' users per world'
               FROM abprop.steps")"
@@ -72,11 +74,12 @@ for seed in $seeds; do
                    || CASE WHEN answer ? 'replayed' THEN ' (replayed)' ELSE '' END AS s, count(*) AS n
               FROM abprop.answers WHERE world = 'A' GROUP BY 1) x")"
 
-    # The mix must reach every path, or the comparisons below would prove little.
+    # The mix must reach every path, or the comparisons below would prove little (a much
+    # smaller PROPERTY_OPS may miss one).
     is "$(q -c "SELECT string_agg(want, ', ') FROM unnest(ARRAY[
                   'reserve 201', 'reserve 201 replayed', 'reserve idempotency_key_reused', 'reserve insufficient_tokens',
                   'reserve quota_exceeded', 'reserve budget_exceeded', 'reserve not_found', 'reserve invalid_reference',
-                  'reserve unknown_model', 'settle 200', 'settle 200 replayed', 'settle reservation_released',
+                  'reserve unknown_model', 'reserve forbidden', 'settle 200', 'settle 200 replayed', 'settle reservation_released',
                   'settle reservation_expired', 'settle invalid_field', 'settle not_found', 'release 200',
                   'release reservation_settled', 'expire 200', 'expire not_expired', 'event 201',
                   'event 201 replayed']) want
@@ -90,8 +93,11 @@ for seed in $seeds; do
                   CASE WHEN (SELECT count(DISTINCT threshold) FROM agentbase.budget_alert_events WHERE tenant_id IN ($ours)) < 3
                        THEN 'few budget alerts' END,
                   CASE WHEN NOT EXISTS (SELECT 1 FROM agentbase.system_alerts WHERE tenant_id IN ($ours) AND alert_type = 'overage')
-                       THEN 'no overage alert' END)")" "" \
-        "seed $seed: and overage and budget alerts happened"
+                       THEN 'no overage alert' END,
+                  CASE WHEN NOT EXISTS (SELECT 1 FROM agentbase.token_holds h JOIN abprop.offs o ON o.id = ANY (h.budget_ids)
+                                         WHERE h.tenant_id IN ($ours) AND coalesce(h.settled_at, h.released_at) > o.at)
+                       THEN 'no reservation gave an inactive budget back' END)")" "" \
+        "seed $seed: and overage, budget alerts and inactive budgets happened"
 
     for f in "${facets[@]}"; do
         none "SELECT * FROM abprop.differences('$f')
@@ -123,7 +129,8 @@ for seed in $seeds; do
              AND x.reserved_usd <> (SELECT coalesce(sum(estimated_cost), 0) FROM ($open) h
                                      WHERE h.tenant_id = x.tenant_id AND x.id = ANY (h.budget_ids))" \
         "seed $seed: every held counter (wallet, quota, plan, budget) equals its open reservations"
-    # What was used: ai_requests of the counter's period; requests: reservations and events.
+    # What was used: ai_requests of the counter's period; requests: reservations and events
+# (an inactive budget counts nothing).
     calls="SELECT tenant_id, user_id, total_tokens, total_cost, created_at, reservation_id IS NULL AS event
              FROM agentbase.ai_requests WHERE tenant_id IN ($ours)"
     none "SELECT 'quota', x.id FROM agentbase.quotas x WHERE x.tenant_id IN ($ours)
@@ -147,7 +154,7 @@ for seed in $seeds; do
                                  + (SELECT count(*) FROM ($calls) c
                                      WHERE c.tenant_id = x.tenant_id AND c.event AND c.created_at >= current_date)
           UNION ALL
-          SELECT 'budget', x.id FROM agentbase.user_budgets x WHERE x.tenant_id IN ($ours)
+          SELECT 'budget', x.id FROM agentbase.user_budgets x WHERE x.tenant_id IN ($ours) AND x.is_active
              AND x.spent_usd <> (SELECT coalesce(sum(total_cost), 0) FROM ($calls) c
                                   WHERE c.tenant_id = x.tenant_id AND (x.user_id IS NULL OR c.user_id = x.user_id)
                                     AND c.created_at >= x.period_start)" \

@@ -16,11 +16,15 @@ CREATE SCHEMA abprop;
 CREATE TABLE abprop.names (world text NOT NULL, name text NOT NULL, id uuid NOT NULL,
                            PRIMARY KEY (world, name), UNIQUE (world, id));
 -- kind: op (tmpl is the operation), mark (the reservations of steps holds are made to have
--- expired, as the owner), credit (user who gets amount tokens, as the owner).
+-- expired, as the owner), credit (user who gets amount tokens, as the owner), budget
+-- (budget who is made inactive, as the owner: the reservations held against it give it
+-- back outside the batch's state).
 CREATE TABLE abprop.steps (step integer PRIMARY KEY, batch integer NOT NULL, kind text NOT NULL,
                            tmpl jsonb, holds integer[], who text, amount bigint);
 CREATE TABLE abprop.answers (world text NOT NULL, step integer NOT NULL, answer jsonb,
                              PRIMARY KEY (world, step));
+-- When each budget was made inactive.
+CREATE TABLE abprop.offs (world text NOT NULL, id uuid NOT NULL, at timestamptz NOT NULL);
 -- What each world ends with, one row per fact, every id replaced by its logical name.
 CREATE TABLE abprop.facts (facet text NOT NULL, world text NOT NULL, item text NOT NULL);
 
@@ -85,7 +89,7 @@ BEGIN
             IF u <= 3 THEN
                 INSERT INTO agentbase.quotas (tenant_id, user_id, daily_token_limit, daily_request_limit,
                                               monthly_token_limit)
-                VALUES (v_t, v_u, 40000 + x % 60000, CASE WHEN u = 2 THEN 25 END,
+                VALUES (v_t, v_u, 20000 + x % 40000, CASE WHEN u = 2 THEN 10 END,
                         CASE WHEN u = 3 THEN 60000 END);
             END IF;
             x := abprop.lcg(x);
@@ -132,6 +136,7 @@ DECLARE
     v_args jsonb;
     v_op jsonb;
     v_hold integer;
+    v_off integer := 0;
 BEGIN
     x := abprop.lcg(x);
     v_left := 1 + x % 64;
@@ -170,6 +175,15 @@ BEGIN
             v_batch := v_batch + 1;
             v_left := 1 + x % 64;
             CONTINUE;
+        ELSIF r >= 40 AND r < 45 AND v_n > 0 AND v_off < 4 THEN
+            -- make a budget inactive (outside the batch: ends it)
+            v_batch := v_batch + 1;
+            INSERT INTO abprop.steps (step, batch, kind, who)
+            VALUES (v_step, v_batch, 'budget', 'b' || t || CASE WHEN u <= 3 THEN '.' || u ELSE '' END);
+            v_off := v_off + 1;
+            v_batch := v_batch + 1;
+            v_left := 1 + x % 64;
+            CONTINUE;
         ELSIF r < 40 THEN
             -- credit a wallet (outside the batch: ends it)
             v_batch := v_batch + 1;
@@ -194,11 +208,11 @@ BEGIN
                                          'expires_in_seconds', 600, 'metadata', jsonb_build_object('step', v_step));
             IF x % 4 = 0 THEN
                 v_args := v_args || jsonb_build_object('agent_id', '@a' || t);
-            ELSIF x % 97 = 1 THEN
+            ELSIF x % 61 = 1 THEN
                 v_args := v_args || jsonb_build_object('agent_id', '@a' || (1 + t % 4));  -- another tenant's
-            ELSIF x % 89 = 2 THEN
+            ELSIF x % 37 = 2 THEN
                 v_args := v_args || jsonb_build_object('model', 'gpt-9');                -- no such model
-            ELSIF x % 83 = 3 THEN
+            ELSIF x % 43 = 3 THEN
                 v_args := v_args || jsonb_build_object('user_id', '@nobody');            -- no such user
             END IF;
             v_op := jsonb_build_object('op', 'reserve', 'tenant_id', '@t' || t, 'args', v_args);
@@ -274,6 +288,16 @@ BEGIN
                 v_op := v_op || jsonb_build_object('idempotency_key', 'key-' || v_step);
                 keyed := keyed || v_op;
             END IF;
+        END IF;
+        -- now and then a request of a user or viewer key, which accounts only for its own user
+        -- (0011's check: another's reservation does not exist for it, another user is refused)
+        x := abprop.lcg(x);
+        IF v_op ->> 'op' IN ('reserve', 'event') AND x % 8 = 0 THEN
+            v_op := v_op || jsonb_build_object('acting_user_id', v_op #> '{args,user_id}');
+        ELSIF v_op ->> 'op' IN ('reserve', 'event') AND x % 41 = 1 THEN
+            v_op := v_op || jsonb_build_object('acting_user_id', '@u' || t || '.' || (1 + u % 6));
+        ELSIF v_op ->> 'op' IN ('settle', 'release') AND x % 9 = 2 THEN
+            v_op := v_op || jsonb_build_object('acting_user_id', '@u' || substr(v_op ->> 'tenant_id', 3) || '.' || u);
         END IF;
         v_op := v_op || jsonb_build_object('actor_id', '@k' || (v_op ->> 'tenant_id'),
                                            'request_id', 'req-' || v_step, 'ip', '192.0.2.' || (1 + v_step % 250));
@@ -375,6 +399,15 @@ BEGIN
              WHERE s.batch = b AND a.step = ANY (s.holds) AND a.answer ->> 'status' = '201'
                AND h.tenant_id IN (SELECT id FROM abprop.names n WHERE n.world = a.world AND n.name ~ '^t[0-9]+$')
                AND h.id = (a.answer #>> '{body,id}')::uuid AND h.status = 'held';
+            COMMIT;
+            CONTINUE;
+        ELSIF v_kind = 'budget' THEN
+            UPDATE agentbase.user_budgets ub SET is_active = false
+              FROM abprop.steps s, abprop.names n
+             WHERE s.batch = b AND n.name = s.who AND ub.id = n.id
+               AND ub.tenant_id IN (SELECT id FROM abprop.names t WHERE t.world = n.world AND t.name ~ '^t[0-9]+$');
+            INSERT INTO abprop.offs
+            SELECT n.world, n.id, now() FROM abprop.steps s JOIN abprop.names n ON n.name = s.who WHERE s.batch = b;
             COMMIT;
             CONTINUE;
         ELSIF v_kind = 'credit' THEN
