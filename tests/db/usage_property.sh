@@ -18,7 +18,10 @@
 # to have expired (their expires_at put in the past), some wallets are credited and a few
 # budgets made inactive (their reservations then give them back outside the batch's state).
 #
-#   PROPERTY_SEED  the generator's seed (default 15001, then a second run with 15002)
+# A run that crosses midnight UTC (or a month's end) may see A's and B's daily (monthly)
+# counters roll over at different calls; run it again.
+#
+#   PROPERTY_SEED  the generator's seeds, positive integers (default "15001 15002": two runs)
 #   PROPERTY_OPS   operations per run (default 1000)
 #   PROPERTY_SKIP  a step world B leaves out, to see the test fail (default none)
 # The accounting calls run as agentbase_app, as the service's batchers do; the machinery is

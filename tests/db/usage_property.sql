@@ -42,8 +42,8 @@ $$;
 
 -- Builds one world: 4 tenants with different plan limits, 6 users each (u1-u4 with a
 -- wallet, u5 without, u6 with a small one; u1-u3 with a quota; u1-u2 with a hard budget,
--- u3 with a soft one), a tenant-wide budget on t1-t3, one agent per tenant. p is the
--- generator's state for the figures, the same for both worlds.
+-- u3 with a soft one), a tenant-wide budget on t1-t3 (soft on t3), one agent per tenant.
+-- x is the generator's state for the figures, the same for both worlds.
 CREATE FUNCTION abprop.build(p_world text, p_seed bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     x bigint := 1 + p_seed % 2147483646;
@@ -216,10 +216,6 @@ BEGIN
                 v_args := v_args || jsonb_build_object('user_id', '@nobody');            -- no such user
             END IF;
             v_op := jsonb_build_object('op', 'reserve', 'tenant_id', '@t' || t, 'args', v_args);
-            IF x % 3 = 0 THEN
-                v_op := v_op || jsonb_build_object('idempotency_key', 'key-' || v_step);
-                keyed := keyed || v_op;
-            END IF;
             res_step := res_step || v_step;
             res_batch := res_batch || v_batch;
             res_t := res_t || t;
@@ -284,6 +280,9 @@ BEGIN
                 v_args := v_args || jsonb_build_object('agent_id', '@a' || t, 'request_type', 'tool');
             END IF;
             v_op := jsonb_build_object('op', 'event', 'tenant_id', '@t' || t, 'args', v_args);
+        END IF;
+        IF r < 420 OR v_n = 0 OR r >= 890 THEN
+            -- a new reservation or event: a third of them with a key
             IF x % 3 = 0 THEN
                 v_op := v_op || jsonb_build_object('idempotency_key', 'key-' || v_step);
                 keyed := keyed || v_op;
