@@ -369,6 +369,9 @@ DECLARE
     v jsonb;
 BEGIN
     SET LOCAL ROLE agentbase_app;
+    IF current_user <> 'agentbase_app' OR has_table_privilege('agentbase.token_wallets', 'UPDATE') THEN
+        RAISE EXCEPTION 'not acting as the service: %', current_user;
+    END IF;
     v := agentbase.usage_apply(p_ops);
     RESET ROLE;
     RETURN v;
