@@ -4,7 +4,7 @@
 # taken under accounting load restores every acknowledged settle with its ledger;
 # /readyz and /metrics say when archiving fails; bad input gets a clear error.
 source "$(dirname "$0")/../lib.sh"
-plan 46
+plan 45
 
 ab_home
 ab_pg_start
