@@ -6,7 +6,9 @@
 -- logs and metrics a year, RAG queries, tool and MCP executions 90 days): ai_requests 90,
 -- payloads 30 (the prompts and answers of ai_requests, where the tenant keeps them, emptied
 -- sooner than their rows), tool_executions 90, mcp_tool_executions 90,
--- rag_queries 90, audit_logs 365, usage_metrics 365, performance_metrics 365, token_holds 30
+-- rag_queries 90, audit_logs 365, usage_metrics 365, performance_metrics 365,
+-- workflow_executions 90 (finished ones: completed, failed, cancelled or timed out; their
+-- step executions, quality gate results and orchestration runs go with them), token_holds 30
 -- (resolved holds: settled, released or expired; a hold still held waits for its expiry),
 -- token_ledger 365 (folded, never lost: below). subscription_plans.retention overrides the
 -- defaults per plan; tenants.settings.retention shortens them for one tenant and may not
@@ -36,9 +38,74 @@
 -- (their user was deleted) are deleted after the tenant's retention. A ledger partition is
 -- dropped only once it is empty as well.
 --
+-- Audit. What retention deletes is not audited row by row (workflow executions are the only
+-- audited kind): an audit row would keep the deleted row's content for the audit log's year.
+-- audit_trigger() skips a row while agentbase.retention is 'on' and the session's login is a
+-- member of agentbase_owner: retention_run() sets it around its delete, and a client that
+-- sets it is still audited (the service's login is no member of the owner).
+--
 -- Access. retention_run() is SECURITY DEFINER, owned by agentbase_owner like everything here,
 -- and executable by no one else: the migrator or the owner runs it (psql, `agentbase maintain`
 -- connects as the migrating user and becomes the owner); the service's roles cannot.
+
+-- ------------------------------------------------------------------------------------
+-- Audit: retention's deletes are not audited row by row (see the header)
+-- ------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION agentbase.audit_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = agentbase, pg_temp AS $$
+DECLARE
+    v_type text := TG_ARGV[0];
+    v_tenant_col text := coalesce(NULLIF(TG_ARGV[1], ''), 'tenant_id');
+    v_old jsonb;
+    v_new jsonb;
+    v_row jsonb;
+    v_action text;
+    v_i int;
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('agentbase.retention', true) = 'on'
+       AND pg_has_role(session_user, 'agentbase_owner', 'MEMBER') THEN
+        RETURN NULL;  -- retention_run's delete
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        v_old := to_jsonb(OLD);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        v_new := to_jsonb(NEW);
+    END IF;
+    v_row := coalesce(v_new, v_old);
+
+    v_action := CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'updated' END;
+    IF TG_OP = 'UPDATE' AND v_new ? 'deleted_at'
+       AND v_old ->> 'deleted_at' IS NULL AND v_new ->> 'deleted_at' IS NOT NULL THEN
+        v_action := 'deleted';
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_old = v_new THEN
+        RETURN NULL;  -- nothing changed: nothing to audit
+    END IF;
+
+    FOR v_i IN 2 .. coalesce(TG_NARGS, 0) - 1 LOOP
+        IF v_old ? TG_ARGV[v_i] AND v_old ->> TG_ARGV[v_i] IS NOT NULL THEN
+            v_old := jsonb_set(v_old, ARRAY[TG_ARGV[v_i]], '"[redacted]"');
+        END IF;
+        IF v_new ? TG_ARGV[v_i] AND v_new ->> TG_ARGV[v_i] IS NOT NULL THEN
+            v_new := jsonb_set(v_new, ARRAY[TG_ARGV[v_i]], '"[redacted]"');
+        END IF;
+    END LOOP;
+
+    INSERT INTO agentbase.audit_logs
+        (tenant_id, action, resource_type, resource_id, old_values, new_values,
+         actor_type, actor_id, ip_address, user_agent, request_id)
+    VALUES
+        ((v_row ->> v_tenant_col)::uuid, v_type || '.' || v_action, v_type,
+         v_row ->> 'id', v_old, v_new,
+         agentbase.current_actor_type(), agentbase.current_actor_id(),
+         NULLIF(current_setting('agentbase.ip', true), '')::inet,
+         NULLIF(current_setting('agentbase.user_agent', true), ''),
+         NULLIF(current_setting('agentbase.request_id', true), ''));
+    RETURN NULL;
+END
+$$;
 
 -- ------------------------------------------------------------------------------------
 -- Settings
@@ -48,7 +115,8 @@ CREATE FUNCTION agentbase.retention_defaults() RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT '{"ai_requests": 90, "payloads": 30, "tool_executions": 90,
              "mcp_tool_executions": 90, "rag_queries": 90, "audit_logs": 365, "usage_metrics": 365,
-             "performance_metrics": 365, "token_holds": 30, "token_ledger": 365}'::jsonb
+             "performance_metrics": 365, "workflow_executions": 90, "token_holds": 30,
+             "token_ledger": 365}'::jsonb
 $$;
 COMMENT ON FUNCTION agentbase.retention_defaults() IS
     'days each kind of data is kept when the plan says nothing (retention_run removes what is older)';
@@ -290,6 +358,13 @@ BEGIN
     kind := 'token_holds';
     rows_removed := retention_delete('agentbase.token_holds', kind, 'created_at',
                                      'x.status <> ''held''', p_batch);
+    RETURN NEXT;
+    -- finished executions, with what cascades from them, unaudited (see the header)
+    PERFORM set_config('agentbase.retention', 'on', true);
+    kind := 'workflow_executions';
+    rows_removed := retention_delete('agentbase.workflow_executions', kind, 'created_at',
+                                     'x.status NOT IN (''pending'', ''running'')', p_batch);
+    PERFORM set_config('agentbase.retention', '', true);
     RETURN NEXT;
 
     WITH d AS (SELECT tenant_id, id FROM idempotency_keys WHERE expires_at < now() LIMIT p_batch)

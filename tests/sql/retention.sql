@@ -16,7 +16,7 @@ SELECT plan(34);
 SELECT is(retention_problem('{"ai_requests": 30, "audit_logs": 3650}'), NULL, 'a retention setting of known kinds is valid');
 SELECT is(retention_problem('{"prompts": 30}'), 'retention prompts: unknown kind (known: ai_requests, audit_logs, '
           'mcp_tool_executions, payloads, performance_metrics, rag_queries, token_holds, '
-          'token_ledger, tool_executions, usage_metrics)', 'an unknown kind is named with the known ones');
+          'token_ledger, tool_executions, usage_metrics, workflow_executions)', 'an unknown kind is named with the known ones');
 SELECT is(retention_problem('{"ai_requests": 0}'), 'retention ai_requests: must be a whole number of days from 1 to 36500',
           'zero days is refused');
 SELECT is(retention_problem('{"ai_requests": 1.5}'), 'retention ai_requests: must be a whole number of days from 1 to 36500',
