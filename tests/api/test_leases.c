@@ -142,11 +142,13 @@ static void agent_load(const struct tenant *t, char *out, size_t n)
 
 struct shot {
     const struct tenant *t;
-    int rounds;  /* 0: one acquire, kept; n: n acquire-release rounds */
-    int granted; /* 201s */
-    int refused; /* 429 concurrency_limit */
-    int most;    /* the largest active_leases a granted lease saw */
-    int other;   /* any other answer */
+    int rounds;        /* 0: one acquire, kept; n: n acquire-release rounds */
+    int granted;       /* 201s */
+    int refused;       /* 429 concurrency_limit */
+    int most;          /* the largest active_leases a granted lease saw */
+    int other;         /* any other answer */
+    long other_status; /* the last of those, for the failure's message */
+    char other_code[64];
 };
 
 static pthread_barrier_t gate;
@@ -169,16 +171,24 @@ static void *fire(void *arg)
                 s->most = atoi(got);
         } else {
             member(r.body, "code", got, sizeof(got));
-            if (st == 429 && strcmp(got, "concurrency_limit") == 0)
+            if (st == 429 && strcmp(got, "concurrency_limit") == 0) {
                 s->refused++;
-            else
+            } else {
                 s->other++;
+                s->other_status = st;
+                snprintf(s->other_code, sizeof(s->other_code), "%s", got);
+            }
         }
         if (st > 0)
             api_response_free(&r);
         if (st == 201 && s->rounds) {
-            if (release(s->t->key, lease, &r) != 200)
+            long rs = release(s->t->key, lease, &r);
+
+            if (rs != 200) {
                 s->other++;
+                s->other_status = rs;
+                member(r.body, "code", s->other_code, sizeof(s->other_code));
+            }
             api_response_free(&r);
         }
     }
@@ -195,6 +205,15 @@ static void fire_all(struct shot *s)
     for (int i = 0; i < SHOTS; i++)
         pthread_join(th[i], NULL);
     pthread_barrier_destroy(&gate);
+}
+
+/* Says which answers were neither a lease nor the concurrency limit, when there were some. */
+static void report_other(const struct shot *s)
+{
+    for (int i = 0; i < SHOTS; i++)
+        if (s[i].other)
+            print_message("# thread %d: %d other answers, the last %ld %s\n", i, s[i].other,
+                          s[i].other_status, s[i].other_code);
 }
 
 static void test_64_concurrent_acquires_get_exactly_5_leases(void **state)
@@ -214,6 +233,7 @@ static void test_64_concurrent_acquires_get_exactly_5_leases(void **state)
         granted += s[i].granted, refused += s[i].refused, other += s[i].other;
         most = s[i].most > most ? s[i].most : most;
     }
+    report_other(s);
     assert_int_equal(granted, SLOTS);
     assert_int_equal(refused, SHOTS - SLOTS);
     assert_int_equal(other, 0);
@@ -244,6 +264,7 @@ static void test_no_lease_sees_more_than_5_while_64_threads_take_and_give_back(v
     }
     print_message("# %d of %d acquires granted; at most %d live leases seen\n", granted,
                   SHOTS * ROUNDS, most);
+    report_other(s);
     assert_int_equal(other, 0);
     assert_true(granted >= SLOTS);
     assert_true(most >= 1 && most <= SLOTS);
