@@ -142,11 +142,12 @@ static void agent_load(const struct tenant *t, char *out, size_t n)
 
 struct shot {
     const struct tenant *t;
-    int rounds;        /* 0: one acquire, kept; n: n acquire-release rounds */
-    int granted;       /* 201s */
-    int refused;       /* 429 concurrency_limit */
-    int most;          /* the largest active_leases a granted lease saw */
-    int other;         /* any other answer */
+    int rounds;  /* 0: one acquire, kept; n: n acquire-release rounds */
+    int granted; /* 201s */
+    int refused; /* 429 concurrency_limit */
+    int most;    /* the largest active_leases a granted lease saw */
+    int retried; /* 503 retry: the request collided with another (a deadlock PostgreSQL broke) */
+    int other;   /* any other answer */
     long other_status; /* the last of those, for the failure's message */
     char other_code[64];
 };
@@ -173,6 +174,8 @@ static void *fire(void *arg)
             member(r.body, "code", got, sizeof(got));
             if (st == 429 && strcmp(got, "concurrency_limit") == 0) {
                 s->refused++;
+            } else if (st == 503 && strcmp(got, "retry") == 0) {
+                s->retried++;
             } else {
                 s->other++;
                 s->other_status = st;
@@ -184,7 +187,10 @@ static void *fire(void *arg)
         if (st == 201 && s->rounds) {
             long rs = release(s->t->key, lease, &r);
 
-            if (rs != 200) {
+            member(r.body, "code", got, sizeof(got));
+            if (rs == 503 && strcmp(got, "retry") == 0) {
+                s->retried++;
+            } else if (rs != 200) {
                 s->other++;
                 s->other_status = rs;
                 member(r.body, "code", s->other_code, sizeof(s->other_code));
@@ -210,10 +216,16 @@ static void fire_all(struct shot *s)
 /* Says which answers were neither a lease nor the concurrency limit, when there were some. */
 static void report_other(const struct shot *s)
 {
-    for (int i = 0; i < SHOTS; i++)
+    int retried = 0;
+
+    for (int i = 0; i < SHOTS; i++) {
+        retried += s[i].retried;
         if (s[i].other)
             print_message("# thread %d: %d other answers, the last %ld %s\n", i, s[i].other,
                           s[i].other_status, s[i].other_code);
+    }
+    if (retried)
+        print_message("# %d answers were 503 retry (a collision the client retries)\n", retried);
 }
 
 static void test_64_concurrent_acquires_get_exactly_5_leases(void **state)
