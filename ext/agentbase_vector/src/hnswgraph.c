@@ -796,10 +796,17 @@ static int sort_item_cmp(const void *a, const void *b)
  * tuple, whether it reached it, and how many of the lists it reached link to it (up to
  * 255); the tuples of block b are numbered from first[b] on (first[b + 1] - first[b]).
  */
+#define HNSW_ROOM_MAX 65536
+
 typedef struct Reach {
     BlockNumber nblocks;
     uint32 *first;
     uint8 *seen, *links;
+    /* reached elements whose layer 0 list had room when the walk read it (the last resort
+     * of an element none of its near lists takes), nroom of them (at most HNSW_ROOM_MAX),
+     * the next to try at next */
+    HnswElement *room;
+    uint32 nroom, next;
 } Reach;
 
 /* The bit of the tuple at tid, or false when it is beyond what r covers. */
@@ -1012,6 +1019,10 @@ static void link_element(HnswGraph *g, const HnswMetaPageData *meta, Vector *v, 
             for (int i = 0; !held && i < nnear[l]; i++)
                 if (reached(relink, &near[l][i]->tid))
                     held = link_reached(&s, near[l][i], added, relink, evict);
+        /* else any list the walk found with room, far as it may be: reached is what counts */
+        while (!held && relink->next < relink->nroom)
+            if (!(held = link_reached(&s, &relink->room[relink->next], added, relink, false)))
+                relink->next++;
         if (held)
             reach_mark(relink, etid);
     }
@@ -1101,6 +1112,8 @@ static int unreachable(HnswGraph *g, const HnswMetaPageData *meta, Reach *r, Ite
     }
     r->seen = palloc0(total / 8 + 1);
     r->links = palloc0(Max(total, 1));
+    r->room = palloc(sizeof(HnswElement) * HNSW_ROOM_MAX);
+    r->nroom = r->next = 0;
     queue = palloc(sizeof(ItemPointerData) * Max(total, 1));
     ItemPointerSet(&entry, meta->entry_blkno, meta->entry_offno);
     if (reach_mark(r, &entry))
@@ -1119,6 +1132,10 @@ static int unreachable(HnswGraph *g, const HnswMetaPageData *meta, Reach *r, Ite
                    ->neighbortid;
         UnlockReleaseBuffer(buf);
         nn = list_get(g, &list, 0, nbrs);
+        if (nn < 2 * g->m && r->nroom < HNSW_ROOM_MAX) {
+            r->room[r->nroom].tid = *tid;
+            r->room[r->nroom++].neighbortid = list;
+        }
         for (int i = 0; i < nn; i++) {
             reach_link(r, &nbrs[i], 1);
             if (reach_mark(r, &nbrs[i]))
@@ -1155,12 +1172,11 @@ static int unreachable(HnswGraph *g, const HnswMetaPageData *meta, Reach *r, Ite
  * finds them, and each is linked as if it were inserted again (its searches, its lists),
  * into its neighbours' lists where they have room, and in any case into one list the walk
  * reached: in a free slot, else in the place of a link to an element that another reached
- * list links to too, so that relinking loses nothing the walk reached. The walk is
- * repeated while it finds some, at most 5 times (an element whose near lists were all
- * full and unique links waits for the next). Runs without the writers' lock for the walk
- * (an element inserted meanwhile is beyond the blocks walked, or reachable), then takes it
- * to relink. Memory: 1 byte, a bit and an item pointer per tuple. Returns how many were
- * relinked.
+ * list links to too, so that relinking loses nothing the walk reached, else in any
+ * reached list with room. The walk is repeated while it finds some, at most 10 times. Runs without
+ * the writers' lock for the walk (an element inserted meanwhile is beyond the blocks walked, or
+ * reachable), then takes it to relink. Memory: 1 byte, a bit and an item pointer per tuple. Returns
+ * how many were relinked.
  */
 int64 hnsw_relink_unreachable(Relation index)
 {
@@ -1171,7 +1187,7 @@ int64 hnsw_relink_unreachable(Relation index)
     HnswMetaPageData meta;
     int64 relinked = 0;
 
-    for (int round = 0; round < 5; round++) {
+    for (int round = 0; round < 10; round++) {
         ItemPointerData *lost;
         Reach reach;
         int n;
