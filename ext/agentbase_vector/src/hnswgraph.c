@@ -1173,10 +1173,10 @@ static int unreachable(HnswGraph *g, const HnswMetaPageData *meta, Reach *r, Ite
  * into its neighbours' lists where they have room, and in any case into one list the walk
  * reached: in a free slot, else in the place of a link to an element that another reached
  * list links to too, so that relinking loses nothing the walk reached, else in any
- * reached list with room. The walk is repeated while it finds some, at most 10 times. Runs without
- * the writers' lock for the walk (an element inserted meanwhile is beyond the blocks walked, or
- * reachable), then takes it to relink. Memory: 1 byte, a bit and an item pointer per tuple. Returns
- * how many were relinked.
+ * reached list with room. The walk is repeated while it finds some, at most 10 times.
+ * Runs without the writers' lock for the walk (an element inserted meanwhile is beyond
+ * the blocks walked, or reachable), then takes it to relink. Memory: 1 byte, a bit and an
+ * item pointer per tuple, and 3 MB of lists with room. Returns how many were relinked.
  */
 int64 hnsw_relink_unreachable(Relation index)
 {
