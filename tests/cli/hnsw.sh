@@ -149,16 +149,20 @@ diag "m = 2: a whole-index scan reaches $before of the 3,000 rows before VACUUM"
 ok "$([ "$before" -lt 3000 ]; echo $?)" "at m = 2 some elements are unreachable after the build"
 # (PostgreSQL 15 gives index cleanup's messages the level DEBUG2)
 vacuum() { PGOPTIONS="-c client_min_messages=debug2" q -c "VACUUM sparse" 2>&1; }
-like "$(vacuum | grep 'linked again')" \
-    'index "sparse_v": [0-9]+ elements no search reached were linked again' \
+first=$(vacuum | grep 'linked again')
+like "$first" 'index "sparse_v": [0-9]+ elements no search reached were linked again' \
     "VACUUM says it linked elements again"
-# (the walk starts at the entry point, a scan where the descent ends: in about 1 run in 12 a
-# row or two stay out of the scan's reach, or need the next VACUUM)
+first=$(echo "$first" | grep -oE '[0-9]+ elements no' | cut -d' ' -f1)
+# (the walk starts at the entry point, a scan where the descent ends, and relinking can
+# still leave a few for the next VACUUM: in about 1 run in 12 a row or two stay out of a
+# scan's reach)
 after=$(q -c "$sparse" | tail -n 1)
 diag "after VACUUM: $after"
 ok "$([ "$after" -ge 2985 ]; echo $?)" "and then a whole-index scan returns at least 99.5% of the rows"
 again=$(vacuum | grep -oE '[0-9]+ elements no' | cut -d' ' -f1)
-ok "$([ "${again:-0}" -le 5 ]; echo $?)" "a second VACUUM finds at most a few left (${again:-0})"
+diag "VACUUM linked $first elements again, a second one ${again:-0}"
+ok "$([ "${again:-0}" -le $((${first:-0} / 20)) ]; echo $?)" \
+    "a second VACUUM finds at most a twentieth as many left"
 is "$(q -c "SELECT hnsw_index_check('sparse_v')")" 3000 "hnsw_index_check finds the graph consistent"
 
 # ---- CREATE INDEX CONCURRENTLY beside inserts -------------------------------------------------
