@@ -540,14 +540,20 @@ static bool heap_before(Heap *h, HnswElement *a, HnswElement *b)
     return h->max ? a->distance > b->distance : a->distance < b->distance;
 }
 
-static void heap_push(Heap *h, HnswElement *el)
+/* Room for one more item. */
+static void heap_reserve(Heap *h)
 {
-    int i;
-
     if (h->n == h->cap) {
         h->cap *= 2;
         h->items = repalloc_huge(h->items, sizeof(HnswElement *) * h->cap);
     }
+}
+
+static void heap_push(Heap *h, HnswElement *el)
+{
+    int i;
+
+    heap_reserve(h);
     i = h->n++;
     while (i > 0 && heap_before(h, el, h->items[(i - 1) / 2])) {
         h->items[i] = h->items[(i - 1) / 2];
@@ -659,13 +665,22 @@ static HnswElement *descend(HnswSearch *s, const HnswMetaPageData *meta, int lev
 /*
  * Layer 0's search of an iterative scan, kept between its rounds: the candidates not yet
  * expanded, the ef nearest found, and what was dropped (met but not among the ef nearest,
- * or pushed out of them). The next round, with a larger ef, takes the dropped back and goes
- * on from the candidates where the last round stopped, so that the rounds together cost
- * what the last one would cost alone.
+ * or pushed out of them). The next round, with a larger ef, takes the dropped back, nearest
+ * first, and goes on from the candidates where the last round stopped, so that the rounds
+ * together cost what the last one would cost alone. The dropped are only appended (most
+ * elements a search meets are dropped, and most scans end after one round): they are sorted
+ * when a next round takes them back.
  */
 typedef struct Resume {
-    Heap cand, found, dropped;
+    Heap cand, found;
+    Heap dropped; /* in no order */
 } Resume;
+
+static void drop(Resume *r, HnswElement *e)
+{
+    heap_reserve(&r->dropped);
+    r->dropped.items[r->dropped.n++] = e;
+}
 
 static void admit(Resume *r, HnswElement *e, int ef)
 {
@@ -673,9 +688,9 @@ static void admit(Resume *r, HnswElement *e, int ef)
         heap_push(&r->cand, e);
         heap_push(&r->found, e);
         if (r->found.n > ef)
-            heap_push(&r->dropped, heap_pop(&r->found));
+            drop(r, heap_pop(&r->found));
     } else {
-        heap_push(&r->dropped, e);
+        drop(r, e);
     }
 }
 
@@ -713,8 +728,9 @@ HnswElement **hnsw_search_more(HnswSearch *s, const HnswMetaPageData *meta, int 
         Heap old = r->dropped;
 
         heap_init(&r->dropped, false);
-        while (old.n > 0)
-            admit(r, heap_pop(&old), ef);
+        qsort(old.items, old.n, sizeof(HnswElement *), element_cmp);
+        for (int i = 0; i < old.n; i++)
+            admit(r, old.items[i], ef);
         pfree(old.items);
     }
     while (r->cand.n > 0) {
