@@ -6,7 +6,7 @@
 -- operations touches about 64 users, so that was some 450 statements, most of the batch's
 -- own work (bench/usage.sh, BENCH_PROFILE=1: usage_save_budgets, usage_save_user and
 -- usage_load_user took 38% of the self time of a cycle). Now the batch finds the users of
--- its operations (settles, releases and expiries through their holds) with one statement,
+-- its operations (settles, releases and expiries through their holds, one by one as before),
 -- locks and reads the existing users, their active budgets, quotas and wallets with one
 -- statement each, moves them in memory as before (the operations see exactly the state
 -- they saw before: each user's counters as the previous operations of the batch left them),
@@ -32,7 +32,9 @@ LANGUAGE plpgsql SET "TimeZone" = 'UTC' AS $$
 DECLARE
     v_results jsonb[] := array_fill(NULL::jsonb, ARRAY[cardinality(p_idx)]);
     v_rollups jsonb[] := '{}';
-    v_users uuid[];                       -- the user of each operation, aligned with p_idx
+    v_users uuid[] := '{}';               -- the user of each operation, aligned with p_idx
+    v_user uuid;
+    v_hold uuid;
     v_ids uuid[];                         -- the batch's users, ascending, once each
     v_found uuid[];                       -- those of them that exist
     v_budgets agentbase.user_budgets[];   -- their active budgets (by user, then id), rolled over
@@ -52,20 +54,18 @@ DECLARE
 BEGIN
     PERFORM set_config('agentbase.tenant_id', p_tenant::text, true);
     s := agentbase.usage_load_tenant(p_tenant);
-    -- A settle, release or expiry belongs to the user of its reservation, looked up by
-    -- primary key (a nested loop of index lookups, whatever the planner thinks of the size
-    -- of the table; the id is a column of the outer query, never an expression of p_ops,
-    -- so that row security keeps it an index condition).
-    v_users := ARRAY(
-        SELECT CASE WHEN o.hold IS NULL THEN o.user_id ELSE h.user_id END
-          FROM (SELECT i.k, (x.op #>> '{args,user_id}')::uuid AS user_id,
-                       CASE WHEN x.op ->> 'op' IN ('settle', 'release', 'expire')
-                            THEN (x.op #>> '{args,id}')::uuid END AS hold
-                  FROM unnest(p_idx) WITH ORDINALITY AS i(pos, k)
-                 CROSS JOIN LATERAL (SELECT p_ops -> (i.pos - 1) AS op) x) o
-          LEFT JOIN LATERAL (SELECT t.user_id FROM agentbase.token_holds t
-                              WHERE t.tenant_id = p_tenant AND t.id = o.hold) h ON o.hold IS NOT NULL
-         ORDER BY o.k);
+    -- A settle, release or expiry belongs to the user of its reservation, looked up one by
+    -- one by primary key, as before: as one join, its plan, cached while the table was
+    -- small, scanned every hold (bench/usage.sh, all on one user, halved the rate).
+    FOR k IN 1 .. cardinality(p_idx) LOOP
+        v_op := p_ops -> (p_idx[k] - 1);
+        v_user := (v_op #>> '{args,user_id}')::uuid;
+        IF v_op ->> 'op' IN ('settle', 'release', 'expire') THEN
+            v_hold := (v_op #>> '{args,id}')::uuid;
+            SELECT user_id INTO v_user FROM agentbase.token_holds WHERE tenant_id = p_tenant AND id = v_hold;
+        END IF;
+        v_users := v_users || v_user;
+    END LOOP;
     v_ids := ARRAY(SELECT DISTINCT u FROM unnest(v_users) u WHERE u IS NOT NULL ORDER BY 1);
     v_found := ARRAY(SELECT u.id FROM agentbase.users u
                       WHERE u.tenant_id = p_tenant AND u.id = ANY (v_ids) AND u.deleted_at IS NULL);
