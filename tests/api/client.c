@@ -75,6 +75,8 @@ int api_request(const char *method, const char *path, const char *body, size_t l
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        snprintf(out->error, sizeof(out->error), "%s (curl %d)", curl_easy_strerror(rc), (int)rc);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(list);

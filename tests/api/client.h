@@ -13,6 +13,7 @@ struct api_response {
     char *body; /* NUL-terminated */
     size_t len;
     char *headers; /* raw header block */
+    char error[256]; /* when the request failed before any answer (-1): libcurl's reason */
 };
 
 /* Sends method path with an optional body (length len) and NULL-terminated header lines. */

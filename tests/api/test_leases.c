@@ -149,7 +149,7 @@ struct shot {
     int retried; /* 503 retry: the request collided with another (a deadlock PostgreSQL broke) */
     int other;   /* any other answer */
     long other_status; /* the last of those, for the failure's message */
-    char other_code[64];
+    char other_code[256];
 };
 
 static pthread_barrier_t gate;
@@ -179,7 +179,7 @@ static void *fire(void *arg)
             } else {
                 s->other++;
                 s->other_status = st;
-                snprintf(s->other_code, sizeof(s->other_code), "%s", got);
+                snprintf(s->other_code, sizeof(s->other_code), "%s", st < 0 ? r.error : got);
             }
         }
         if (st > 0)
@@ -193,7 +193,10 @@ static void *fire(void *arg)
             } else if (rs != 200) {
                 s->other++;
                 s->other_status = rs;
-                member(r.body, "code", s->other_code, sizeof(s->other_code));
+                if (rs < 0)
+                    snprintf(s->other_code, sizeof(s->other_code), "%s", r.error);
+                else
+                    member(r.body, "code", s->other_code, sizeof(s->other_code));
             }
             api_response_free(&r);
         }
