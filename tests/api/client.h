@@ -12,7 +12,7 @@ struct api_response {
     long status;
     char *body; /* NUL-terminated */
     size_t len;
-    char *headers; /* raw header block */
+    char *headers;   /* raw header block */
     char error[256]; /* when the request failed before any answer (-1): libcurl's reason */
 };
 
