@@ -1,6 +1,82 @@
 -- Back to 0025: the batch loads and saves its users' counters user by user (0010's
 -- usage_apply_tenant).
 
+-- 0010's per-user functions of the batch (usage_load_user with 0022's TimeZone) and its
+-- one-by-one ledger insert.
+CREATE FUNCTION agentbase.usage_load_user(s agentbase.usage_state, p_user uuid) RETURNS agentbase.usage_state
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_q agentbase.quotas;
+    v_w agentbase.token_wallets;
+BEGIN
+    s.user_id := p_user;
+    s.user_found := EXISTS (SELECT 1 FROM agentbase.users
+                             WHERE tenant_id = s.tenant_id AND id = p_user AND deleted_at IS NULL);
+    s.budgets := s.budgets[1:s.tenant_budgets] || agentbase.usage_roll_budgets(ARRAY(
+        SELECT b FROM agentbase.user_budgets b
+         WHERE tenant_id = s.tenant_id AND user_id = p_user AND is_active ORDER BY id FOR UPDATE));
+    SELECT * INTO v_q FROM agentbase.quotas WHERE tenant_id = s.tenant_id AND user_id = p_user FOR UPDATE;
+    IF FOUND AND v_q.last_reset_date < current_date THEN
+        v_q.tokens_used_today := 0;
+        v_q.requests_today := 0;
+        v_q.last_reset_date := current_date;
+        v_q.reset_at := now();
+    END IF;
+    IF FOUND AND v_q.month_start < date_trunc('month', now())::date THEN
+        v_q.tokens_used_month := 0;
+        v_q.month_start := date_trunc('month', now())::date;
+    END IF;
+    s.quota := v_q;
+    SELECT * INTO v_w FROM agentbase.token_wallets WHERE tenant_id = s.tenant_id AND user_id = p_user FOR UPDATE;
+    s.wallet := v_w;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION agentbase.usage_load_user(agentbase.usage_state, uuid) IS
+    'loads a user''s quota, wallet and budgets into the batch state, locked';
+ALTER FUNCTION agentbase.usage_load_user(agentbase.usage_state, uuid) SET "TimeZone" = 'UTC';
+
+CREATE FUNCTION agentbase.usage_save_user(s agentbase.usage_state) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF s.user_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF (s.quota).id IS NOT NULL THEN
+        UPDATE agentbase.quotas
+           SET tokens_used_today = (s.quota).tokens_used_today, requests_today = (s.quota).requests_today,
+               tokens_used_month = (s.quota).tokens_used_month, tokens_reserved = (s.quota).tokens_reserved,
+               last_reset_date = (s.quota).last_reset_date, month_start = (s.quota).month_start,
+               reset_at = (s.quota).reset_at
+         WHERE tenant_id = s.tenant_id AND id = (s.quota).id;
+    END IF;
+    IF (s.wallet).id IS NOT NULL THEN
+        UPDATE agentbase.token_wallets
+           SET balance = (s.wallet).balance, held = (s.wallet).held, overage = (s.wallet).overage,
+               lifetime_debited = (s.wallet).lifetime_debited
+         WHERE tenant_id = s.tenant_id AND id = (s.wallet).id;
+    END IF;
+    PERFORM agentbase.usage_save_budgets(s.budgets[s.tenant_budgets + 1:]);
+END
+$$;
+COMMENT ON FUNCTION agentbase.usage_save_user(agentbase.usage_state) IS
+    'writes the batch state''s user counters back';
+
+CREATE FUNCTION agentbase.usage_ledger(v agentbase.token_wallets, p_type text, p_amount bigint,
+                                       p_reason text, p_reference_id uuid, p_key text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO agentbase.token_ledger
+        (tenant_id, wallet_id, user_id, entry_type, amount, balance_after, held_after, reason,
+         source, reference_type, reference_id, idempotency_key, created_by)
+    VALUES (v.tenant_id, v.id, v.user_id, p_type, p_amount, v.balance, v.held, p_reason,
+            'usage', 'token_hold', p_reference_id::text, p_key, agentbase.current_actor_id());
+END
+$$;
+COMMENT ON FUNCTION agentbase.usage_ledger(agentbase.token_wallets, text, bigint, text, uuid, text) IS
+    'appends the ledger entry of a wallet change';
+
 -- Applies the operations of one tenant (at positions p_idx of p_ops, ascending) under its
 -- lock, grouped by user, each user's in arrival order; returns their results, aligned with
 -- p_idx. A settle, release or expiry belongs to the user of its reservation, looked up one

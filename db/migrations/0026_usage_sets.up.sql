@@ -24,8 +24,9 @@
 -- time). usage_unhold's update of budgets deactivated since a reservation still comes
 -- after them, as before.
 --
--- The per-user functions (usage_load_user, usage_save_user) stay, unused by the batch; the
--- down migration restores 0010's usage_apply_tenant.
+-- The per-user functions the batch called (usage_load_user, usage_save_user, and
+-- usage_ledger, below) are dropped; the down migration restores them and 0010's
+-- usage_apply_tenant.
 
 CREATE OR REPLACE FUNCTION agentbase.usage_apply_tenant(p_tenant uuid, p_ops jsonb, p_idx integer[]) RETURNS jsonb[]
 LANGUAGE plpgsql SET "TimeZone" = 'UTC' AS $$
@@ -40,6 +41,7 @@ DECLARE
     v_budgets agentbase.user_budgets[];   -- their active budgets (by user, then id), rolled over
     v_quotas agentbase.quotas[];          -- their quotas (by user), rolled over
     v_wallets agentbase.token_wallets[];  -- their wallets (by user)
+    v_ledger agentbase.token_ledger[] := '{}';  -- the batch's ledger entries, in order
     v_nb integer := 1;                    -- the next unread element of each
     v_nq integer := 1;
     v_nw integer := 1;
@@ -49,7 +51,8 @@ DECLARE
     v_save_wallets agentbase.token_wallets[] := '{}';
     v_op jsonb;
     v_kind text;
-    r record;
+    v_k integer;
+    g record;
     s agentbase.usage_state;
 BEGIN
     PERFORM set_config('agentbase.tenant_id', p_tenant::text, true);
@@ -90,81 +93,82 @@ BEGIN
         END IF;
     END LOOP;
 
-    FOR r IN SELECT u.k, u.user_id FROM unnest(v_users) WITH ORDINALITY AS u(user_id, k)
-              ORDER BY u.user_id NULLS FIRST, u.k LOOP
-        IF r.user_id IS DISTINCT FROM s.user_id THEN
-            -- The previous user's counters are kept for the write at the end; the next
-            -- user's are the next of each array (users come in ascending order).
-            IF s.user_id IS NOT NULL THEN
-                v_save_budgets := v_save_budgets || s.budgets[s.tenant_budgets + 1:];
-                IF (s.quota).id IS NOT NULL THEN
-                    v_save_quotas := v_save_quotas || s.quota;
-                END IF;
-                IF (s.wallet).id IS NOT NULL THEN
-                    v_save_wallets := v_save_wallets || s.wallet;
-                END IF;
-            END IF;
-            s.user_id := r.user_id;
-            s.user_found := r.user_id = ANY (v_found);
+    -- User by user (users ascending, each one's operations in arrival order): the user's
+    -- counters are the next of each array, moved by the operations, kept for the write at
+    -- the end. Operations without a user come first, with the tenant's counters only.
+    FOR g IN SELECT u.user_id, array_agg(u.k ORDER BY u.k) AS ks
+               FROM unnest(v_users) WITH ORDINALITY AS u(user_id, k)
+              GROUP BY u.user_id ORDER BY u.user_id NULLS FIRST LOOP
+        IF g.user_id IS NOT NULL THEN
+            s.user_id := g.user_id;
+            s.user_found := g.user_id = ANY (v_found);
             v_first := v_nb;
-            WHILE v_nb <= cardinality(v_budgets) AND (v_budgets[v_nb]).user_id = r.user_id LOOP
+            WHILE v_nb <= cardinality(v_budgets) AND (v_budgets[v_nb]).user_id = g.user_id LOOP
                 v_nb := v_nb + 1;
             END LOOP;
             s.budgets := s.budgets[1:s.tenant_budgets] || v_budgets[v_first:v_nb - 1];
             s.quota := NULL;
-            IF v_nq <= cardinality(v_quotas) AND (v_quotas[v_nq]).user_id = r.user_id THEN
+            IF v_nq <= cardinality(v_quotas) AND (v_quotas[v_nq]).user_id = g.user_id THEN
                 s.quota := v_quotas[v_nq];
                 v_nq := v_nq + 1;
             END IF;
             s.wallet := NULL;
-            IF v_nw <= cardinality(v_wallets) AND (v_wallets[v_nw]).user_id = r.user_id THEN
+            IF v_nw <= cardinality(v_wallets) AND (v_wallets[v_nw]).user_id = g.user_id THEN
                 s.wallet := v_wallets[v_nw];
                 v_nw := v_nw + 1;
             END IF;
         END IF;
-        v_op := p_ops -> (p_idx[r.k] - 1);
-        v_kind := v_op ->> 'op';
-        PERFORM set_config('agentbase.actor_type', CASE WHEN v_kind = 'expire' THEN 'system' ELSE 'api_key' END, true),
-                set_config('agentbase.actor_id', coalesce(v_op ->> 'actor_id', ''), true),
-                set_config('agentbase.ip', coalesce(v_op ->> 'ip', ''), true),
-                set_config('agentbase.request_id', coalesce(v_op ->> 'request_id', ''), true);
-        IF v_kind = 'reserve' THEN
-            s := agentbase.usage_reserve(s, v_op -> 'args', v_op ->> 'idempotency_key');
-        ELSIF v_kind = 'settle' THEN
-            s := agentbase.usage_settle(s, v_op -> 'args');
-        ELSIF v_kind = 'release' THEN
-            s := agentbase.usage_release(s, v_op -> 'args');
-        ELSIF v_kind = 'event' THEN
-            s := agentbase.usage_event(s, v_op -> 'args', v_op ->> 'idempotency_key');
-        ELSIF v_kind = 'expire' THEN
-            s := agentbase.usage_expire(s, v_op -> 'args');
-        ELSE
-            s.result := agentbase.usage_error(400, 'invalid_request', 'unknown usage operation');
+        FOREACH v_k IN ARRAY g.ks LOOP
+            v_op := p_ops -> (p_idx[v_k] - 1);
+            v_kind := v_op ->> 'op';
+            PERFORM set_config('agentbase.actor_type', CASE WHEN v_kind = 'expire' THEN 'system' ELSE 'api_key' END, true),
+                    set_config('agentbase.actor_id', coalesce(v_op ->> 'actor_id', ''), true),
+                    set_config('agentbase.ip', coalesce(v_op ->> 'ip', ''), true),
+                    set_config('agentbase.request_id', coalesce(v_op ->> 'request_id', ''), true);
+            IF v_kind = 'reserve' THEN
+                s := agentbase.usage_reserve(s, v_op -> 'args', v_op ->> 'idempotency_key');
+            ELSIF v_kind = 'settle' THEN
+                s := agentbase.usage_settle(s, v_op -> 'args');
+            ELSIF v_kind = 'release' THEN
+                s := agentbase.usage_release(s, v_op -> 'args');
+            ELSIF v_kind = 'event' THEN
+                s := agentbase.usage_event(s, v_op -> 'args', v_op ->> 'idempotency_key');
+            ELSIF v_kind = 'expire' THEN
+                s := agentbase.usage_expire(s, v_op -> 'args');
+            ELSE
+                s.result := agentbase.usage_error(400, 'invalid_request', 'unknown usage operation');
+            END IF;
+            IF s.result ? '_rollup' THEN
+                v_rollups := v_rollups || (s.result -> '_rollup');
+                s.result := s.result - '_rollup';
+            END IF;
+            -- the operation's ledger entries, out of the state (copied into and out of every
+            -- call, it must not grow with the batch)
+            IF cardinality(s.ledger) > 0 THEN
+                v_ledger := v_ledger || s.ledger;
+                s.ledger := '{}';
+            END IF;
+            v_results[v_k] := s.result;
+        END LOOP;
+        IF g.user_id IS NOT NULL THEN
+            v_save_budgets := v_save_budgets || s.budgets[s.tenant_budgets + 1:];
+            IF (s.quota).id IS NOT NULL THEN
+                v_save_quotas := v_save_quotas || s.quota;
+            END IF;
+            IF (s.wallet).id IS NOT NULL THEN
+                v_save_wallets := v_save_wallets || s.wallet;
+            END IF;
         END IF;
-        IF s.result ? '_rollup' THEN
-            v_rollups := v_rollups || (s.result -> '_rollup');
-            s.result := s.result - '_rollup';
-        END IF;
-        v_results[r.k] := s.result;
     END LOOP;
-    IF s.user_id IS NOT NULL THEN
-        v_save_budgets := v_save_budgets || s.budgets[s.tenant_budgets + 1:];
-        IF (s.quota).id IS NOT NULL THEN
-            v_save_quotas := v_save_quotas || s.quota;
-        END IF;
-        IF (s.wallet).id IS NOT NULL THEN
-            v_save_wallets := v_save_wallets || s.wallet;
-        END IF;
-    END IF;
 
     -- Each table's rows written back with one statement, in the order they were locked.
-    IF cardinality(s.ledger) > 0 THEN
+    IF cardinality(v_ledger) > 0 THEN
         INSERT INTO agentbase.token_ledger
             (tenant_id, wallet_id, user_id, entry_type, amount, balance_after, held_after, reason,
              source, reference_type, reference_id, idempotency_key, created_by)
         SELECT e.tenant_id, e.wallet_id, e.user_id, e.entry_type, e.amount, e.balance_after, e.held_after, e.reason,
                e.source, e.reference_type, e.reference_id, e.idempotency_key, e.created_by
-          FROM unnest(s.ledger) WITH ORDINALITY AS e
+          FROM unnest(v_ledger) WITH ORDINALITY AS e
          ORDER BY e.ordinality;
     END IF;
     PERFORM agentbase.usage_save_budgets(v_save_budgets);
@@ -197,11 +201,10 @@ COMMENT ON FUNCTION agentbase.usage_apply_tenant(uuid, jsonb, integer[]) IS
 -- A cycle appends three ledger entries (its reservation, the release of the hold, the
 -- debit), each an INSERT of one row into a partitioned table (about 100 us each, the most
 -- of any statement of a cycle). The operations of a batch never read the ledger back, so
--- the entries are kept in the batch's state (usage_state.ledger, in the order they were
--- made, each with the actor of its operation) and inserted with one statement at the end
--- of the tenant's batch: the same rows, in the same order, in the same transaction. The
--- wallet rows they explain are written at the same point (above). usage_ledger stays (the
--- batch no longer calls it).
+-- an operation's entries are made into its state (usage_state.ledger, each with the actor
+-- of its operation), moved after it into the batch's own list, and inserted with one
+-- statement at the end of the tenant's batch: the same rows, in the same order, in the same
+-- transaction. The wallet rows they explain are written at the same point (above).
 ALTER TYPE agentbase.usage_state ADD ATTRIBUTE ledger agentbase.token_ledger[];
 
 -- The ledger entry explaining a change of wallet v, to be inserted at the end of the batch.
@@ -566,3 +569,8 @@ BEGIN
     RETURN s;
 END
 $$;
+
+-- What the batch no longer calls (see the header).
+DROP FUNCTION agentbase.usage_load_user(agentbase.usage_state, uuid);
+DROP FUNCTION agentbase.usage_save_user(agentbase.usage_state);
+DROP FUNCTION agentbase.usage_ledger(agentbase.token_wallets, text, bigint, text, uuid, text);
