@@ -31,9 +31,9 @@
 #                      migrated by its own binary, with the same data; unset: skipped
 #   BENCH_PROFILE=1    then one more closed-loop run over 1,000 users, with track_functions
 #                      = 'all' and pg_stat_statements tracking nested statements (the
-#                      cluster is restarted for it): the ten functions with the most self
-#                      time and the ten statements with the most time, per call and per
-#                      cycle
+#                      cluster is restarted for it): the functions with the most self time
+#                      and the statements with the most time, per call and per cycle
+#   BENCH_PROFILE_ROWS how many of each (10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${AB_BIN:?run through make bench}"
@@ -42,6 +42,7 @@ source tests/lib.sh
 secs=${BENCH_SECONDS:-10}
 clients=${BENCH_CLIENTS:-64}
 workers=${BENCH_WORKERS:-4}
+profile_rows=${BENCH_PROFILE_ROWS:-10}
 floor_k=${BENCH_FLOOR_BATCH:-32}
 profile=${BENCH_PROFILE:-0}
 base=${BENCH_BASE:-}
@@ -385,7 +386,7 @@ WITH f AS (SELECT funcname, calls, self_time FROM pg_stat_user_functions WHERE c
      t AS (SELECT sum(self_time) AS total FROM f)
 SELECT funcname, calls::numeric / $cycles, 1000 * self_time / calls, 1000 * self_time / $cycles,
        100 * self_time / total
-  FROM f, t ORDER BY self_time DESC LIMIT 10
+  FROM f, t ORDER BY self_time DESC LIMIT $profile_rows
 SQL
 echo "all functions' self time: $(q -c "SELECT round(1000 * sum(self_time) / $cycles)
                                         FROM pg_stat_user_functions") us per cycle"
@@ -394,5 +395,5 @@ q -F '|' <<SQL | awk -F'|' 'NR == 1 { printf "%-72s %9s %8s %8s\n", "statement (
 SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 72), calls::numeric / $cycles,
        1000 * total_exec_time / calls, 1000 * total_exec_time / $cycles
   FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
- ORDER BY total_exec_time DESC LIMIT 12
+ ORDER BY total_exec_time DESC LIMIT $profile_rows
 SQL

@@ -107,8 +107,11 @@ BEGIN
         v_hold_ids := v_hold_ids || v_hold;
     END LOOP;
     v_ids := ARRAY(SELECT DISTINCT u FROM unnest(v_users) u WHERE u IS NOT NULL ORDER BY 1);
-    v_found := ARRAY(SELECT u.id FROM agentbase.users u
-                      WHERE u.tenant_id = p_tenant AND u.id = ANY (v_ids) AND u.deleted_at IS NULL);
+    -- Each user by primary key (a subquery per id, which the planner keeps as one): as
+    -- u.id = ANY (v_ids), the cached plan read every user of the tenant (bench/usage.sh).
+    v_found := ARRAY(SELECT x.id FROM unnest(v_ids) x(id)
+                      WHERE (SELECT u.deleted_at IS NULL FROM agentbase.users u
+                              WHERE u.tenant_id = p_tenant AND u.id = x.id));
     v_budgets := agentbase.usage_roll_budgets(ARRAY(
         SELECT b FROM agentbase.user_budgets b
          WHERE b.tenant_id = p_tenant AND b.user_id = ANY (v_ids) AND b.is_active
