@@ -15,18 +15,13 @@ SELECT id AS ua FROM users WHERE tenant_id = :ta ORDER BY created_at, id LIMIT 1
 SELECT adjust_user_tokens(:'ua', 100000000, 'credit');
 SELECT set_config('abtest.user', :'ua', true);
 SELECT id AS wa FROM token_wallets WHERE tenant_id = :ta AND user_id = :'ua' \gset
-INSERT INTO ai_providers (id, name, display_name) VALUES ('a0000031-0000-7000-8000-0000000000f8', 'plans-test', 'T');
-INSERT INTO ai_models (id, provider_id, name, display_name, context_window)
-VALUES ('a0000031-0000-7000-8000-0000000000f9', 'a0000031-0000-7000-8000-0000000000f8', 'm', 'M', 1000);
-INSERT INTO ai_model_prices (model_id, effective_from, input_per_1m, output_per_1m)
-VALUES ('a0000031-0000-7000-8000-0000000000f9', now() - interval '1 day', 1, 1);
-
+SELECT abtest.usage_provider('plans-test');
 CREATE FUNCTION pg_temp.op(p_op text, p_args jsonb) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object('op', p_op, 'tenant_id', 'a0000031-0000-7000-8000-00000000000a', 'args', p_args)
+    SELECT abtest.usage_op('a0000031-0000-7000-8000-00000000000a', p_op, p_args)
 $$;
 CREATE FUNCTION pg_temp.reserve() RETURNS jsonb LANGUAGE sql AS $$
-    SELECT pg_temp.op('reserve', jsonb_build_object('user_id', current_setting('abtest.user'),
-        'provider', 'plans-test', 'model', 'm', 'estimated_input_tokens', 100, 'max_output_tokens', 50))
+    SELECT abtest.usage_reserve('a0000031-0000-7000-8000-00000000000a', current_setting('abtest.user')::uuid,
+                                'plans-test')
 $$;
 -- A batch that reserves once and settles the hold the previous call reserved.
 CREATE FUNCTION pg_temp.cycle(p_hold uuid) RETURNS jsonb LANGUAGE sql AS $$

@@ -11,20 +11,15 @@ SELECT plan(17);
 SELECT abtest.fixture_0002_tenancy(:ta);
 SELECT id AS ua FROM users WHERE tenant_id = :ta ORDER BY created_at, id LIMIT 1 \gset
 SELECT adjust_user_tokens(:'ua', 100000, 'credit');
-INSERT INTO ai_providers (id, name, display_name) VALUES ('a0000030-0000-7000-8000-0000000000f8', 'rows-test', 'T');
-INSERT INTO ai_models (id, provider_id, name, display_name, context_window)
-VALUES ('a0000030-0000-7000-8000-0000000000f9', 'a0000030-0000-7000-8000-0000000000f8', 'm', 'M', 1000);
-INSERT INTO ai_model_prices (model_id, effective_from, input_per_1m, output_per_1m)
-VALUES ('a0000030-0000-7000-8000-0000000000f9', now() - interval '1 day', 1, 1);
-
+SELECT abtest.usage_provider('rows-test');
 CREATE FUNCTION pg_temp.op(p_op text, p_args jsonb) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT jsonb_build_object('op', p_op, 'tenant_id', 'a0000030-0000-7000-8000-00000000000a', 'args', p_args)
+    SELECT abtest.usage_op('a0000030-0000-7000-8000-00000000000a', p_op, p_args)
 $$;
 CREATE FUNCTION pg_temp.reserve() RETURNS jsonb LANGUAGE sql AS $$
-    SELECT pg_temp.op('reserve', jsonb_build_object('user_id', (SELECT id FROM agentbase.users
-        WHERE tenant_id = 'a0000030-0000-7000-8000-00000000000a' ORDER BY created_at, id LIMIT 1),
-        'provider', 'rows-test', 'model', 'm', 'estimated_input_tokens', 100, 'max_output_tokens', 50))
+    SELECT abtest.usage_reserve('a0000030-0000-7000-8000-00000000000a', current_setting('abtest.user')::uuid,
+                                'rows-test')
 $$;
+SELECT set_config('abtest.user', :'ua', true);
 
 -- One batch, two reservations: both holds are there afterwards, as their answers say.
 CREATE TEMP TABLE r AS SELECT usage_apply(jsonb_build_array(pg_temp.reserve(), pg_temp.reserve())) AS res;
