@@ -11,17 +11,26 @@
 #   plan N; ok COND DESC; is GOT WANT DESC; like TEXT PATTERN DESC; diag MSG
 #   ab_usage_setup, ab_usage_client ...: an accounting load (see its section below)
 #
-# Cleanup runs on exit, on failure and on SIGINT/SIGTERM: every cluster started here is
-# stopped (immediately, it holds nothing of value) and its directory deleted.
+# Cleanup runs on exit, on failure and on SIGINT/SIGTERM: every server started by ab_serve
+# that still runs gets SIGTERM, and every cluster started here is stopped (immediately, it
+# holds nothing of value) and its directory deleted.
 
 : "${AB_BIN:?AB_BIN must name the agentbase binary}"
 AB_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AB_HOMES=()
+AB_SERVERS=()
 _ab_test_no=0
 _ab_failed=0
 
 ab_cleanup() {
     local h pid
+    # A script that did not stop its server (or failed before it could) leaves none behind:
+    # the server's own cluster goes below, but the process would serve on, alone.
+    for pid in "${AB_SERVERS[@]}"; do
+        case $(ps -o args= -p "$pid" 2>/dev/null) in
+        *" serve") kill -TERM "$pid" 2>/dev/null || true ;;
+        esac
+    done
     for h in "${AB_HOMES[@]}"; do
         if [ -f "$h/pg/data/postmaster.pid" ]; then
             pid=$(head -n 1 "$h/pg/data/postmaster.pid")
@@ -62,6 +71,7 @@ ab_serve() {
     shift
     env AGENTBASE_LISTEN=127.0.0.1:0 "$@" "$AB_BIN" serve >"$dir/serve.out" 2>>"$dir/serve.log" &
     server=$!
+    AB_SERVERS+=("$server")
     port=""
     for _ in $(seq 100); do
         port=$(sed -nE 's/.*serving on port ([0-9]+).*/\1/p' "$dir/serve.out")
