@@ -76,6 +76,7 @@ DECLARE
     v_requests agentbase.ai_requests[] := '{}'; -- its ai_requests rows
     v_closes agentbase.token_holds[] := '{}';   -- the holds it resolved, not yet written
     v_hold_ids uuid[] := '{}';            -- the hold each operation names, aligned with p_idx
+    v_again boolean[] := '{}';            -- whether an earlier operation named the same hold
     v_nb integer := 1;                    -- the next unread element of each
     v_nq integer := 1;
     v_nw integer := 1;
@@ -104,6 +105,7 @@ BEGIN
             v_hold := NULL;
         END IF;
         v_users := v_users || v_user;
+        v_again := v_again || coalesce(v_hold = ANY (v_hold_ids), false);
         v_hold_ids := v_hold_ids || v_hold;
     END LOOP;
     v_ids := ARRAY(SELECT DISTINCT u FROM unnest(v_users) u WHERE u IS NOT NULL ORDER BY 1);
@@ -161,9 +163,10 @@ BEGIN
         FOREACH v_k IN ARRAY g.ks LOOP
             v_op := p_ops -> (p_idx[v_k] - 1);
             v_kind := v_op ->> 'op';
-            -- A hold this batch resolved already (a retried settle, a settle and a release
-            -- of one hold): its new state is written first, so that this operation reads it.
-            IF v_hold_ids[v_k] = ANY (ARRAY(SELECT (c).id FROM unnest(v_closes) c)) THEN
+            -- A hold an earlier operation named (a retried settle, a settle and a release of
+            -- one hold; both belong to the hold's user, so the earlier one has run): the holds
+            -- resolved so far are written first, so that this operation reads it as it is.
+            IF v_again[v_k] AND cardinality(v_closes) > 0 THEN
                 PERFORM agentbase.usage_save_closes(p_tenant, v_closes);
                 v_closes := '{}';
             END IF;
