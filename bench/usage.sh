@@ -47,17 +47,12 @@ floor_k=${BENCH_FLOOR_BATCH:-32}
 profile=${BENCH_PROFILE:-0}
 base=${BENCH_BASE:-}
 users=1000
-servers=()
 base_dir=""
 
 cleanup() {
     set +e
-    for s in "${servers[@]}"; do
-        kill -TERM "$s" 2>/dev/null
-        wait "$s" 2>/dev/null
-    done
+    ab_cleanup # (the servers too)
     [ -z "$base_dir" ] || rm -rf "$base_dir"
-    ab_cleanup
 }
 trap cleanup EXIT
 
@@ -98,7 +93,6 @@ SQL
     hash=$(printf '%s' "$key" | sha256sum | cut -d' ' -f1)
     ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 AGENTBASE_LOG=text \
         AGENTBASE_METRICS_TOKEN=bench-metrics
-    servers+=("$server")
     [ -n "$port" ] || { echo "bench/usage.sh: $AB_BIN serve did not start" >&2; exit 1; }
 }
 
@@ -370,7 +364,6 @@ q -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_co
     -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_reset(), pg_stat_statements_reset()" >/dev/null
 ab_serve "$AGENTBASE_HOME" AGENTBASE_WORKERS=$workers AGENTBASE_RATE_LIMIT=0 AGENTBASE_LOG=text \
     AGENTBASE_METRICS_TOKEN=bench-metrics
-servers+=("$server")
 o0=$(metric ops)
 prof=$(load_run "$port" "$key" "$AGENTBASE_HOME/users.all")
 cycles=$((($(metric ops) - o0) / 2))

@@ -22,22 +22,27 @@ AB_SERVERS=()
 _ab_test_no=0
 _ab_failed=0
 
+# Sends signal $1 to process $2 if it runs, and SIGKILL if it still runs 5 s later. "|| true":
+# under set -e a process already gone must not end the cleanup early.
+_ab_stop() {
+    kill "-$1" "$2" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$2" 2>/dev/null || true
+}
+
 ab_cleanup() {
     local h pid
-    # A script that did not stop its server (or failed before it could) leaves none behind:
-    # the server's own cluster goes below, but the process would serve on, alone.
+    # A script that did not stop its server (or failed before it could) leaves none behind,
+    # and it stops before its cluster: the process would serve on, alone. (The check of its
+    # command line: a pid that ended long ago may be another process's now.)
     for pid in "${AB_SERVERS[@]}"; do
         case $(ps -o args= -p "$pid" 2>/dev/null) in
-        *" serve") kill -TERM "$pid" 2>/dev/null || true ;;
+        *" serve") _ab_stop TERM "$pid" ;;
         esac
     done
     for h in "${AB_HOMES[@]}"; do
         if [ -f "$h/pg/data/postmaster.pid" ]; then
-            pid=$(head -n 1 "$h/pg/data/postmaster.pid")
-            # "|| true": under set -e a cluster already gone must not end the cleanup early
-            kill -QUIT "$pid" 2>/dev/null || true
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
+            _ab_stop QUIT "$(head -n 1 "$h/pg/data/postmaster.pid")"
         fi
         rm -rf "$h"
     done
